@@ -1,0 +1,87 @@
+import swagger from '@fastify/swagger';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import type { IdempotencyRepository } from './db/repositories/idempotency.js';
+import { requireBearerToken } from './http/auth.js';
+import { enableIdempotencyKeys } from './http/idempotency.js';
+import { registerProblemHandlers, sendProblem } from './http/problems.js';
+import { imageRoutes } from './routes/images.js';
+import { jobRoutes } from './routes/jobs.js';
+import { systemRoutes, version } from './routes/system.js';
+import { sharedSchemas } from './schemas/common.js';
+import { imageSchemas } from './schemas/image.js';
+import { jobSchemas } from './schemas/job.js';
+import { problemFor } from './services/errors.js';
+import type { ImageService } from './services/images/image-service.js';
+import type { JobService } from './services/jobs/job-service.js';
+
+export interface Services {
+  images: ImageService;
+  jobs: JobService;
+  idempotencyKeys: IdempotencyRepository;
+}
+
+export interface AppOptions {
+  services: Services;
+  logger: Logger;
+  bodyLimit: number;
+  /** When set, every request must carry it as a bearer token (the TCP listener). */
+  token?: string | null;
+  /** Answers true once the daemon is shutting down: new requests then get 503. */
+  isDraining?: () => boolean;
+}
+
+/** Builds the HTTP API around the services. It never listens: main.ts (or a test) decides where. */
+export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: options.logger as FastifyBaseLogger,
+    // One line per request comes from our onResponse hook, not Fastify's two.
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: options.bodyLimit,
+    return503OnClosing: false,
+    ajv: { customOptions: { removeAdditional: false, allErrors: true, coerceTypes: 'array', useDefaults: true } },
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  for (const schema of [...sharedSchemas, ...imageSchemas, ...jobSchemas]) app.addSchema(schema);
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'banger',
+        version,
+        description:
+          'A microVM manager for one Linux host. Slow operations return 202 with a Location: /jobs/{id} to poll. Errors are application/problem+json with a stable code.',
+      },
+      tags: [
+        { name: 'images', description: 'The guest image catalogue' },
+        { name: 'jobs', description: 'Slow operations, their stages and results' },
+        { name: 'system', description: 'Health and versions' },
+      ],
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+    },
+    refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `schema${i}`) },
+  });
+
+  registerProblemHandlers(app);
+  app.addHook('onRequest', async (_request, reply) => {
+    if (options.isDraining?.()) {
+      reply.header('connection', 'close');
+      return sendProblem(reply, problemFor('shutting-down', 'The daemon is shutting down', { hint: 'retry once it is back' }));
+    }
+  });
+  if (options.token) requireBearerToken(app, options.token);
+  enableIdempotencyKeys(app, options.services.idempotencyKeys);
+  app.addHook('onResponse', async (request, reply) => {
+    request.log.info(
+      { method: request.method, url: request.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) },
+      'request',
+    );
+  });
+
+  await app.register(systemRoutes);
+  await app.register(imageRoutes(options.services.images));
+  await app.register(jobRoutes(options.services.jobs));
+  return app;
+}

@@ -1,0 +1,123 @@
+import { sql } from 'drizzle-orm';
+import { index, integer, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
+
+// Timestamps are ISO-8601 strings: they sort correctly as text and read well in `sqlite3`.
+
+export const images = sqliteTable('images', {
+  id: text('id').primaryKey(),
+  name: text('name').notNull().unique(),
+  managed: integer('managed', { mode: 'boolean' }).notNull().default(false),
+  artifactDir: text('artifact_dir'),
+  rootfsPath: text('rootfs_path').notNull(),
+  workSeedPath: text('work_seed_path'),
+  kernelPath: text('kernel_path').notNull(),
+  initrdPath: text('initrd_path'),
+  modulesDir: text('modules_dir'),
+  packagesPath: text('packages_path'),
+  packagesSha256: text('packages_sha256'),
+  buildSize: text('build_size'),
+  seededSshPublicKeyFingerprint: text('seeded_ssh_public_key_fingerprint'),
+  docker: integer('docker', { mode: 'boolean' }).notNull().default(false),
+  createdAt: text('created_at').notNull(),
+  updatedAt: text('updated_at').notNull(),
+});
+
+// VMs arrive with a later capability; the table exists now so that image deletion can refuse
+// images still in use, and so that the VM capability adds columns rather than reshaping.
+export const vms = sqliteTable(
+  'vms',
+  {
+    id: text('id').primaryKey(),
+    name: text('name').notNull().unique(),
+    imageId: text('image_id')
+      .notNull()
+      .references(() => images.id, { onDelete: 'restrict' }),
+    state: text('state').notNull(),
+    createdAt: text('created_at').notNull(),
+    updatedAt: text('updated_at').notNull(),
+  },
+  (table) => [index('vms_image_id').on(table.imageId)],
+);
+
+export const jobs = sqliteTable(
+  'jobs',
+  {
+    id: text('id').primaryKey(),
+    kind: text('kind').notNull(),
+    status: text('status').notNull(),
+    targetType: text('target_type').notNull(),
+    targetId: text('target_id').notNull(),
+    targetName: text('target_name'),
+    stages: text('stages', { mode: 'json' }).notNull().$type<StoredStage[]>(),
+    progress: integer('progress').notNull().default(0),
+    result: text('result', { mode: 'json' }).$type<unknown>(),
+    error: text('error', { mode: 'json' }).$type<StoredProblem>(),
+    logPath: text('log_path'),
+    cancellable: integer('cancellable', { mode: 'boolean' }).notNull(),
+    // What recovery needs after a crash: child process groups to kill and scratch paths to remove.
+    processes: text('processes', { mode: 'json' }).notNull().$type<StoredProcess[]>(),
+    scratchPaths: text('scratch_paths', { mode: 'json' }).notNull().$type<string[]>(),
+    createdAt: text('created_at').notNull(),
+    startedAt: text('started_at'),
+    finishedAt: text('finished_at'),
+  },
+  (table) => [
+    index('jobs_status').on(table.status),
+    index('jobs_target').on(table.targetType, table.targetId),
+    index('jobs_created_at').on(table.createdAt, table.id),
+    // The database itself guarantees one active mutating job per resource.
+    uniqueIndex('jobs_one_active_per_target')
+      .on(table.targetType, table.targetId)
+      .where(sql`status in ('queued', 'running')`),
+  ],
+);
+
+export const jobEvents = sqliteTable(
+  'job_events',
+  {
+    jobId: text('job_id')
+      .notNull()
+      .references(() => jobs.id, { onDelete: 'cascade' }),
+    seq: integer('seq').notNull(),
+    type: text('type').notNull(),
+    data: text('data', { mode: 'json' }).notNull().$type<Record<string, unknown>>(),
+    at: text('at').notNull(),
+  },
+  (table) => [uniqueIndex('job_events_job_seq').on(table.jobId, table.seq)],
+);
+
+export const idempotencyKeys = sqliteTable('idempotency_keys', {
+  key: text('key').primaryKey(),
+  method: text('method').notNull(),
+  path: text('path').notNull(),
+  requestHash: text('request_hash').notNull(),
+  // Null while the first request is still being handled.
+  responseStatus: integer('response_status'),
+  responseHeaders: text('response_headers', { mode: 'json' }).$type<Record<string, string>>(),
+  responseBody: text('response_body'),
+  createdAt: text('created_at').notNull(),
+});
+
+export interface StoredStage {
+  name: string;
+  status: 'pending' | 'running' | 'succeeded' | 'failed' | 'skipped';
+  startedAt: string | null;
+  finishedAt: string | null;
+  detail?: string;
+}
+
+export interface StoredProblem {
+  type: string;
+  title: string;
+  status: number;
+  code: string;
+  detail: string;
+  hint?: string;
+  logPath?: string;
+  errors?: Array<{ field: string; message: string; hint?: string }>;
+}
+
+export interface StoredProcess {
+  pid: number;
+  startTime: string | null;
+}

@@ -1,0 +1,60 @@
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { StoredProblem } from '../db/schema.js';
+import { BangerError, problemFor, type FieldError } from '../services/errors.js';
+
+export function sendProblem(reply: FastifyReply, problem: StoredProblem): FastifyReply {
+  return reply.code(problem.status).type('application/problem+json').send(problem);
+}
+
+const fieldHints: Record<string, string> = {
+  name: 'use 1-63 letters, digits, ".", "_" or "-", starting with a letter or digit',
+};
+
+/** Turns every failure, ours or Fastify's, into application/problem+json. */
+export function registerProblemHandlers(app: FastifyInstance): void {
+  app.setErrorHandler((error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
+    if (error instanceof BangerError) return sendProblem(reply, error.toProblem());
+    if (error.validation) {
+      const errors = validationErrors(error);
+      const detail = errors.map((e) => `${e.field}: ${e.message}`).join('; ');
+      return sendProblem(reply, problemFor('validation-failed', detail, { errors, hint: errors[0]?.hint ?? 'check the request against GET /openapi.json' }));
+    }
+    switch (error.code) {
+      case 'FST_ERR_CTP_BODY_TOO_LARGE':
+        return sendProblem(reply, problemFor('body-too-large', error.message, { hint: 'request bodies are small JSON documents; send paths, not file contents' }));
+      case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+        return sendProblem(reply, problemFor('unsupported-media-type', error.message, { hint: 'send Content-Type: application/json' }));
+      case 'FST_ERR_CTP_INVALID_JSON_BODY':
+      case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+        return sendProblem(reply, problemFor('validation-failed', `The body is not valid JSON: ${error.message}`, { hint: 'send a JSON object' }));
+    }
+    if (error.statusCode && error.statusCode < 500) {
+      return sendProblem(reply, problemFor('validation-failed', error.message, { hint: 'check the request against GET /openapi.json' }));
+    }
+    request.log.error({ err: error }, 'unhandled error');
+    return sendProblem(reply, problemFor('internal', 'An unexpected error happened; the daemon log has the details', { hint: 'see the daemon log' }));
+  });
+
+  app.setNotFoundHandler((request, reply) =>
+    sendProblem(reply, problemFor('not-found', `No route for ${request.method} ${request.url}`, { hint: 'GET /openapi.json lists every route' })),
+  );
+}
+
+function validationErrors(error: FastifyError): FieldError[] {
+  const context = error.validationContext ?? 'body';
+  return (error.validation ?? []).map((issue) => {
+    const params = issue.params as Record<string, unknown>;
+    const path = issue.instancePath.replace(/^\//, '').replaceAll('/', '.');
+    if (issue.keyword === 'additionalProperties') {
+      const field = [path, params.additionalProperty].filter(Boolean).join('.');
+      return { field: `${context}.${field}`, message: `unknown field "${String(params.additionalProperty)}"`, hint: 'remove it; GET /openapi.json lists the accepted fields' };
+    }
+    if (issue.keyword === 'required') {
+      const field = [path, params.missingProperty].filter(Boolean).join('.');
+      return { field: `${context}.${field}`, message: 'is required' };
+    }
+    const leaf = path.split('.').pop() ?? '';
+    const hint = fieldHints[leaf];
+    return { field: `${context}${path ? `.${path}` : ''}`, message: issue.message ?? 'is invalid', ...(hint ? { hint } : {}) };
+  });
+}

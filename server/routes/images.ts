@@ -1,0 +1,80 @@
+import { Type } from '@sinclair/typebox';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { IdempotencyHeadersSchema, IdOrNameParamsSchema, PageQuerySchema, problemResponses, ref } from '../schemas/common.js';
+import { ImageListSchema, ImageSchema, RegisterImageBodySchema } from '../schemas/image.js';
+import { JobSchema } from '../schemas/job.js';
+import type { ImageService } from '../services/images/image-service.js';
+import { decodeCursor, page } from './cursor.js';
+
+const isName = (value: unknown): value is string => typeof value === 'string';
+
+export function imageRoutes(images: ImageService): FastifyPluginAsyncTypebox {
+  return async (app) => {
+    app.get('/images', {
+      schema: {
+        tags: ['images'],
+        operationId: 'listImages',
+        summary: 'List images, ordered by name',
+        querystring: PageQuerySchema,
+        response: { 200: ref(ImageListSchema), ...problemResponses(422) },
+      },
+    }, async (request) => {
+      const { limit, cursor } = request.query;
+      const after = decodeCursor(cursor, isName);
+      return page(images.list(limit + 1, after), limit, (image) => image.name);
+    });
+
+    app.get('/images/:idOrName', {
+      schema: {
+        tags: ['images'],
+        operationId: 'getImage',
+        summary: 'Show one image',
+        params: IdOrNameParamsSchema,
+        response: { 200: ref(ImageSchema), ...problemResponses(404) },
+      },
+    }, async (request) => images.get(request.params.idOrName));
+
+    app.post('/images', {
+      schema: {
+        tags: ['images'],
+        operationId: 'registerImage',
+        summary: 'Register existing image files (unmanaged); re-registering a name updates it',
+        headers: IdempotencyHeadersSchema,
+        body: ref(RegisterImageBodySchema),
+        response: {
+          200: ref(ImageSchema, { description: 'An unmanaged image of that name was updated' }),
+          201: ref(ImageSchema, { description: 'The image was registered' }),
+          ...problemResponses(409, 413, 422),
+        },
+      },
+    }, async (request, reply) => {
+      const { image, created } = await images.register(request.body);
+      if (created) reply.code(201).header('location', image.href);
+      return image;
+    });
+
+    app.post('/images/:idOrName/promote', {
+      schema: {
+        tags: ['images'],
+        operationId: 'promoteImage',
+        summary: "Copy an unmanaged image's artifacts into banger's artifact dir (a job)",
+        headers: IdempotencyHeadersSchema,
+        params: IdOrNameParamsSchema,
+        response: { 202: ref(JobSchema, { description: 'The promotion job; poll its Location' }), ...problemResponses(404, 409, 422) },
+      },
+    }, async (request, reply) => {
+      const job = await images.promote(request.params.idOrName);
+      return reply.code(202).header('location', job.href).send(job);
+    });
+
+    app.delete('/images/:idOrName', {
+      schema: {
+        tags: ['images'],
+        operationId: 'deleteImage',
+        summary: 'Delete an image; its artifacts too when managed. Refused while VMs use it',
+        params: IdOrNameParamsSchema,
+        response: { 200: ref(ImageSchema, { description: 'The deleted image' }), ...problemResponses(404, 409) },
+      },
+    }, async (request) => images.delete(request.params.idOrName));
+  };
+}

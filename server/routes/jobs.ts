@@ -1,0 +1,91 @@
+import { Type } from '@sinclair/typebox';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { IdempotencyHeadersSchema, IdParamsSchema, problemResponses, ref } from '../schemas/common.js';
+import { JobEventsQuerySchema, JobListQuerySchema, JobListSchema, JobSchema, JobWaitQuerySchema } from '../schemas/job.js';
+import type { JobService } from '../services/jobs/job-service.js';
+import type { JobEvent } from '../services/jobs/types.js';
+import { decodeCursor, page } from './cursor.js';
+
+interface Position {
+  createdAt: string;
+  id: string;
+}
+const isPosition = (value: unknown): value is Position =>
+  typeof value === 'object' && value !== null && typeof (value as Position).createdAt === 'string' && typeof (value as Position).id === 'string';
+
+const heartbeatMs = 15_000;
+
+export function jobRoutes(jobs: JobService): FastifyPluginAsyncTypebox {
+  return async (app) => {
+    app.get('/jobs', {
+      schema: {
+        tags: ['jobs'],
+        operationId: 'listJobs',
+        summary: 'List jobs, newest first',
+        querystring: JobListQuerySchema,
+        response: { 200: ref(JobListSchema), ...problemResponses(422) },
+      },
+    }, async (request) => {
+      const { limit, cursor, ...filter } = request.query;
+      const rows = jobs.list(filter, limit + 1, decodeCursor(cursor, isPosition));
+      return page(rows, limit, (job) => ({ createdAt: job.createdAt, id: job.id }));
+    });
+
+    app.get('/jobs/:id', {
+      schema: {
+        tags: ['jobs'],
+        operationId: 'getJob',
+        summary: 'Show a job; with ?wait=N, answer as soon as it finishes or after N seconds',
+        params: IdParamsSchema,
+        querystring: JobWaitQuerySchema,
+        response: { 200: ref(JobSchema), ...problemResponses(404, 422) },
+      },
+    }, async (request) => jobs.wait(request.params.id, request.query.wait ?? 0));
+
+    app.post('/jobs/:id/cancel', {
+      schema: {
+        tags: ['jobs'],
+        operationId: 'cancelJob',
+        summary: 'Cancel a job: its processes are killed and its partial files removed',
+        headers: IdempotencyHeadersSchema,
+        params: IdParamsSchema,
+        response: { 200: ref(JobSchema, { description: 'The job once it has stopped' }), ...problemResponses(404, 409) },
+      },
+    }, async (request) => jobs.cancel(request.params.id));
+
+    app.get('/jobs/:id/events', {
+      schema: {
+        tags: ['jobs'],
+        operationId: 'streamJobEvents',
+        summary: 'Server-sent events, one per status or stage change; Last-Event-ID replays what was missed',
+        params: IdParamsSchema,
+        querystring: JobEventsQuerySchema,
+        response: {
+          200: Type.Unsafe({
+            description: 'text/event-stream; each event has id (a sequence number), event (status|stage) and data (the Job as JSON). The stream ends after the job finishes.',
+            content: { 'text/event-stream': { schema: Type.String() } },
+          }),
+          ...problemResponses(404),
+        },
+      },
+    }, async (request, reply) => {
+      const header = Number(request.headers['last-event-id']);
+      const afterSeq = request.query.lastEventId ?? (Number.isInteger(header) && header > 0 ? header : 0);
+      jobs.get(request.params.id); // a 404 must be a problem, before the stream starts
+      reply.hijack();
+      const raw = reply.raw;
+      raw.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
+      raw.write(': banger job events\n\n');
+      const heartbeat = setInterval(() => raw.write(': keep-alive\n\n'), heartbeatMs);
+      let unsubscribe = () => {};
+      const end = () => {
+        clearInterval(heartbeat);
+        unsubscribe();
+        raw.end();
+      };
+      const write = (event: JobEvent) => raw.write(`id: ${event.seq}\nevent: ${event.type}\ndata: ${JSON.stringify(event.job)}\n\n`);
+      unsubscribe = jobs.subscribe(request.params.id, afterSeq, write, end);
+      request.raw.on('close', end);
+    });
+  };
+}

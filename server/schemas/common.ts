@@ -1,0 +1,75 @@
+import { Type, type SchemaOptions, type Static, type TSchema, type TUnsafe } from '@sinclair/typebox';
+
+/** A reference to a shared schema (one $id, one OpenAPI component) that keeps its static type. */
+export function ref<T extends TSchema>(schema: T, options: SchemaOptions = {}): TUnsafe<Static<T>> {
+  if (!schema.$id) throw new Error('ref() needs a schema with an $id');
+  return Type.Unsafe<Static<T>>(Type.Ref(schema.$id, options));
+}
+
+export const FieldErrorSchema = Type.Object(
+  {
+    field: Type.String({ description: 'The request field at fault, e.g. rootfsPath or body.name' }),
+    message: Type.String(),
+    hint: Type.Optional(Type.String()),
+  },
+  { $id: 'FieldError', additionalProperties: false },
+);
+
+export const ProblemSchema = Type.Object(
+  {
+    type: Type.String({ description: 'urn:banger:problem:<code>' }),
+    title: Type.String(),
+    status: Type.Integer(),
+    code: Type.String({ description: 'Stable, machine-readable error code' }),
+    detail: Type.String(),
+    hint: Type.Optional(Type.String({ description: 'What to do about it' })),
+    logPath: Type.Optional(Type.String({ description: 'Host path of the log with the full output' })),
+    errors: Type.Optional(Type.Array(ref(FieldErrorSchema))),
+  },
+  { $id: 'Problem', description: 'An RFC 9457 problem; always served as application/problem+json' },
+);
+
+export const PageQuerySchema = Type.Object(
+  {
+    limit: Type.Integer({ minimum: 1, maximum: 500, default: 50 }),
+    cursor: Type.Optional(Type.String({ maxLength: 512, description: 'nextCursor from the previous page' })),
+  },
+  { additionalProperties: false },
+);
+
+export const IdOrNameParamsSchema = Type.Object({
+  idOrName: Type.String({ minLength: 1, maxLength: 255 }),
+});
+
+export const IdParamsSchema = Type.Object({
+  id: Type.String({ minLength: 1, maxLength: 64 }),
+});
+
+export const IdempotencyHeadersSchema = Type.Object({
+  'idempotency-key': Type.Optional(
+    Type.String({ minLength: 1, maxLength: 255, description: 'Replays of the same request return the first response' }),
+  ),
+});
+
+const problemDescriptions: Record<number, string> = {
+  401: 'Missing or invalid bearer token',
+  404: 'Not found',
+  409: 'Conflict with the current state',
+  413: 'Request body too large',
+  422: 'Invalid request',
+  503: 'Shutting down',
+};
+
+/** Problem responses for the given statuses, described as application/problem+json. */
+export function problemResponses(...statuses: number[]): Record<number, TSchema> {
+  const responses: Record<number, TSchema> = {};
+  for (const status of statuses) {
+    responses[status] = Type.Unsafe({
+      description: problemDescriptions[status] ?? 'Error',
+      content: { 'application/problem+json': { schema: ref(ProblemSchema) } },
+    });
+  }
+  return responses;
+}
+
+export const sharedSchemas = [FieldErrorSchema, ProblemSchema];

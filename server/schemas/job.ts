@@ -1,0 +1,88 @@
+import { Type } from '@sinclair/typebox';
+import { jobStatuses } from '../services/jobs/types.js';
+import { ProblemSchema, ref } from './common.js';
+
+const nullableTime = Type.Union([Type.String({ format: 'date-time' }), Type.Null()]);
+
+export const JobStatusSchema = Type.Union(
+  jobStatuses.map((status) => Type.Literal(status)),
+  { $id: 'JobStatus' },
+);
+
+export const JobStageSchema = Type.Object(
+  {
+    name: Type.String(),
+    status: Type.Union(['pending', 'running', 'succeeded', 'failed', 'skipped'].map((s) => Type.Literal(s))),
+    startedAt: nullableTime,
+    finishedAt: nullableTime,
+    durationMs: Type.Union([Type.Integer(), Type.Null()]),
+    detail: Type.Optional(Type.String()),
+  },
+  { $id: 'JobStage', additionalProperties: false },
+);
+
+export const JobSchema = Type.Object(
+  {
+    id: Type.String(),
+    kind: Type.String({ description: 'e.g. image.promote' }),
+    status: ref(JobStatusSchema),
+    target: Type.Object(
+      {
+        type: Type.Union([Type.Literal('image'), Type.Literal('vm')]),
+        id: Type.String(),
+        name: Type.Optional(Type.String()),
+        href: Type.String(),
+      },
+      { additionalProperties: false },
+    ),
+    stages: Type.Array(ref(JobStageSchema)),
+    progress: Type.Integer({ minimum: 0, maximum: 100, description: 'Percent of stages done' }),
+    result: Type.Unknown({ description: 'What the job produced, once succeeded' }),
+    error: Type.Union([ref(ProblemSchema), Type.Null()]),
+    logPath: Type.Union([Type.String(), Type.Null()]),
+    cancellable: Type.Boolean(),
+    createdAt: Type.String({ format: 'date-time' }),
+    startedAt: nullableTime,
+    finishedAt: nullableTime,
+    href: Type.String(),
+  },
+  { $id: 'Job', additionalProperties: false },
+);
+
+export const JobListSchema = Type.Object(
+  {
+    items: Type.Array(ref(JobSchema)),
+    nextCursor: Type.Union([Type.String(), Type.Null()]),
+  },
+  { $id: 'JobList', additionalProperties: false },
+);
+
+export const JobListQuerySchema = Type.Object(
+  {
+    limit: Type.Integer({ minimum: 1, maximum: 500, default: 50 }),
+    cursor: Type.Optional(Type.String({ maxLength: 512 })),
+    status: Type.Optional(ref(JobStatusSchema)),
+    kind: Type.Optional(Type.String({ maxLength: 64 })),
+    targetType: Type.Optional(Type.Union([Type.Literal('image'), Type.Literal('vm')])),
+    targetId: Type.Optional(Type.String({ maxLength: 64 })),
+  },
+  { additionalProperties: false },
+);
+
+export const JobWaitQuerySchema = Type.Object(
+  {
+    wait: Type.Optional(
+      Type.Number({ minimum: 0, maximum: 60, description: 'Seconds to wait for the job to finish before answering' }),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export const JobEventsQuerySchema = Type.Object(
+  {
+    lastEventId: Type.Optional(Type.Integer({ minimum: 0, description: 'Same as the Last-Event-ID header' })),
+  },
+  { additionalProperties: false },
+);
+
+export const jobSchemas = [JobStatusSchema, JobStageSchema, JobSchema, JobListSchema];

@@ -1,0 +1,89 @@
+import type { StoredProblem } from '../db/schema.js';
+
+/**
+ * Every failure banger reports has a stable code. The catalogue gives each code its title and the
+ * HTTP-style status it stands for: problems are stored on jobs too, so the status lives here
+ * rather than in the HTTP layer.
+ */
+export const problemCatalogue = {
+  'validation-failed': { status: 422, title: 'The request is not valid' },
+  'preflight-failed': { status: 422, title: 'Required files are missing or unusable' },
+  'idempotency-key-reused': { status: 422, title: 'Idempotency key reused with a different request' },
+  'unauthorized': { status: 401, title: 'Missing or invalid bearer token' },
+  'not-found': { status: 404, title: 'No such route' },
+  'image-not-found': { status: 404, title: 'Image not found' },
+  'job-not-found': { status: 404, title: 'Job not found' },
+  'image-managed': { status: 409, title: 'Managed images cannot be re-registered' },
+  'image-already-managed': { status: 409, title: 'Image is already managed' },
+  'image-in-use': { status: 409, title: 'Image is used by VMs' },
+  'artifact-dir-exists': { status: 409, title: 'Artifact directory already exists' },
+  'resource-busy': { status: 409, title: 'Another job is working on this resource' },
+  'job-finished': { status: 409, title: 'Job has already finished' },
+  'job-not-cancellable': { status: 409, title: 'Job cannot be cancelled' },
+  'idempotency-key-in-flight': { status: 409, title: 'A request with this idempotency key is still running' },
+  'body-too-large': { status: 413, title: 'Request body too large' },
+  'unsupported-media-type': { status: 415, title: 'Unsupported media type' },
+  'method-not-allowed': { status: 405, title: 'Method not allowed' },
+  'shutting-down': { status: 503, title: 'The daemon is shutting down' },
+  'interrupted': { status: 500, title: 'The job was interrupted by a daemon restart' },
+  'cancelled': { status: 409, title: 'The job was cancelled' },
+  'command-failed': { status: 500, title: 'A host command failed' },
+  'internal': { status: 500, title: 'Internal error' },
+} as const satisfies Record<string, { status: number; title: string }>;
+
+export type ProblemCode = keyof typeof problemCatalogue;
+
+export interface FieldError {
+  field: string;
+  message: string;
+  hint?: string;
+}
+
+export interface BangerErrorOptions {
+  hint?: string;
+  errors?: FieldError[];
+  logPath?: string;
+  cause?: unknown;
+}
+
+/** A failure with a stable code; routes turn it into application/problem+json, jobs store it. */
+export class BangerError extends Error {
+  readonly code: ProblemCode;
+  readonly hint: string | undefined;
+  readonly errors: FieldError[] | undefined;
+  logPath: string | undefined;
+
+  constructor(code: ProblemCode, detail: string, options: BangerErrorOptions = {}) {
+    super(detail, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'BangerError';
+    this.code = code;
+    this.hint = options.hint;
+    this.errors = options.errors;
+    this.logPath = options.logPath;
+  }
+
+  get status(): number {
+    return problemCatalogue[this.code].status;
+  }
+
+  toProblem(): StoredProblem {
+    return problemFor(this.code, this.message, {
+      hint: this.hint,
+      errors: this.errors,
+      logPath: this.logPath,
+    });
+  }
+}
+
+export function problemFor(
+  code: ProblemCode,
+  detail: string,
+  extra: { hint?: string | undefined; errors?: FieldError[] | undefined; logPath?: string | undefined } = {},
+): StoredProblem {
+  const { status, title } = problemCatalogue[code];
+  const problem: StoredProblem = { type: `urn:banger:problem:${code}`, title, status, code, detail };
+  if (extra.hint) problem.hint = extra.hint;
+  if (extra.errors && extra.errors.length > 0) problem.errors = extra.errors;
+  if (extra.logPath) problem.logPath = extra.logPath;
+  return problem;
+}

@@ -1,0 +1,234 @@
+import { existsSync } from 'node:fs';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { basename, dirname, isAbsolute, join } from 'node:path';
+import type { Logger } from 'pino';
+import type { StateLayout } from '../../config.js';
+import type { ImageRepository, ImageRow } from '../../db/repositories/images.js';
+import type { JobRepository } from '../../db/repositories/jobs.js';
+import type { VmRepository } from '../../db/repositories/vms.js';
+import { copyFilePreferClone } from '../../host/copy.js';
+import { seedAuthorizedKey } from '../../host/ext4.js';
+import type { SshIdentity } from '../../host/ssh-key.js';
+import { BangerError } from '../errors.js';
+import { newId, now } from '../ids.js';
+import type { JobService } from '../jobs/job-service.js';
+import type { Job } from '../jobs/types.js';
+import { packagesFileHash } from './packages.js';
+import { Preflight } from './preflight.js';
+import { imageView, type Image } from './image-view.js';
+
+export interface RegisterImageInput {
+  name: string;
+  rootfsPath: string;
+  kernelPath?: string;
+  workSeedPath?: string;
+  initrdPath?: string;
+  modulesDir?: string;
+  packagesPath?: string;
+  docker?: boolean;
+}
+
+export interface ImageDefaults {
+  kernel: string | null;
+  initrd: string | null;
+  modulesDir: string | null;
+}
+
+export interface ImageServiceOptions {
+  images: ImageRepository;
+  vms: VmRepository;
+  jobRecords: JobRepository;
+  jobs: JobService;
+  layout: StateLayout;
+  defaults: ImageDefaults;
+  identity: SshIdentity;
+  logger: Logger;
+}
+
+export const promoteStages = ['copy_rootfs', 'copy_work_seed', 'seed_ssh_key', 'write_metadata', 'activate_artifacts'];
+
+const rootfsFileName = 'rootfs.ext4';
+const workSeedFileName = 'work-seed.ext4';
+
+/** The image catalogue: register, promote, delete. Knows nothing of HTTP. */
+export class ImageService {
+  constructor(private readonly options: ImageServiceOptions) {}
+
+  list(limit: number, afterName?: string): Image[] {
+    return this.options.images.list(limit, afterName).map(imageView);
+  }
+
+  get(idOrName: string): Image {
+    return imageView(this.find(idOrName));
+  }
+
+  /** Records an unmanaged image, or updates the unmanaged image of that name. */
+  async register(input: RegisterImageInput): Promise<{ image: Image; created: boolean }> {
+    const { defaults } = this.options;
+    const kernelPath = input.kernelPath ?? defaults.kernel ?? undefined;
+    const workSeedPath = input.workSeedPath ?? workSeedBeside(input.rootfsPath);
+    const initrdPath = input.initrdPath ?? (input.kernelPath ? undefined : defaults.initrd ?? undefined);
+    const modulesDir = input.modulesDir ?? (input.kernelPath ? undefined : defaults.modulesDir ?? undefined);
+
+    const checks = new Preflight();
+    await checks.requireFile('rootfsPath', input.rootfsPath, 'rootfs image', 'pass the absolute path of an ext4 rootfs image');
+    if (kernelPath === undefined) {
+      checks.fail('kernelPath', 'a kernel is required and no default kernel is configured', 'pass kernelPath, or start the daemon with BANGER_DEFAULT_KERNEL set');
+    } else {
+      await checks.requireFile('kernelPath', kernelPath, 'kernel image', 'pass the absolute path of a kernel (vmlinuz)');
+    }
+    if (workSeedPath !== undefined) {
+      await checks.requireFile('workSeedPath', workSeedPath, 'work-seed image', 'pass the absolute path of the work-seed ext4 image, or leave it out');
+    }
+    if (initrdPath !== undefined) {
+      await checks.requireFile('initrdPath', initrdPath, 'initrd image', 'pass the absolute path of an initrd, or leave it out');
+    }
+    if (modulesDir !== undefined) {
+      await checks.requireDir('modulesDir', modulesDir, 'kernel modules dir', 'pass the absolute path of a lib/modules/<version> directory, or leave it out');
+    }
+    if (input.packagesPath !== undefined) {
+      await checks.requireFile('packagesPath', input.packagesPath, 'packages manifest', 'pass the absolute path of a file with one package a line, or leave it out');
+    }
+    checks.throwIfFailed(`Cannot register image ${input.name}`);
+
+    const existing = this.options.images.findByName(input.name);
+    if (existing?.managed) {
+      throw new BangerError('image-managed', `Image ${input.name} is managed by banger and cannot be re-registered`, {
+        hint: `register under another name, or delete it first: DELETE /images/${input.name}`,
+      });
+    }
+    const timestamp = now();
+    const row: ImageRow = {
+      id: existing?.id ?? newId(),
+      name: input.name,
+      managed: false,
+      artifactDir: null,
+      rootfsPath: input.rootfsPath,
+      workSeedPath: workSeedPath ?? null,
+      kernelPath: kernelPath as string,
+      initrdPath: initrdPath ?? null,
+      modulesDir: modulesDir ?? null,
+      packagesPath: input.packagesPath ?? null,
+      packagesSha256: input.packagesPath ? await packagesFileHash(input.packagesPath) : null,
+      buildSize: existing?.buildSize ?? null,
+      seededSshPublicKeyFingerprint: existing?.seededSshPublicKeyFingerprint ?? null,
+      docker: input.docker ?? false,
+      createdAt: existing?.createdAt ?? timestamp,
+      updatedAt: timestamp,
+    };
+    this.options.images.upsert(row);
+    this.options.logger.info({ imageId: row.id, name: row.name, updated: Boolean(existing) }, 'image registered');
+    return { image: imageView(row), created: !existing };
+  }
+
+  /** Starts a job that moves an unmanaged image's artifacts into banger's own artifact dir. */
+  async promote(idOrName: string): Promise<Job> {
+    const image = this.find(idOrName);
+    if (image.managed) {
+      throw new BangerError('image-already-managed', `Image ${image.name} is already managed (artifacts in ${image.artifactDir})`, {
+        hint: 'only unmanaged (registered) images can be promoted',
+      });
+    }
+    const checks = new Preflight();
+    const hint = `re-register the image with a valid path: POST /images with name "${image.name}"`;
+    await checks.requireFile('rootfsPath', image.rootfsPath, 'rootfs image', hint);
+    if (image.workSeedPath) await checks.requireFile('workSeedPath', image.workSeedPath, 'work-seed image', hint);
+    checks.throwIfFailed(`Cannot promote image ${image.name}`);
+
+    const artifactDir = join(this.options.layout.imagesDir, image.id);
+    if (existsSync(artifactDir)) {
+      throw new BangerError('artifact-dir-exists', `Artifact dir ${artifactDir} already exists`, {
+        hint: 'it is not recorded as any image: inspect it and remove it, then retry',
+      });
+    }
+    return this.options.jobs.start({
+      kind: 'image.promote',
+      target: { type: 'image', id: image.id, name: image.name },
+      stages: promoteStages,
+      run: async (context) => {
+        const imagesDir = this.options.layout.imagesDir;
+        const stagingDir = join(imagesDir, `${image.id}.promote-${context.jobId}`);
+        const processOptions = { signal: context.signal, onSpawn: (pid: number) => context.trackProcess(pid) };
+        await mkdir(imagesDir, { recursive: true });
+        context.scratch(stagingDir);
+        await mkdir(stagingDir);
+
+        context.stage('copy_rootfs', image.rootfsPath);
+        await copyFilePreferClone(image.rootfsPath, join(stagingDir, rootfsFileName), processOptions);
+
+        let fingerprint: string | null = null;
+        if (image.workSeedPath) {
+          context.stage('copy_work_seed', image.workSeedPath);
+          await copyFilePreferClone(image.workSeedPath, join(stagingDir, workSeedFileName), processOptions);
+          context.stage('seed_ssh_key', this.options.identity.fingerprint);
+          await seedAuthorizedKey(join(stagingDir, workSeedFileName), this.options.identity.publicKey, { signal: context.signal });
+          fingerprint = this.options.identity.fingerprint;
+        } else {
+          context.skip('copy_work_seed', 'the image has no work seed');
+          context.skip('seed_ssh_key', 'the image has no work seed');
+        }
+
+        if (image.packagesSha256) {
+          context.stage('write_metadata');
+          await writeFile(join(stagingDir, `${rootfsFileName}.packages.sha256`), `${image.packagesSha256}\n`);
+        } else {
+          context.skip('write_metadata', 'the image has no packages manifest');
+        }
+
+        context.stage('activate_artifacts', artifactDir);
+        context.scratch(artifactDir);
+        await rename(stagingDir, artifactDir);
+        const promoted: ImageRow = {
+          ...image,
+          managed: true,
+          artifactDir,
+          rootfsPath: join(artifactDir, rootfsFileName),
+          workSeedPath: image.workSeedPath ? join(artifactDir, workSeedFileName) : null,
+          seededSshPublicKeyFingerprint: fingerprint,
+          updatedAt: now(),
+        };
+        context.commit(() => this.options.images.upsert(promoted));
+        return { image: imageView(promoted) };
+      },
+    });
+  }
+
+  /** Deletes the record, and the artifacts too when banger manages them. */
+  async delete(idOrName: string): Promise<Image> {
+    const image = this.find(idOrName);
+    const users = this.options.vms.usingImage(image.id);
+    if (users.length > 0) {
+      const names = users.map((vm) => vm.name).join(', ');
+      throw new BangerError('image-in-use', `Image ${image.name} is used by ${users.length} VM(s): ${names}`, {
+        hint: 'delete those VMs first',
+      });
+    }
+    const busy = this.options.jobRecords.activeFor('image', image.id);
+    if (busy) {
+      throw new BangerError('resource-busy', `Image ${image.name} is busy with job ${busy.id} (${busy.kind})`, {
+        hint: `wait for it: GET /jobs/${busy.id}?wait=60, or cancel it: POST /jobs/${busy.id}/cancel`,
+      });
+    }
+    this.options.images.delete(image.id);
+    if (image.managed && image.artifactDir) await rm(image.artifactDir, { recursive: true, force: true });
+    this.options.logger.info({ imageId: image.id, name: image.name, managed: image.managed }, 'image deleted');
+    return imageView(image);
+  }
+
+  private find(idOrName: string): ImageRow {
+    const image = this.options.images.findByIdOrName(idOrName);
+    if (!image) {
+      throw new BangerError('image-not-found', `No image with id or name "${idOrName}"`, { hint: 'list images with GET /images' });
+    }
+    return image;
+  }
+}
+
+/** Like the original daemon: a work seed sitting beside the rootfs is picked up without being named. */
+function workSeedBeside(rootfsPath: string): string | undefined {
+  if (!isAbsolute(rootfsPath)) return undefined;
+  const dir = dirname(rootfsPath);
+  const stem = basename(rootfsPath).replace(/\.ext4$/, '');
+  const candidates = [join(dir, workSeedFileName), join(dir, `${stem}.work-seed.ext4`)];
+  return candidates.find((candidate) => candidate !== rootfsPath && existsSync(candidate));
+}

@@ -1,0 +1,376 @@
+import { EventEmitter } from 'node:events';
+import { rm } from 'node:fs/promises';
+import type { Logger } from 'pino';
+import type { Database } from '../../db/database.js';
+import type { JobListFilter, JobPosition, JobRepository, JobRow } from '../../db/repositories/jobs.js';
+import type { StoredProblem, StoredStage } from '../../db/schema.js';
+import { killProcessGroup, processStartTime, RunError } from '../../host/runner.js';
+import { BangerError, problemFor } from '../errors.js';
+import { newId, now } from '../ids.js';
+import { jobView, progressOf } from './job-view.js';
+import {
+  finishedStatuses,
+  type Job,
+  type JobContext,
+  type JobDefinition,
+  type JobEvent,
+  type JobStatus,
+} from './types.js';
+
+type AbortReason = 'cancel' | 'shutdown';
+
+interface ActiveJob {
+  controller: AbortController;
+  settled: Promise<void>;
+}
+
+export interface JobServiceOptions {
+  database: Database;
+  jobs: JobRepository;
+  logger: Logger;
+  maxConcurrent?: number;
+}
+
+/**
+ * Runs slow work as durable job records: stages, progress, cancellation, crash recovery and a
+ * live event stream. The work itself lives in memory; after a restart a job is only a record.
+ */
+export class JobService {
+  private readonly database: Database;
+  private readonly jobs: JobRepository;
+  private readonly logger: Logger;
+  private readonly maxConcurrent: number;
+  private readonly events = new EventEmitter();
+  private readonly active = new Map<string, ActiveJob>();
+  private readonly waiting: Array<() => void> = [];
+  private running = 0;
+  private closing = false;
+
+  constructor(options: JobServiceOptions) {
+    this.database = options.database;
+    this.jobs = options.jobs;
+    this.logger = options.logger;
+    this.maxConcurrent = options.maxConcurrent ?? 4;
+    this.events.setMaxListeners(0);
+  }
+
+  /** Records the job and starts it in the background. Throws resource-busy when the target has one. */
+  start<Result>(definition: JobDefinition<Result>): Job {
+    if (this.closing) throw new BangerError('shutting-down', 'The daemon is shutting down and accepts no new jobs');
+    const id = newId();
+    const row: JobRow = {
+      id,
+      kind: definition.kind,
+      status: 'queued',
+      targetType: definition.target.type,
+      targetId: definition.target.id,
+      targetName: definition.target.name ?? null,
+      stages: definition.stages.map((name) => ({ name, status: 'pending', startedAt: null, finishedAt: null })),
+      progress: 0,
+      result: null,
+      error: null,
+      logPath: definition.logPath ?? null,
+      cancellable: definition.cancellable ?? true,
+      processes: [],
+      scratchPaths: [],
+      createdAt: now(),
+      startedAt: null,
+      finishedAt: null,
+    };
+    try {
+      this.jobs.insert(row);
+    } catch (error) {
+      const busy = this.jobs.activeFor(definition.target.type, definition.target.id);
+      if (busy) {
+        throw new BangerError(
+          'resource-busy',
+          `${definition.target.type} ${definition.target.name ?? definition.target.id} is busy with job ${busy.id} (${busy.kind})`,
+          { hint: `wait for it: GET /jobs/${busy.id}?wait=60, or cancel it: POST /jobs/${busy.id}/cancel` },
+        );
+      }
+      throw error;
+    }
+    this.publish(id, 'status');
+    this.logger.info({ jobId: id, kind: row.kind, target: definition.target }, 'job queued');
+
+    const controller = new AbortController();
+    const settled = this.runWhenSlotFree(id, definition, controller);
+    this.active.set(id, { controller, settled });
+    void settled.finally(() => this.active.delete(id));
+    return this.get(id);
+  }
+
+  get(id: string): Job {
+    const row = this.jobs.get(id);
+    if (!row) throw new BangerError('job-not-found', `No job with id ${id}`, { hint: 'list jobs with GET /jobs' });
+    return jobView(row);
+  }
+
+  list(filter: JobListFilter, limit: number, after?: JobPosition): Job[] {
+    return this.jobs.list(filter, limit, after).map(jobView);
+  }
+
+  /** Resolves with the job as soon as it has finished, or as it is when `seconds` have passed. */
+  async wait(id: string, seconds: number): Promise<Job> {
+    const job = this.get(id);
+    if (seconds <= 0 || this.isFinished(job.status)) return job;
+    await new Promise<void>((resolve) => {
+      const stop = () => {
+        clearTimeout(timer);
+        this.events.off(id, onEvent);
+        this.events.off('close', stop);
+        resolve();
+      };
+      const onEvent = (event: JobEvent) => {
+        if (this.isFinished(event.job.status)) stop();
+      };
+      const timer = setTimeout(stop, seconds * 1000);
+      this.events.on(id, onEvent);
+      this.events.on('close', stop);
+    });
+    return this.get(id);
+  }
+
+  /** Events after `afterSeq` from the record, then live ones; `onClose` fires when no more will come. */
+  subscribe(id: string, afterSeq: number, onEvent: (event: JobEvent) => void, onClose: () => void): () => void {
+    const job = this.get(id);
+    let lastSeq = afterSeq;
+    const deliver = (event: JobEvent) => {
+      if (event.seq <= lastSeq) return;
+      lastSeq = event.seq;
+      onEvent(event);
+    };
+    const close = () => {
+      unsubscribe();
+      onClose();
+    };
+    const onLive = (event: JobEvent) => {
+      deliver(event);
+      if (this.isFinished(event.job.status)) close();
+    };
+    const unsubscribe = () => {
+      this.events.off(id, onLive);
+      this.events.off('close', close);
+    };
+    this.events.on(id, onLive);
+    this.events.on('close', close);
+    for (const stored of this.jobs.eventsAfter(id, afterSeq)) {
+      deliver({ seq: stored.seq, type: stored.type as JobEvent['type'], at: stored.at, job: stored.data as unknown as Job });
+    }
+    if (this.isFinished(job.status)) close();
+    return unsubscribe;
+  }
+
+  /** Cancels a job and resolves once its work has stopped and cleaned up. */
+  async cancel(id: string): Promise<Job> {
+    const job = this.get(id);
+    if (this.isFinished(job.status)) {
+      throw new BangerError('job-finished', `Job ${id} already ${job.status} at ${job.finishedAt}`, {
+        hint: 'only queued or running jobs can be cancelled',
+      });
+    }
+    if (!job.cancellable) {
+      throw new BangerError('job-not-cancellable', `Job ${id} (${job.kind}) cannot be cancelled`, {
+        hint: `wait for it to finish: GET /jobs/${id}?wait=60`,
+      });
+    }
+    const active = this.active.get(id);
+    if (active) {
+      active.controller.abort('cancel' satisfies AbortReason);
+      await active.settled;
+    }
+    return this.get(id);
+  }
+
+  /**
+   * After a crash nothing is running: jobs recorded as queued or running are failed as
+   * interrupted, their child processes killed and their scratch paths removed.
+   */
+  async recoverInterrupted(): Promise<Job[]> {
+    const recovered: Job[] = [];
+    for (const row of this.jobs.withStatus(['queued', 'running'])) {
+      for (const process of row.processes) killProcessGroup(process.pid, process.startTime, 'SIGKILL');
+      await this.removeScratch(row.scratchPaths);
+      this.finish(
+        row.id,
+        'failed',
+        problemFor('interrupted', `The daemon stopped while job ${row.id} (${row.kind}) was ${row.status}; its partial work was removed`, {
+          hint: 'start the operation again',
+          logPath: row.logPath ?? undefined,
+        }),
+      );
+      this.logger.warn({ jobId: row.id, kind: row.kind }, 'job interrupted by a daemon restart');
+      recovered.push(this.get(row.id));
+    }
+    return recovered;
+  }
+
+  /** Stops accepting jobs, interrupts running ones and waits for their cleanup. */
+  async shutdown(graceMs = 30_000): Promise<void> {
+    this.closing = true;
+    const pending = [...this.active.values()];
+    for (const job of pending) job.controller.abort('shutdown' satisfies AbortReason);
+    await Promise.race([
+      Promise.allSettled(pending.map((job) => job.settled)),
+      new Promise((resolve) => setTimeout(resolve, graceMs).unref()),
+    ]);
+    this.events.emit('close');
+  }
+
+  private isFinished(status: JobStatus): boolean {
+    return finishedStatuses.includes(status);
+  }
+
+  /** Waits for a free slot (or an abort, which needs none), then runs the job in it. */
+  private async runWhenSlotFree<Result>(id: string, definition: JobDefinition<Result>, controller: AbortController): Promise<void> {
+    const signal = controller.signal;
+    while (this.running >= this.maxConcurrent && !signal.aborted) {
+      await new Promise<void>((resolve) => {
+        this.waiting.push(resolve);
+        signal.addEventListener('abort', () => resolve(), { once: true });
+      });
+    }
+    if (signal.aborted) {
+      this.finishAborted(id, signal.reason as AbortReason, definition.logPath);
+      return;
+    }
+    this.running += 1;
+    try {
+      await this.execute(id, definition, controller);
+    } finally {
+      this.running -= 1;
+      // Wake every waiter: each re-checks, and a cancelled one must not swallow the wake-up.
+      for (const wake of this.waiting.splice(0)) wake();
+    }
+  }
+
+  private async execute<Result>(id: string, definition: JobDefinition<Result>, controller: AbortController): Promise<void> {
+    const signal = controller.signal;
+    this.jobs.update(id, { status: 'running', startedAt: now() });
+    this.publish(id, 'status');
+    const log = this.logger.child({ jobId: id, kind: definition.kind });
+    log.info('job started');
+    try {
+      const result = await definition.run(this.contextFor(id, definition, signal, log));
+      if (signal.aborted) throw signal.reason;
+      this.updateStages(id, (stages) => endRunningStage(stages, 'succeeded'));
+      this.finish(id, 'succeeded', null, result ?? null);
+      log.info('job succeeded');
+    } catch (error) {
+      this.updateStages(id, (stages) => endRunningStage(stages, 'failed'));
+      await this.removeScratch(this.jobs.get(id)?.scratchPaths ?? []);
+      if (signal.aborted) {
+        this.finishAborted(id, signal.reason as AbortReason, definition.logPath);
+        log.warn({ reason: signal.reason }, 'job stopped');
+      } else {
+        const problem = problemFromError(error, definition.logPath);
+        this.finish(id, 'failed', problem);
+        log.error({ err: error, code: problem.code }, 'job failed');
+      }
+    }
+  }
+
+  private contextFor<Result>(id: string, definition: JobDefinition<Result>, signal: AbortSignal, log: Logger): JobContext {
+    return {
+      jobId: id,
+      signal,
+      logPath: definition.logPath,
+      stage: (name, detail) => {
+        if (signal.aborted) throw signal.reason;
+        this.updateStages(id, (stages) => startStage(endRunningStage(stages, 'succeeded'), name, detail));
+        log.info({ stage: name, detail }, 'job stage');
+      },
+      skip: (name, detail) => {
+        this.updateStages(id, (stages) =>
+          stages.map((stage) => (stage.name === name ? { ...stage, status: 'skipped', detail } : stage)),
+        );
+        log.info({ stage: name, detail }, 'job stage skipped');
+      },
+      trackProcess: (pid) => {
+        const row = this.jobs.get(id);
+        if (row) this.jobs.update(id, { processes: [...row.processes, { pid, startTime: processStartTime(pid) }] });
+      },
+      scratch: (path) => {
+        const row = this.jobs.get(id);
+        if (row && !row.scratchPaths.includes(path)) this.jobs.update(id, { scratchPaths: [...row.scratchPaths, path] });
+      },
+      commit: (apply) => {
+        this.database.sqlite.transaction(() => {
+          apply();
+          this.jobs.update(id, { scratchPaths: [] });
+        })();
+      },
+    };
+  }
+
+  private finishAborted(id: string, reason: AbortReason, logPath: string | undefined): void {
+    if (reason === 'cancel') {
+      this.finish(id, 'cancelled', problemFor('cancelled', `Job ${id} was cancelled; its partial work was removed`, { logPath }));
+    } else {
+      this.finish(
+        id,
+        'failed',
+        problemFor('interrupted', `The daemon shut down while job ${id} was running; its partial work was removed`, {
+          hint: 'start the operation again',
+          logPath,
+        }),
+      );
+    }
+  }
+
+  private finish(id: string, status: JobStatus, error: StoredProblem | null, result: unknown = null): void {
+    this.jobs.update(id, { status, error, result, finishedAt: now(), processes: [], scratchPaths: [] });
+    this.publish(id, 'status');
+  }
+
+  private updateStages(id: string, change: (stages: StoredStage[]) => StoredStage[]): void {
+    const row = this.jobs.get(id);
+    if (!row) return;
+    const stages = change(row.stages);
+    if (JSON.stringify(stages) === JSON.stringify(row.stages)) return;
+    this.jobs.update(id, { stages, progress: progressOf(stages) });
+    this.publish(id, 'stage');
+  }
+
+  private publish(id: string, type: JobEvent['type']): void {
+    const job = this.get(id);
+    const stored = this.jobs.appendEvent(id, type, job as unknown as Record<string, unknown>, now());
+    this.events.emit(id, { seq: stored.seq, type, at: stored.at, job } satisfies JobEvent);
+  }
+
+  private async removeScratch(paths: string[]): Promise<void> {
+    for (const path of paths) {
+      try {
+        await rm(path, { recursive: true, force: true });
+      } catch (error) {
+        this.logger.error({ err: error, path }, 'could not remove scratch path');
+      }
+    }
+  }
+}
+
+function endRunningStage(stages: StoredStage[], status: 'succeeded' | 'failed'): StoredStage[] {
+  return stages.map((stage) => (stage.status === 'running' ? { ...stage, status, finishedAt: now() } : stage));
+}
+
+function startStage(stages: StoredStage[], name: string, detail?: string): StoredStage[] {
+  const started: StoredStage = { name, status: 'running', startedAt: now(), finishedAt: null, ...(detail ? { detail } : {}) };
+  const index = stages.findIndex((stage) => stage.name === name && stage.status === 'pending');
+  if (index === -1) return [...stages, started];
+  return stages.map((stage, i) => (i === index ? started : stage));
+}
+
+function problemFromError(error: unknown, logPath: string | undefined): StoredProblem {
+  if (error instanceof BangerError) {
+    if (logPath && !error.logPath) error.logPath = logPath;
+    return error.toProblem();
+  }
+  if (error instanceof RunError) {
+    return problemFor('command-failed', error.message, {
+      hint: logPath ? `see the log at ${logPath}` : 'check that the host tool works when run by hand',
+      logPath,
+    });
+  }
+  const detail = error instanceof Error ? error.message : String(error);
+  return problemFor('internal', detail, { logPath });
+}
