@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import type { IdempotencyRepository } from './db/repositories/idempotency.js';
 import { requireBearerToken } from './http/auth.js';
 import { enableIdempotencyKeys } from './http/idempotency.js';
-import { registerProblemHandlers, sendProblem } from './http/problems.js';
+import { registerProblemHandlers, sendProblem, writeRawProblem } from './http/problems.js';
 import { imageRoutes } from './routes/images.js';
 import { jobRoutes } from './routes/jobs.js';
 import { systemRoutes, version } from './routes/system.js';
@@ -40,6 +40,16 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: options.bodyLimit,
     return503OnClosing: false,
+    routerOptions: {
+      // Longer than any schema allows, so an over-long id reaches validation and gets a 422 problem.
+      maxParamLength: 1024,
+      onMaxParamLength: (_path, _req, res) => {
+        writeRawProblem(res, problemFor('validation-failed', 'A path parameter is longer than 1024 characters', { hint: 'ids and names are at most 255 characters' }));
+      },
+    },
+    frameworkErrors: (error, _request, reply) => {
+      void sendProblem(reply, problemFor('validation-failed', `The request URL is not valid: ${error.message}`, { hint: 'percent-encode path segments correctly' }));
+    },
     ajv: { customOptions: { removeAdditional: false, allErrors: true, coerceTypes: 'array', useDefaults: true } },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
@@ -65,6 +75,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   });
 
   registerProblemHandlers(app);
+  // Without a text parser, a text/plain body is a 415 rather than a confusing schema error.
+  app.removeContentTypeParser('text/plain');
   app.addHook('onRequest', async (_request, reply) => {
     if (options.isDraining?.()) {
       reply.header('connection', 'close');

@@ -61,11 +61,11 @@ export function defaultStateDir(env: NodeJS.ProcessEnv = process.env): string {
   return join(stateHome, 'banger');
 }
 
-/** Accepts HOST:PORT, [IPv6]:PORT or :PORT (loopback). */
+/** Accepts HOST:PORT, [IPv6]:PORT or :PORT (loopback); port 0 picks a free port. */
 export function parseListen(text: string): ListenAddress {
   const match = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(text.trim());
   const port = Number(match?.[3]);
-  if (!match || port < 1 || port > 65535) {
+  if (!match || port > 65535) {
     throw new ConfigError(`--listen expects HOST:PORT (e.g. 127.0.0.1:7070), got "${text}"`);
   }
   return { host: match[1] ?? (match[2] || '127.0.0.1'), port };

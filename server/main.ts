@@ -5,6 +5,7 @@ import { pino } from 'pino';
 import { buildApp } from './app.js';
 import { resolveConfig, type ConfigFlags } from './config.js';
 import { openDaemon } from './daemon.js';
+import { acquireStateLock } from './host/state-lock.js';
 
 export interface RunningDaemon {
   socketPath: string;
@@ -16,12 +17,14 @@ export interface RunningDaemon {
 export async function serve(flags: ConfigFlags): Promise<RunningDaemon> {
   const config = resolveConfig(flags);
   const logger = pino({ level: config.logLevel, base: { pid: process.pid } });
+  // Both checks come before openDaemon: its crash recovery must never run beside a live daemon.
+  const lock = acquireStateLock(config.stateDir);
+  await clearStaleSocket(config.socketPath);
   const daemon = await openDaemon(config, logger);
   let draining = false;
   const appOptions = { services: daemon.services, logger, bodyLimit: config.bodyLimit, isDraining: () => draining };
 
   const apps: FastifyInstance[] = [];
-  await clearStaleSocket(config.socketPath);
   const unixApp = await buildApp(appOptions);
   await unixApp.listen({ path: config.socketPath });
   chmodSync(config.socketPath, 0o660);
@@ -47,6 +50,7 @@ export async function serve(flags: ConfigFlags): Promise<RunningDaemon> {
       await daemon.services.jobs.shutdown();
       await Promise.all(apps.map((app) => app.close()));
       daemon.database.close();
+      lock.release();
       logger.info('banger stopped');
     })();
     return stopping;

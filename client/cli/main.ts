@@ -1,19 +1,83 @@
-import { Command } from 'commander';
+import { Command, CommanderError, Option } from 'commander';
+import { imageCommands } from './commands/images.js';
+import { jobCommands } from './commands/jobs.js';
+import { systemCommands } from './commands/system.js';
+import { CliContext } from './context.js';
+import { Output } from './output.js';
 
-/** Placeholder until the CLI lands: only `serve`. */
+/** Runs the `banger` command line; resolves with the exit code (0 ok, 1 failed, 2 usage). */
 export async function runCli(argv: string[]): Promise<number> {
-  const program = new Command('banger');
+  const context = new CliContext(process.stdout, process.stderr);
+  const program = buildProgram(context);
+  try {
+    await program.parseAsync(argv);
+    return context.exitCode;
+  } catch (error) {
+    if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : 2;
+    new Output(process.stdout, process.stderr, false).error(error);
+    return 1;
+  } finally {
+    // Keep-alive sockets would hold the process open for seconds after the answer.
+    await context.close();
+  }
+}
+
+function buildProgram(context: CliContext): Command {
+  const program = new Command('banger')
+    .description('banger: microVMs on one Linux host. Talks to the banger daemon over its unix socket, or over TCP with --url and --token.')
+    .addOption(new Option('--socket <path>', 'daemon socket (env BANGER_SOCKET; default <state dir>/banger.sock, the state dir being BANGER_STATE_DIR, /var/lib/banger for root, else ~/.local/state/banger)'))
+    .addOption(new Option('--url <url>', 'reach the daemon over TCP instead, e.g. http://127.0.0.1:7070 (env BANGER_URL)'))
+    .addOption(new Option('--token <token>', 'bearer token for --url (env BANGER_TOKEN)'))
+    .option('--json', 'print results as JSON (errors stay text on stderr)')
+    .configureHelp({ showGlobalOptions: true, sortSubcommands: false })
+    .showHelpAfterError('(add --help for usage)')
+    .exitOverride()
+    .addHelpText(
+      'after',
+      '\nExamples:\n' +
+        '  $ banger serve                                   # run the daemon\n' +
+        '  $ banger image register debian --rootfs ./debian.ext4 --kernel /boot/vmlinuz\n' +
+        '  $ banger image promote debian\n' +
+        '  $ banger job ls --status running\n' +
+        '  $ banger --url http://10.0.0.2:7070 --token "$TOKEN" image ls\n' +
+        '\nExit codes: 0 success, 1 the daemon refused or a job failed, 2 usage error.\n',
+    );
+
   program
     .command('serve')
-    .option('--state-dir <dir>')
-    .option('--socket <path>')
-    .option('--listen <host:port>')
-    .option('--token <token>')
-    .action(async (options) => {
+    .summary('Run the banger daemon in the foreground')
+    .description(
+      'Run the banger daemon in the foreground: the REST API on a unix socket, and on TCP too with --listen.\n' +
+        'It stops cleanly on SIGTERM or SIGINT: running jobs are interrupted and their partial files removed.',
+    )
+    .option(
+      '--state-dir <dir>',
+      'where the database, images and logs live (env BANGER_STATE_DIR; default /var/lib/banger for root, else $XDG_STATE_HOME/banger, i.e. ~/.local/state/banger)',
+    )
+    .option('--socket <path>', 'unix socket to listen on (env BANGER_SOCKET; default <state-dir>/banger.sock)')
+    .option('--listen <host:port>', 'also listen on TCP, e.g. 127.0.0.1:7070 (env BANGER_LISTEN); needs --token')
+    .option('--token <token>', 'bearer token TCP clients must send, 16+ characters (env BANGER_TOKEN); try: openssl rand -hex 32')
+    .configureHelp({ showGlobalOptions: false })
+    .addHelpText(
+      'after',
+      '\nFlags win over environment variables. Also read: BANGER_DEFAULT_KERNEL, BANGER_DEFAULT_INITRD,\n' +
+        'BANGER_DEFAULT_MODULES_DIR, BANGER_LOG_LEVEL, BANGER_MAX_CONCURRENT_JOBS.\n' +
+        '\nExamples:\n' +
+        '  $ banger serve\n' +
+        '  $ banger serve --state-dir /srv/banger --listen 127.0.0.1:7070 --token "$(openssl rand -hex 32)"\n',
+    )
+    .action(async (_flags, command: Command) => {
+      // --socket and --token are global options too: commander may have handed them to the program.
+      const { stateDir, socket, listen, token } = command.optsWithGlobals();
+      const options = { stateDir, socket, listen, token };
+      // Loaded only here, so that every other command stays a thin HTTP client.
       const { serve } = await import('../../server/main.js');
       await serve(options);
       await new Promise(() => {});
     });
-  await program.parseAsync(argv);
-  return 0;
+
+  imageCommands(program, context);
+  jobCommands(program, context);
+  systemCommands(program, context);
+  return program;
 }

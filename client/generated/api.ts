@@ -225,12 +225,14 @@ export interface components {
             /** @description Absolute path of the packages manifest, one package a line */
             packagesPath?: string;
             /** @default false */
-            docker: boolean;
+            docker?: boolean;
         };
+        /** @enum {string} */
         JobStatus: "queued" | "running" | "succeeded" | "failed" | "cancelled";
         JobStage: {
             name: string;
-            status: "pending" | "running" | "succeeded" | "failed" | "skipped";
+            /** @enum {string} */
+            status: "pending" | "running" | "succeeded" | "failed" | "cancelled" | "skipped";
             startedAt: string | null;
             finishedAt: string | null;
             durationMs: number | null;
@@ -322,8 +324,8 @@ export interface operations {
     };
     listImages: {
         parameters: {
-            query: {
-                limit: number;
+            query?: {
+                limit?: number;
                 /** @description nextCursor from the previous page */
                 cursor?: string;
             };
@@ -541,8 +543,8 @@ export interface operations {
     };
     listJobs: {
         parameters: {
-            query: {
-                limit: number;
+            query?: {
+                limit?: number;
                 cursor?: string;
                 status?: components["schemas"]["JobStatus"];
                 kind?: string;

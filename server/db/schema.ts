@@ -100,7 +100,7 @@ export const idempotencyKeys = sqliteTable('idempotency_keys', {
 
 export interface StoredStage {
   name: string;
-  status: 'pending' | 'running' | 'succeeded' | 'failed' | 'skipped';
+  status: 'pending' | 'running' | 'succeeded' | 'failed' | 'cancelled' | 'skipped';
   startedAt: string | null;
   finishedAt: string | null;
   detail?: string;

@@ -1,9 +1,16 @@
+import type { ServerResponse } from 'node:http';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { StoredProblem } from '../db/schema.js';
 import { BangerError, problemFor, type FieldError } from '../services/errors.js';
 
 export function sendProblem(reply: FastifyReply, problem: StoredProblem): FastifyReply {
   return reply.code(problem.status).type('application/problem+json').send(problem);
+}
+
+/** For the few router hooks that get Node's raw response rather than a Fastify reply. */
+export function writeRawProblem(res: ServerResponse, problem: StoredProblem): void {
+  res.writeHead(problem.status, { 'content-type': 'application/problem+json; charset=utf-8' });
+  res.end(JSON.stringify(problem));
 }
 
 const fieldHints: Record<string, string> = {
@@ -52,6 +59,10 @@ function validationErrors(error: FastifyError): FieldError[] {
     if (issue.keyword === 'required') {
       const field = [path, params.missingProperty].filter(Boolean).join('.');
       return { field: `${context}.${field}`, message: 'is required' };
+    }
+    if (issue.keyword === 'enum') {
+      const allowed = (params.allowedValues as unknown[]).map(String).join(', ');
+      return { field: `${context}${path ? `.${path}` : ''}`, message: `must be one of: ${allowed}` };
     }
     const leaf = path.split('.').pop() ?? '';
     const hint = fieldHints[leaf];

@@ -25,3 +25,6 @@ export function page<T>(rows: T[], limit: number, positionOf: (row: T) => unknow
   const last = items[items.length - 1];
   return { items, nextCursor: rows.length > limit && last !== undefined ? encodeCursor(positionOf(last)) : null };
 }
+
+/** The schemas default `limit` to this too; the constant covers callers that bypass validation. */
+export const defaultPageSize = 50;

@@ -4,7 +4,7 @@ import { IdempotencyHeadersSchema, IdOrNameParamsSchema, PageQuerySchema, proble
 import { ImageListSchema, ImageSchema, RegisterImageBodySchema } from '../schemas/image.js';
 import { JobSchema } from '../schemas/job.js';
 import type { ImageService } from '../services/images/image-service.js';
-import { decodeCursor, page } from './cursor.js';
+import { decodeCursor, defaultPageSize, page } from './cursor.js';
 
 const isName = (value: unknown): value is string => typeof value === 'string';
 
@@ -19,7 +19,7 @@ export function imageRoutes(images: ImageService): FastifyPluginAsyncTypebox {
         response: { 200: ref(ImageListSchema), ...problemResponses(422) },
       },
     }, async (request) => {
-      const { limit, cursor } = request.query;
+      const { limit = defaultPageSize, cursor } = request.query;
       const after = decodeCursor(cursor, isName);
       return page(images.list(limit + 1, after), limit, (image) => image.name);
     });

@@ -4,7 +4,7 @@ import { IdempotencyHeadersSchema, IdParamsSchema, problemResponses, ref } from 
 import { JobEventsQuerySchema, JobListQuerySchema, JobListSchema, JobSchema, JobWaitQuerySchema } from '../schemas/job.js';
 import type { JobService } from '../services/jobs/job-service.js';
 import type { JobEvent } from '../services/jobs/types.js';
-import { decodeCursor, page } from './cursor.js';
+import { decodeCursor, defaultPageSize, page } from './cursor.js';
 
 interface Position {
   createdAt: string;
@@ -26,7 +26,7 @@ export function jobRoutes(jobs: JobService): FastifyPluginAsyncTypebox {
         response: { 200: ref(JobListSchema), ...problemResponses(422) },
       },
     }, async (request) => {
-      const { limit, cursor, ...filter } = request.query;
+      const { limit = defaultPageSize, cursor, ...filter } = request.query;
       const rows = jobs.list(filter, limit + 1, decodeCursor(cursor, isPosition));
       return page(rows, limit, (job) => ({ createdAt: job.createdAt, id: job.id }));
     });

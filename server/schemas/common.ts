@@ -31,7 +31,7 @@ export const ProblemSchema = Type.Object(
 
 export const PageQuerySchema = Type.Object(
   {
-    limit: Type.Integer({ minimum: 1, maximum: 500, default: 50 }),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 50 })),
     cursor: Type.Optional(Type.String({ maxLength: 512, description: 'nextCursor from the previous page' })),
   },
   { additionalProperties: false },

@@ -1,18 +1,17 @@
 import { Type } from '@sinclair/typebox';
-import { jobStatuses } from '../services/jobs/types.js';
+import { jobStatuses, type JobStatus } from '../services/jobs/types.js';
+import type { StoredStage } from '../db/schema.js';
 import { ProblemSchema, ref } from './common.js';
 
 const nullableTime = Type.Union([Type.String({ format: 'date-time' }), Type.Null()]);
 
-export const JobStatusSchema = Type.Union(
-  jobStatuses.map((status) => Type.Literal(status)),
-  { $id: 'JobStatus' },
-);
+// An enum rather than a union of literals: one clear validation message instead of one per value.
+export const JobStatusSchema = Type.Unsafe<JobStatus>({ $id: 'JobStatus', type: 'string', enum: [...jobStatuses] });
 
 export const JobStageSchema = Type.Object(
   {
     name: Type.String(),
-    status: Type.Union(['pending', 'running', 'succeeded', 'failed', 'skipped'].map((s) => Type.Literal(s))),
+    status: Type.Unsafe<StoredStage['status']>({ type: 'string', enum: ['pending', 'running', 'succeeded', 'failed', 'cancelled', 'skipped'] }),
     startedAt: nullableTime,
     finishedAt: nullableTime,
     durationMs: Type.Union([Type.Integer(), Type.Null()]),
@@ -59,7 +58,7 @@ export const JobListSchema = Type.Object(
 
 export const JobListQuerySchema = Type.Object(
   {
-    limit: Type.Integer({ minimum: 1, maximum: 500, default: 50 }),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 50 })),
     cursor: Type.Optional(Type.String({ maxLength: 512 })),
     status: Type.Optional(ref(JobStatusSchema)),
     kind: Type.Optional(Type.String({ maxLength: 64 })),

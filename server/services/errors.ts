@@ -23,7 +23,6 @@ export const problemCatalogue = {
   'idempotency-key-in-flight': { status: 409, title: 'A request with this idempotency key is still running' },
   'body-too-large': { status: 413, title: 'Request body too large' },
   'unsupported-media-type': { status: 415, title: 'Unsupported media type' },
-  'method-not-allowed': { status: 405, title: 'Method not allowed' },
   'shutting-down': { status: 503, title: 'The daemon is shutting down' },
   'interrupted': { status: 500, title: 'The job was interrupted by a daemon restart' },
   'cancelled': { status: 409, title: 'The job was cancelled' },

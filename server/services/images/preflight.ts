@@ -25,7 +25,12 @@ export class Preflight {
 
   throwIfFailed(summary: string): void {
     if (this.failures.length === 0) return;
-    const detail = `${summary}: ${this.failures.map((f) => `${f.field}: ${f.message}`).join('; ')}`;
+    // One failure reads well inline; several are summarised and listed in `errors`.
+    const [only] = this.failures;
+    const detail =
+      this.failures.length === 1 && only
+        ? `${summary}: ${only.message}`
+        : `${summary}: ${this.failures.length} paths are unusable (${this.failures.map((f) => f.field).join(', ')})`;
     throw new BangerError('preflight-failed', detail, {
       errors: this.failures,
       hint: this.failures.length === 1 ? this.failures[0]?.hint : 'fix every listed field, then retry',

@@ -191,6 +191,7 @@ export class JobService {
     for (const row of this.jobs.withStatus(['queued', 'running'])) {
       for (const process of row.processes) killProcessGroup(process.pid, process.startTime, 'SIGKILL');
       await this.removeScratch(row.scratchPaths);
+      this.updateStages(row.id, (stages) => endRunningStage(stages, 'failed'));
       this.finish(
         row.id,
         'failed',
@@ -257,7 +258,7 @@ export class JobService {
       this.finish(id, 'succeeded', null, result ?? null);
       log.info('job succeeded');
     } catch (error) {
-      this.updateStages(id, (stages) => endRunningStage(stages, 'failed'));
+      this.updateStages(id, (stages) => endRunningStage(stages, signal.reason === 'cancel' ? 'cancelled' : 'failed'));
       await this.removeScratch(this.jobs.get(id)?.scratchPaths ?? []);
       if (signal.aborted) {
         this.finishAborted(id, signal.reason as AbortReason, definition.logPath);
@@ -281,8 +282,11 @@ export class JobService {
         log.info({ stage: name, detail }, 'job stage');
       },
       skip: (name, detail) => {
+        if (signal.aborted) throw signal.reason;
         this.updateStages(id, (stages) =>
-          stages.map((stage) => (stage.name === name ? { ...stage, status: 'skipped', detail } : stage)),
+          endRunningStage(stages, 'succeeded').map((stage) =>
+            stage.name === name && stage.status === 'pending' ? { ...stage, status: 'skipped', detail } : stage,
+          ),
         );
         log.info({ stage: name, detail }, 'job stage skipped');
       },
@@ -349,7 +353,7 @@ export class JobService {
   }
 }
 
-function endRunningStage(stages: StoredStage[], status: 'succeeded' | 'failed'): StoredStage[] {
+function endRunningStage(stages: StoredStage[], status: 'succeeded' | 'failed' | 'cancelled'): StoredStage[] {
   return stages.map((stage) => (stage.status === 'running' ? { ...stage, status, finishedAt: now() } : stage));
 }
 

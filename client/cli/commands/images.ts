@@ -1,0 +1,152 @@
+import type { Command } from 'commander';
+import { resolve } from 'node:path';
+import type { BangerClient } from '../../client.js';
+import type { Image, RegisterImageRequest } from '../../types.js';
+import { groupCommand, leafCommand } from '../command-builder.js';
+import type { CliContext, Session } from '../context.js';
+import { followJob } from '../follow.js';
+import { formatTime, orDash, yesNo } from '../format.js';
+
+const pageSize = 200;
+
+interface RegisterFlags {
+  rootfs: string;
+  kernel?: string;
+  workSeed?: string;
+  initrd?: string;
+  modules?: string;
+  packages?: string;
+  docker?: boolean;
+}
+
+export function imageCommands(program: Command, context: CliContext): void {
+  const image = groupCommand(program, 'image', 'Manage the guest image catalogue', [
+    'banger image ls',
+    'banger image register debian --rootfs ./debian.ext4',
+    'banger image promote debian',
+  ]);
+
+  leafCommand(image, 'ls', 'List every image, ordered by name', {
+    examples: ['banger image ls', 'banger image ls --json'],
+  })
+    .alias('list')
+    .action(
+      context.action(async (session) => {
+        const images = await allImages(session.client());
+        if (session.output.json) return session.output.printJson(images);
+        if (images.length === 0) return session.output.line('no images yet; add one with: banger image register NAME --rootfs PATH');
+        session.output.table(
+          ['NAME', 'ID', 'MANAGED', 'ROOTFS', 'UPDATED'],
+          images.map((item) => [item.name, item.id, yesNo(item.managed), item.rootfsPath, formatTime(item.updatedAt)]),
+        );
+      }),
+    );
+
+  leafCommand(image, 'show <name>', 'Show one image, by name or id', { examples: ['banger image show debian'] }).action(
+    context.action(async (session, name: string) => {
+      const found = await session.client().getImage(name);
+      if (session.output.json) return session.output.printJson(found);
+      showImage(session, found);
+    }),
+  );
+
+  leafCommand(image, 'register <name>', 'Register image files that stay where they are (an unmanaged image)', {
+    details:
+      'Registering an existing unmanaged name updates it. Relative paths are taken from the current directory. ' +
+      'A work seed next to the rootfs (work-seed.ext4 or NAME.work-seed.ext4) is picked up without --work-seed; ' +
+      'without --kernel the daemon uses its default kernel (BANGER_DEFAULT_KERNEL).',
+    examples: [
+      'banger image register debian --rootfs ./debian.ext4 --kernel /boot/vmlinuz',
+      'banger image register devbox --rootfs /srv/devbox.ext4 --packages ./packages.txt --docker',
+    ],
+  })
+    .requiredOption('--rootfs <path>', 'ext4 rootfs image (required)')
+    .option('--kernel <path>', 'kernel (vmlinuz); default: the daemon\'s default kernel')
+    .option('--work-seed <path>', 'work-seed ext4 image; default: one found beside the rootfs')
+    .option('--initrd <path>', 'initrd image')
+    .option('--modules <dir>', 'kernel modules directory (lib/modules/<version>)')
+    .option('--packages <path>', 'packages manifest, one package a line')
+    .option('--docker', 'the image runs Docker', false)
+    .action(
+      context.action(async (session, name: string, flags: RegisterFlags) => {
+        const { image: registered, created } = await session.client().registerImage(registerBody(name, flags));
+        if (session.output.json) return session.output.printJson(registered);
+        session.output.line(`image ${registered.name} ${created ? 'registered' : 'updated'} (id ${registered.id}, unmanaged)`);
+      }),
+    );
+
+  leafCommand(image, 'promote <name>', "Copy an unmanaged image's files into banger's artifact dir, making it managed", {
+    details:
+      'Runs as a job and shows its stages as they happen. With --no-wait, prints the job id and returns at once; ' +
+      'follow it later with `banger job wait ID`.',
+    examples: ['banger image promote debian', 'banger image promote debian --no-wait'],
+  })
+    .option('--no-wait', 'start the job and print its id without waiting')
+    .action(
+      context.action(async (session, name: string, flags: { wait: boolean }) => {
+        const job = await session.client().promoteImage(name);
+        if (flags.wait) return followJob(session, job);
+        if (session.output.json) session.output.printJson(job);
+        else session.output.line(job.id);
+      }),
+    );
+
+  leafCommand(image, 'rm <name>', 'Delete an image; a managed image loses its artifact files too', {
+    examples: ['banger image rm debian'],
+  })
+    .alias('delete')
+    .action(
+      context.action(async (session, name: string) => {
+        const deleted = await session.client().deleteImage(name);
+        if (session.output.json) return session.output.printJson(deleted);
+        const artifacts = deleted.managed && deleted.artifactDir ? `; its files in ${deleted.artifactDir} were removed` : '';
+        session.output.line(`image ${deleted.name} deleted${artifacts}`);
+      }),
+    );
+}
+
+async function allImages(client: BangerClient): Promise<Image[]> {
+  const images: Image[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await client.listImages({ limit: pageSize, cursor });
+    images.push(...page.items);
+    cursor = page.nextCursor ?? undefined;
+  } while (cursor !== undefined);
+  return images;
+}
+
+/** The daemon only accepts absolute paths; making them absolute here is what a shell user expects. */
+function registerBody(name: string, flags: RegisterFlags): RegisterImageRequest {
+  // Left-out options stay undefined, which JSON leaves out of the body.
+  const absolute = (path: string | undefined) => (path === undefined ? undefined : resolve(path));
+  return {
+    name,
+    rootfsPath: resolve(flags.rootfs),
+    kernelPath: absolute(flags.kernel),
+    workSeedPath: absolute(flags.workSeed),
+    initrdPath: absolute(flags.initrd),
+    modulesDir: absolute(flags.modules),
+    packagesPath: absolute(flags.packages),
+    docker: flags.docker === true,
+  };
+}
+
+function showImage(session: Session, image: Image): void {
+  session.output.fields([
+    ['name', image.name],
+    ['id', image.id],
+    ['managed', image.managed ? `yes (${orDash(image.artifactDir)})` : 'no'],
+    ['rootfs', image.rootfsPath],
+    ['work seed', orDash(image.workSeedPath)],
+    ['kernel', image.kernelPath],
+    ['initrd', orDash(image.initrdPath)],
+    ['modules', orDash(image.modulesDir)],
+    ['packages', image.packagesPath ? `${image.packagesPath} (sha256 ${orDash(image.packagesSha256)})` : '-'],
+    ['docker', yesNo(image.docker)],
+    ['build size', orDash(image.buildSize)],
+    ['ssh key', orDash(image.seededSshPublicKeyFingerprint)],
+    ['created', formatTime(image.createdAt)],
+    ['updated', formatTime(image.updatedAt)],
+  ]);
+}

@@ -1,0 +1,55 @@
+import type { Job } from '../types.js';
+import type { Session } from './context.js';
+import { durationBetween, formatDuration } from './format.js';
+import { createStageProgress } from './progress.js';
+
+/** Exit code of a shell killed by SIGINT: what scripts expect after Ctrl-C. */
+const interruptedExitCode = 130;
+
+/**
+ * Watches a job to its end with live stages, then reports it. Ctrl-C stops watching, not the
+ * job, and says how to get back to it.
+ */
+export async function followJob(session: Session, job: Job): Promise<number> {
+  const { output } = session;
+  const progress = output.json ? undefined : createStageProgress(output.stdout, { tty: output.interactive, env: session.env });
+  const controller = new AbortController();
+  const onInterrupt = () => controller.abort();
+  process.once('SIGINT', onInterrupt);
+  let finished: Job;
+  try {
+    finished = await session.client().waitJob(job.id, {
+      signal: controller.signal,
+      onEvent: (event) => progress?.update(event.job),
+    });
+  } catch (error) {
+    progress?.stop();
+    if (!controller.signal.aborted) throw error;
+    output.stderr.write(`stopped watching job ${job.id}; it goes on. Follow it: banger job wait ${job.id}, or stop it: banger job cancel ${job.id}\n`);
+    return interruptedExitCode;
+  } finally {
+    process.off('SIGINT', onInterrupt);
+  }
+  progress?.stop(finished);
+  return report(session, finished);
+}
+
+function report(session: Session, job: Job): number {
+  const { output } = session;
+  if (output.json) output.printJson(job);
+  if (job.status === 'succeeded') {
+    if (!output.json) output.line(successLine(job));
+    return 0;
+  }
+  if (job.error) output.problem(job.error);
+  else output.stderr.write(`error: job ${job.id} (${job.kind}) ${job.status}\n`);
+  return 1;
+}
+
+function successLine(job: Job): string {
+  const elapsed = durationBetween(job.createdAt, job.finishedAt);
+  const took = elapsed === null ? '' : ` in ${formatDuration(elapsed)}`;
+  const target = job.target.name ?? job.target.id;
+  if (job.kind === 'image.promote') return `image ${target} promoted${took}`;
+  return `job ${job.id} (${job.kind} of ${job.target.type} ${target}) succeeded${took}`;
+}

@@ -1,0 +1,34 @@
+/** 0.8s, 12.3s, 2m05s, 1h02m: precise while short, readable when long. */
+export function formatDuration(ms: number): string {
+  const clamped = Math.max(0, ms);
+  if (clamped < 60_000) return `${(clamped / 1000).toFixed(1)}s`;
+  const totalSeconds = Math.round(clamped / 1000);
+  const hours = Math.floor(totalSeconds / 3600);
+  const minutes = Math.floor((totalSeconds % 3600) / 60);
+  const seconds = totalSeconds % 60;
+  if (hours > 0) return `${hours}h${String(minutes).padStart(2, '0')}m`;
+  return `${minutes}m${String(seconds).padStart(2, '0')}s`;
+}
+
+/** Between two ISO timestamps; null when either end is unknown. */
+export function durationBetween(from: string | null, to: string | null): number | null {
+  if (!from || !to) return null;
+  return Date.parse(to) - Date.parse(from);
+}
+
+/** Local time to the second: tables are read by people on this host. */
+export function formatTime(iso: string | null): string {
+  if (!iso) return '-';
+  const date = new Date(iso);
+  if (Number.isNaN(date.getTime())) return iso;
+  const pad = (n: number) => String(n).padStart(2, '0');
+  return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())} ${pad(date.getHours())}:${pad(date.getMinutes())}:${pad(date.getSeconds())}`;
+}
+
+export function yesNo(value: boolean): string {
+  return value ? 'yes' : 'no';
+}
+
+export function orDash(value: string | null | undefined): string {
+  return value === null || value === undefined || value === '' ? '-' : value;
+}

@@ -1,0 +1,23 @@
+export { createClient, type BangerClient, type ClientOptions, type IdempotencyOptions } from './client.js';
+export { DaemonUnreachableError, ProblemError, WaitTimeoutError } from './errors.js';
+export { defaultSocketPath, defaultStateDir } from './defaults.js';
+export type { WaitJobOptions } from './wait-job.js';
+export {
+  finishedJobStatuses,
+  isFinished,
+  type FieldError,
+  type Health,
+  type Image,
+  type ImageList,
+  type ImagePageQuery,
+  type Job,
+  type JobEvent,
+  type JobEventType,
+  type JobList,
+  type JobListFilter,
+  type JobStage,
+  type JobStatus,
+  type Problem,
+  type RegisterImageRequest,
+  type Version,
+} from './types.js';

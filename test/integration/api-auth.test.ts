@@ -1,0 +1,145 @@
+// The TCP listener requires a bearer token; the unix socket (mode 0660) does not.
+import { spawn } from 'node:child_process';
+import { existsSync, statSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import t from 'tap';
+import { request } from 'undici';
+import { assertProblem, pollUntil } from '../helpers/api.js';
+import { bangerBin, makeTempDir, startDaemon, type HttpResult, type TestDaemon } from '../helpers/daemon.js';
+
+const token = '0123456789abcdef0123456789abcdef';
+const listening = 'banger listening on TCP (bearer token required)';
+
+/** A TCP port nobody listens on right now. */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  if (typeof address !== 'object' || address === null) throw new Error('no port');
+  return address.port;
+}
+
+/** The `url` of the daemon's "listening on TCP" log line. */
+async function tcpUrl(daemon: TestDaemon): Promise<string> {
+  return pollUntil('the TCP listening log line', () => {
+    for (const line of daemon.output().split('\n')) {
+      if (!line.startsWith('{')) continue;
+      const entry = JSON.parse(line) as { msg?: string; url?: string };
+      if (entry.msg === listening && entry.url) return entry.url;
+    }
+    return undefined;
+  }, 10_000);
+}
+
+async function tcp(url: string, path: string, headers: Record<string, string> = {}, method = 'GET'): Promise<HttpResult> {
+  const res = await request(`${url}${path}`, { method: method as 'GET', headers });
+  const text = await res.body.text();
+  let body: unknown = text;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    // kept as text
+  }
+  return { status: res.statusCode, headers: res.headers, body, text };
+}
+
+/** Runs `banger serve` to its exit and returns the exit code and everything it printed. */
+async function serveUntilExit(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; output: string }> {
+  const inherited = { ...process.env };
+  delete inherited.BANGER_LISTEN;
+  delete inherited.BANGER_TOKEN;
+  const child = spawn(process.execPath, [bangerBin, 'serve', ...args], {
+    env: { ...inherited, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout.on('data', (chunk) => (output += chunk));
+  child.stderr.on('data', (chunk) => (output += chunk));
+  const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  clearTimeout(timer);
+  return { code, output };
+}
+
+const port = await freePort();
+const daemon = await startDaemon(t, { args: ['--listen', `127.0.0.1:${port}`, '--token', token] });
+const url = await tcpUrl(daemon);
+
+t.test('the TCP url is the one asked for', async (t) => {
+  t.equal(url, `http://127.0.0.1:${port}`);
+});
+
+t.test('no token: 401 unauthorized with WWW-Authenticate', async (t) => {
+  const res = await tcp(url, '/images');
+  assertProblem(t, res, { status: 401, code: 'unauthorized', detail: /requires Authorization: Bearer/ });
+  t.match(String(res.headers['www-authenticate']), /^Bearer realm="banger"$/);
+  t.match(res.body.hint, /--token|BANGER_TOKEN/, 'the hint says where the token comes from');
+  for (const path of ['/healthz', '/jobs', '/openapi.json', '/no/such/route']) {
+    const other = await tcp(url, path);
+    t.equal(other.status, 401, `${path} needs the token too`);
+    t.equal(other.body.code, 'unauthorized');
+  }
+  const post = await tcp(url, '/images', { 'content-type': 'application/json' }, 'POST');
+  t.equal(post.status, 401, 'a POST is refused before its body is looked at');
+});
+
+t.test('a wrong token: 401', async (t) => {
+  for (const authorization of [`Bearer ${token.replace(/f$/, '0')}`, `Bearer ${token}x`, `Bearer ${token.slice(0, 16)}`, 'Bearer ', `Basic ${token}`, token]) {
+    const res = await tcp(url, '/images', { authorization });
+    assertProblem(t, res, { status: 401, code: 'unauthorized' });
+    t.ok(res.headers['www-authenticate'], `WWW-Authenticate for ${JSON.stringify(authorization.slice(0, 12))}`);
+  }
+});
+
+t.test('the right token: 200', async (t) => {
+  const res = await tcp(url, '/images', { authorization: `Bearer ${token}` });
+  t.equal(res.status, 200);
+  t.same(res.body, { items: [], nextCursor: null });
+  t.equal((await tcp(url, '/healthz', { authorization: `bearer ${token}` })).status, 200, 'the scheme is case-insensitive');
+  const missing = await tcp(url, '/images/nope', { authorization: `Bearer ${token}` });
+  assertProblem(t, missing, { status: 404, code: 'image-not-found' });
+});
+
+t.test('the unix socket needs no token, and is mode 0660', async (t) => {
+  const res = await daemon.http('GET', '/images');
+  t.equal(res.status, 200);
+  t.same(res.body, { items: [], nextCursor: null });
+  const info = statSync(daemon.socketPath);
+  t.ok(info.isSocket(), 'a socket');
+  t.equal((info.mode & 0o777).toString(8), '660', 'mode 0660');
+});
+
+t.test('--listen without --token refuses to start', async (t) => {
+  const stateDir = await makeTempDir(t, 'banger-auth-');
+  const [noToken, viaEnv, short] = await Promise.all([
+    serveUntilExit(['--state-dir', stateDir, '--listen', '127.0.0.1:7']),
+    serveUntilExit(['--state-dir', stateDir], { BANGER_LISTEN: '127.0.0.1:7' }),
+    serveUntilExit(['--state-dir', stateDir, '--listen', '127.0.0.1:7', '--token', 'short']),
+  ]);
+  t.not(noToken.code, 0, 'exits non-zero');
+  t.match(noToken.output, /--listen needs --token \(or BANGER_TOKEN\)/, 'says why');
+  t.notOk(existsSync(join(stateDir, 'banger.sock')), 'listens on nothing');
+
+  t.not(viaEnv.code, 0, 'BANGER_LISTEN without a token is refused too');
+  t.match(viaEnv.output, /--listen needs --token/);
+
+  t.not(short.code, 0, 'a short token is refused');
+  t.match(short.output, /at least 16 characters/);
+});
+
+t.test('--listen on port 0 picks a free port and logs it', async (t) => {
+  let other: TestDaemon;
+  try {
+    other = await startDaemon(t, { args: ['--listen', '127.0.0.1:0', '--token', token] });
+  } catch (error) {
+    const printed = String(error).split('its output:')[1] ?? String(error);
+    const reason = printed.split('\n').filter((line) => /error/i.test(line)).pop() ?? printed;
+    t.fail(`the daemon did not start with --listen 127.0.0.1:0: ${reason}`);
+    return;
+  }
+  const otherUrl = await tcpUrl(other);
+  t.match(otherUrl, /^http:\/\/127\.0\.0\.1:[1-9]\d*$/, 'the url names the real port');
+  t.equal((await tcp(otherUrl, '/healthz', { authorization: `Bearer ${token}` })).status, 200);
+});

@@ -1,0 +1,348 @@
+// The image catalogue over the real daemon's unix socket: register, list, get, update, delete,
+// and every bad input answered with a complete problem and nothing left behind.
+import Sqlite from 'better-sqlite3';
+import { existsSync, mkdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import t from 'tap';
+import { assertProblem, imagesDirEntries, stagingDirs } from '../helpers/api.js';
+import { makeTempDir, startDaemon, waitForJob } from '../helpers/daemon.js';
+import { makeExt4Image, makeKernelFile } from '../helpers/ext4.js';
+
+const daemon = await startDaemon(t);
+const files = await makeTempDir(t, 'banger-images-');
+
+// Fixtures: each rootfs in its own dir, so only the ones meant to have a work seed beside them do.
+const plainDir = join(files, 'plain');
+mkdirSync(plainDir);
+const rootfs = makeExt4Image(join(plainDir, 'rootfs.ext4'), '32M');
+const kernel = makeKernelFile(files);
+const otherKernel = join(files, 'vmlinuz-other');
+writeFileSync(otherKernel, 'another stand-in kernel\n');
+const initrd = join(files, 'initrd.img');
+writeFileSync(initrd, 'stand-in initrd\n');
+const modulesDir = join(files, 'modules', '6.1.0');
+mkdirSync(modulesDir, { recursive: true });
+const packages = join(files, 'packages.txt');
+writeFileSync(packages, 'curl\ngit\n');
+
+async function listAll(): Promise<any[]> {
+  const res = await daemon.http('GET', '/images?limit=500');
+  if (res.status !== 200) throw new Error(`GET /images: ${res.status} ${res.text}`);
+  return res.body.items;
+}
+
+async function register(body: Record<string, unknown>, expectedStatus = 201): Promise<any> {
+  const res = await daemon.http('POST', '/images', body);
+  if (res.status !== expectedStatus) throw new Error(`POST /images ${JSON.stringify(body)}: ${res.status} ${res.text}`);
+  return res.body;
+}
+
+t.test('register, get, list, update and delete an unmanaged image', async (t) => {
+  const created = await daemon.http('POST', '/images', {
+    name: 'alpha',
+    rootfsPath: rootfs,
+    kernelPath: kernel,
+    initrdPath: initrd,
+    modulesDir,
+    packagesPath: packages,
+  });
+  t.equal(created.status, 201);
+  t.match(String(created.headers['content-type']), /^application\/json/);
+  const image = created.body;
+  t.match(image.id, /^[0-9a-f]{16}$/, 'a short hex id');
+  t.equal(created.headers.location, `/images/${image.id}`, 'Location names the new image');
+  t.equal(image.href, `/images/${image.id}`);
+  t.same(
+    {
+      name: image.name,
+      managed: image.managed,
+      artifactDir: image.artifactDir,
+      rootfsPath: image.rootfsPath,
+      workSeedPath: image.workSeedPath,
+      kernelPath: image.kernelPath,
+      initrdPath: image.initrdPath,
+      modulesDir: image.modulesDir,
+      packagesPath: image.packagesPath,
+      buildSize: image.buildSize,
+      seededSshPublicKeyFingerprint: image.seededSshPublicKeyFingerprint,
+      docker: image.docker,
+    },
+    {
+      name: 'alpha',
+      managed: false,
+      artifactDir: null,
+      rootfsPath: rootfs,
+      workSeedPath: null,
+      kernelPath: kernel,
+      initrdPath: initrd,
+      modulesDir,
+      packagesPath: packages,
+      buildSize: null,
+      seededSshPublicKeyFingerprint: null,
+      docker: false,
+    },
+  );
+  t.match(image.packagesSha256, /^[0-9a-f]{64}$/);
+  t.ok(!Number.isNaN(Date.parse(image.createdAt)) && image.createdAt === image.updatedAt, 'timestamps set');
+
+  const byId = await daemon.http('GET', `/images/${image.id}`);
+  t.equal(byId.status, 200);
+  t.same(byId.body, image, 'GET by id returns the same image');
+  const byName = await daemon.http('GET', '/images/alpha');
+  t.same(byName.body, image, 'GET by name returns the same image');
+  t.ok((await listAll()).some((listed) => listed.id === image.id), 'listed');
+
+  await new Promise((resolve) => setTimeout(resolve, 5));
+  const updated = await daemon.http('POST', '/images', { name: 'alpha', rootfsPath: rootfs, kernelPath: otherKernel, docker: true });
+  t.equal(updated.status, 200, 're-registering an unmanaged name updates it');
+  t.equal(updated.headers.location, undefined, 'no Location on an update');
+  t.equal(updated.body.id, image.id, 'same id');
+  t.equal(updated.body.createdAt, image.createdAt, 'createdAt kept');
+  t.ok(updated.body.updatedAt > image.updatedAt, 'updatedAt moves');
+  t.equal(updated.body.kernelPath, otherKernel);
+  t.equal(updated.body.docker, true);
+  t.equal(updated.body.initrdPath, null, 'fields left out of the update are cleared');
+  t.equal(updated.body.packagesPath, null);
+  t.same((await daemon.http('GET', '/images/alpha')).body, updated.body, 'the update is stored');
+
+  const deleted = await daemon.http('DELETE', '/images/alpha');
+  t.equal(deleted.status, 200);
+  t.equal(deleted.body.id, image.id, 'DELETE answers with the deleted image');
+  assertProblem(t, await daemon.http('GET', `/images/${image.id}`), { status: 404, code: 'image-not-found', detail: image.id });
+  t.notOk((await listAll()).some((listed) => listed.id === image.id), 'no longer listed');
+  t.ok(existsSync(rootfs) && existsSync(otherKernel) && existsSync(packages), "deleting an unmanaged image leaves the user's files");
+  t.same(imagesDirEntries(daemon.stateDir), [], 'nothing in the artifact dir');
+});
+
+t.test('a work seed beside the rootfs is picked up', async (t) => {
+  const dir = join(files, 'seeded');
+  mkdirSync(dir);
+  const seededRootfs = makeExt4Image(join(dir, 'rootfs.ext4'), '32M');
+  const workSeed = makeExt4Image(join(dir, 'work-seed.ext4'), '16M');
+  const image = await register({ name: 'seeded', rootfsPath: seededRootfs, kernelPath: kernel });
+  t.equal(image.workSeedPath, workSeed, 'work-seed.ext4 beside the rootfs');
+
+  const stemDir = join(files, 'stem');
+  mkdirSync(stemDir);
+  const debian = makeExt4Image(join(stemDir, 'debian.ext4'), '32M');
+  const stemSeed = makeExt4Image(join(stemDir, 'debian.work-seed.ext4'), '16M');
+  t.equal((await register({ name: 'debian', rootfsPath: debian, kernelPath: kernel })).workSeedPath, stemSeed, '<stem>.work-seed.ext4 beside the rootfs');
+
+  const explicit = makeExt4Image(join(files, 'explicit-seed.ext4'), '16M');
+  const named = await register({ name: 'seeded', rootfsPath: seededRootfs, kernelPath: kernel, workSeedPath: explicit }, 200);
+  t.equal(named.workSeedPath, explicit, 'an explicit workSeedPath wins over the one beside the rootfs');
+
+  t.equal((await register({ name: 'no-seed', rootfsPath: rootfs, kernelPath: kernel })).workSeedPath, null, 'no work seed beside: null');
+
+  for (const name of ['seeded', 'debian', 'no-seed']) t.equal((await daemon.http('DELETE', `/images/${name}`)).status, 200);
+});
+
+t.test('bad requests are refused with a problem and leave nothing behind', async (t) => {
+  const before = await listAll();
+  const dirBefore = imagesDirEntries(daemon.stateDir);
+  const sub = join(files, 'sub');
+  mkdirSync(sub);
+  const missing = join(files, 'missing.ext4');
+  const danglingTarget = join(files, 'gone', 'rootfs.ext4');
+  const dangling = join(files, 'dangling.ext4');
+  symlinkSync(danglingTarget, dangling);
+  const goodLink = join(files, 'good-link.ext4');
+  symlinkSync(rootfs, goodLink);
+  const base = { rootfsPath: rootfs, kernelPath: kernel };
+
+  const preflight = async (name: string, body: Record<string, unknown>, fields: string[], messages: RegExp[]) => {
+    await t.test(name, async (t) => {
+      const res = await daemon.http('POST', '/images', { name: 'bad', ...body });
+      assertProblem(t, res, { status: 422, code: 'preflight-failed', fields, detail: /^Cannot register image bad: / });
+      const errors = res.body.errors ?? [];
+      messages.forEach((message, i) => t.match(errors[i]?.message, message, `errors[${i}].message`));
+      t.ok(errors.every((e: any) => typeof e.hint === 'string' && e.hint.length > 0), 'each field error has a hint');
+    });
+  };
+
+  await preflight('relative rootfsPath', { ...base, rootfsPath: 'images/rootfs.ext4' }, ['rootfsPath'], [/must be absolute, got "images\/rootfs.ext4"/]);
+  await preflight('relative kernelPath', { ...base, kernelPath: 'vmlinuz' }, ['kernelPath'], [/must be absolute/]);
+  await preflight('missing rootfs', { ...base, rootfsPath: missing }, ['rootfsPath'], [new RegExp(`${missing} does not exist`)]);
+  await preflight('a directory where the rootfs file belongs', { ...base, rootfsPath: plainDir }, ['rootfsPath'], [/is a directory, expected a regular file/]);
+  await preflight('a symlink to a missing file', { ...base, rootfsPath: dangling }, ['rootfsPath'], [new RegExp(`is a symlink to ${danglingTarget}, which does not exist`)]);
+  await preflight('".." segments', { ...base, rootfsPath: `${sub}/../plain/rootfs.ext4` }, ['rootfsPath'], [/must not contain "\.\." segments/]);
+  await preflight('a file where the modules dir belongs', { ...base, modulesDir: kernel }, ['modulesDir'], [/is not a directory/]);
+  await preflight('missing work seed, initrd and packages', { ...base, workSeedPath: missing, initrdPath: join(files, 'nope.img'), packagesPath: sub }, ['workSeedPath', 'initrdPath', 'packagesPath'], [/does not exist/, /does not exist/, /is a directory/]);
+  await t.test('bad rootfs and bad kernel are reported together', async (t) => {
+    const res = await daemon.http('POST', '/images', { name: 'bad', rootfsPath: missing, kernelPath: 'relative/vmlinuz' });
+    assertProblem(t, res, { status: 422, code: 'preflight-failed', fields: ['rootfsPath', 'kernelPath'] });
+    t.equal(res.body.errors.length, 2, 'two errors in one response');
+    t.match(res.body.detail, /2 paths are unusable \(rootfsPath, kernelPath\)/, 'the detail names both');
+    t.match(res.body.hint, /fix every listed field/);
+  });
+  if (process.env.BANGER_DEFAULT_KERNEL === undefined) {
+    await preflight('no kernel and no default kernel', { rootfsPath: rootfs }, ['kernelPath'], [/no default kernel is configured/]);
+  }
+
+  const invalid = async (name: string, body: unknown, fields: string[], detail?: RegExp) => {
+    await t.test(name, async (t) => {
+      const res = await daemon.http('POST', '/images', body);
+      assertProblem(t, res, { status: 422, code: 'validation-failed', fields, ...(detail ? { detail } : {}) });
+    });
+  };
+  await invalid('a name with a slash', { ...base, name: 'a/b' }, ['body.name'], /^body\.name: /);
+  await invalid('a name that climbs', { ...base, name: '../etc' }, ['body.name']);
+  await invalid('a 300-character name', { ...base, name: 'n'.repeat(300) }, ['body.name'], /63/);
+  await invalid('an empty name', { ...base, name: '' }, ['body.name']);
+  await invalid('an unknown body field', { ...base, name: 'extra', colour: 'red' }, ['body.colour'], /unknown field "colour"/);
+  await invalid('a missing rootfsPath', { name: 'norootfs', kernelPath: kernel }, ['body.rootfsPath'], /is required/);
+  await invalid('a wrongly typed field', { ...base, name: 'typed', docker: 'perhaps' }, ['body.docker']);
+  await invalid('several problems at once', { rootfsPath: rootfs, name: 'x/y', extra: 1 }, ['body.name', 'body.extra']);
+  await invalid('a JSON array body', [], ['body']);
+  await t.test('a name hint says what a name may hold', async (t) => {
+    const res = await daemon.http('POST', '/images', { ...base, name: 'a/b' });
+    t.match(res.body.errors[0].hint, /letters, digits/);
+  });
+
+  await t.test('a body that is not JSON', async (t) => {
+    const res = await daemon.http('POST', '/images', '{"name": "broken", ');
+    assertProblem(t, res, { status: 422, code: 'validation-failed', detail: /not valid JSON/ });
+  });
+  await t.test('a text/plain body is an unsupported media type', async (t) => {
+    const res = await daemon.http('POST', '/images', 'name=x', { 'content-type': 'text/plain' });
+    assertProblem(t, res, { status: 415, code: 'unsupported-media-type' });
+  });
+  await t.test('a form body is an unsupported media type', async (t) => {
+    const res = await daemon.http('POST', '/images', 'name=x', { 'content-type': 'application/x-www-form-urlencoded' });
+    assertProblem(t, res, { status: 415, code: 'unsupported-media-type' });
+  });
+  await t.test('an empty body declared as JSON', async (t) => {
+    const res = await daemon.http('POST', '/images', '', { 'content-type': 'application/json' });
+    assertProblem(t, res, { status: 422, code: 'validation-failed', detail: /not valid JSON/ });
+  });
+  await t.test('a body over 64 KiB', async (t) => {
+    const body = JSON.stringify({ ...base, name: 'huge', padding: 'x'.repeat(70 * 1024) });
+    t.ok(Buffer.byteLength(body) > 64 * 1024);
+    const res = await daemon.http('POST', '/images', body);
+    assertProblem(t, res, { status: 413, code: 'body-too-large' });
+  });
+  await t.test('a symlink to a real file is accepted (control)', async (t) => {
+    const image = await register({ name: 'linked', rootfsPath: goodLink, kernelPath: kernel });
+    t.equal(image.rootfsPath, goodLink, 'the path is recorded as given');
+    t.equal((await daemon.http('DELETE', '/images/linked')).status, 200);
+  });
+
+  await t.test('unknown images and routes', async (t) => {
+    assertProblem(t, await daemon.http('GET', '/images/no-such-image'), { status: 404, code: 'image-not-found', detail: /no-such-image/ });
+    assertProblem(t, await daemon.http('DELETE', '/images/no-such-image'), { status: 404, code: 'image-not-found' });
+    assertProblem(t, await daemon.http('POST', '/images/no-such-image/promote'), { status: 404, code: 'image-not-found' });
+    assertProblem(t, await daemon.http('GET', '/no/such/route'), { status: 404, code: 'not-found', detail: 'GET /no/such/route' });
+    const other = await daemon.http('PUT', '/images');
+    t.match(String(other.headers['content-type']), /^application\/problem\+json/, 'an unsupported method is a problem');
+    t.equal(other.body.code, 'not-found');
+  });
+
+  // Fastify's router answers some failures itself; they must still be problems.
+  await t.test('router-level failures are problems too', async (t) => {
+    const longName = 'x'.repeat(101);
+    assertProblem(t, await daemon.http('GET', `/images/${longName}`), { status: 404, code: 'image-not-found', detail: longName });
+    const tooLong = await daemon.http('GET', `/images/${'x'.repeat(300)}`);
+    assertProblem(t, tooLong, { status: 422, code: 'validation-failed', fields: ['params.idOrName'] });
+    const badEscape = await daemon.http('GET', '/images/%E0%A4%A');
+    t.match(String(badEscape.headers['content-type']), /^application\/problem\+json/, 'a malformed %-escape is answered with a problem');
+    t.ok(badEscape.status >= 400 && badEscape.status < 500, `4xx (${badEscape.status})`);
+    t.match(badEscape.body, { code: String, detail: String, hint: String }, 'with code, detail and hint');
+  });
+
+  t.same(await listAll(), before, 'GET /images is unchanged');
+  t.same(imagesDirEntries(daemon.stateDir), dirBefore, `no new files in ${join(daemon.stateDir, 'images')}`);
+});
+
+t.test('pagination walks every image with nextCursor', async (t) => {
+  const names = ['page-c', 'page-a', 'page-e', 'page-b', 'page-d'];
+  for (const name of names) await register({ name, rootfsPath: rootfs, kernelPath: kernel });
+  const all = (await listAll()).map((image) => image.name);
+  t.same(all, [...all].sort(), 'ordered by name');
+  t.ok(names.every((name) => all.includes(name)));
+
+  const walked: string[] = [];
+  let cursor: string | null = null;
+  for (let pages = 0; pages <= all.length; pages++) {
+    const path: string = `/images?limit=1${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`;
+    const res = await daemon.http('GET', path);
+    t.equal(res.status, 200);
+    t.equal(res.body.items.length, 1, `page ${pages + 1} holds one image`);
+    walked.push(...res.body.items.map((image: any) => image.name));
+    cursor = res.body.nextCursor;
+    if (cursor === null) break;
+  }
+  t.same(walked, all, 'limit=1 pages visit every image once, in order');
+  t.equal(cursor, null, 'the last page has nextCursor null');
+
+  const two = await daemon.http('GET', '/images?limit=2');
+  const rest = await daemon.http('GET', `/images?limit=500&cursor=${two.body.nextCursor}`);
+  t.same([...two.body.items, ...rest.body.items].map((image: any) => image.name), all);
+  t.equal(rest.body.nextCursor, null);
+
+  assertProblem(t, await daemon.http('GET', '/images?cursor=this-is-not-a-cursor'), { status: 422, code: 'validation-failed', fields: ['querystring.cursor'] });
+  const wrongShape = Buffer.from('{"createdAt":"x","id":"y"}').toString('base64url');
+  assertProblem(t, await daemon.http('GET', `/images?cursor=${wrongShape}`), { status: 422, code: 'validation-failed', fields: ['querystring.cursor'] });
+  assertProblem(t, await daemon.http('GET', '/images?limit=0'), { status: 422, code: 'validation-failed', fields: ['querystring.limit'] });
+  assertProblem(t, await daemon.http('GET', '/images?limit=501'), { status: 422, code: 'validation-failed', fields: ['querystring.limit'] });
+  assertProblem(t, await daemon.http('GET', '/images?limit=1&sort=desc'), { status: 422, code: 'validation-failed', fields: ['querystring.sort'] });
+
+  for (const name of names) t.equal((await daemon.http('DELETE', `/images/${name}`)).status, 200);
+});
+
+t.test('an image used by a VM cannot be deleted', async (t) => {
+  const image = await register({ name: 'in-use', rootfsPath: rootfs, kernelPath: kernel });
+  // VMs arrive with a later capability: write the row the way that capability will.
+  const db = new Sqlite(join(daemon.stateDir, 'banger.db'));
+  t.teardown(() => db.close());
+  db.pragma('busy_timeout = 5000');
+  db.pragma('foreign_keys = ON');
+  const stamp = new Date().toISOString();
+  const insert = db.prepare('INSERT INTO vms (id, name, image_id, state, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)');
+  insert.run('vm0000000000000a', 'web-1', image.id, 'stopped', stamp, stamp);
+  insert.run('vm0000000000000b', 'db-1', image.id, 'running', stamp, stamp);
+
+  const refused = await daemon.http('DELETE', '/images/in-use');
+  assertProblem(t, refused, { status: 409, code: 'image-in-use', detail: /used by 2 VM\(s\): db-1, web-1/ });
+  t.same((await daemon.http('GET', `/images/${image.id}`)).body, image, 'the image is still there, unchanged');
+
+  db.prepare('DELETE FROM vms WHERE image_id = ?').run(image.id);
+  const deleted = await daemon.http('DELETE', '/images/in-use');
+  t.equal(deleted.status, 200, 'deletes once no VM uses it');
+  t.equal((await daemon.http('GET', `/images/${image.id}`)).status, 404);
+});
+
+t.test('managed images: promote, refusals, delete removes the artifacts', async (t) => {
+  const dir = join(files, 'to-manage');
+  mkdirSync(dir);
+  const userRootfs = makeExt4Image(join(dir, 'rootfs.ext4'), '32M');
+  const userSeed = makeExt4Image(join(dir, 'work-seed.ext4'), '16M');
+  const image = await register({ name: 'managed', rootfsPath: userRootfs, kernelPath: kernel });
+
+  const started = await daemon.http('POST', '/images/managed/promote');
+  t.equal(started.status, 202);
+  const job = await waitForJob(daemon, started.body.id);
+  t.equal(job.status, 'succeeded', JSON.stringify(job.error));
+
+  const managed = (await daemon.http('GET', '/images/managed')).body;
+  const artifactDir = join(daemon.stateDir, 'images', image.id);
+  t.equal(managed.managed, true);
+  t.equal(managed.artifactDir, artifactDir);
+  t.equal(managed.rootfsPath, join(artifactDir, 'rootfs.ext4'));
+  t.equal(managed.workSeedPath, join(artifactDir, 'work-seed.ext4'));
+  t.ok(statSync(managed.rootfsPath).isFile() && statSync(managed.workSeedPath).isFile(), 'artifacts exist');
+
+  const reRegister = await daemon.http('POST', '/images', { name: 'managed', rootfsPath: userRootfs, kernelPath: kernel });
+  assertProblem(t, reRegister, { status: 409, code: 'image-managed', detail: /managed/ });
+  t.match(reRegister.body.hint, /DELETE \/images\/managed/);
+  const rePromote = await daemon.http('POST', `/images/${image.id}/promote`);
+  assertProblem(t, rePromote, { status: 409, code: 'image-already-managed', detail: artifactDir });
+  t.same((await daemon.http('GET', '/images/managed')).body, managed, 'the refusals changed nothing');
+
+  const deleted = await daemon.http('DELETE', '/images/managed');
+  t.equal(deleted.status, 200);
+  t.equal(deleted.body.managed, true);
+  t.notOk(existsSync(artifactDir), 'the artifact dir is removed with a managed image');
+  t.same(imagesDirEntries(daemon.stateDir), [], 'nothing left under images/');
+  t.same(stagingDirs(daemon.stateDir), []);
+  t.ok(existsSync(userRootfs) && existsSync(userSeed), "the user's original files are untouched");
+});
