@@ -7,6 +7,9 @@ cd "$(dirname "$0")/.."
 scripts/install-host-deps.sh
 [ -d node_modules ] || npm ci --no-audit --no-fund
 npm run build --silent
+# Puts `banger` on PATH (a symlink to this checkout's dist/bin/banger.js).
+command -v banger >/dev/null 2>&1 || npm link --silent --no-audit --no-fund >/dev/null 2>&1 \
+  || echo "note: could not put banger on PATH (npm link failed); use: node dist/bin/banger.js"
 
 state_dir=${BANGER_STATE_DIR:-$( [ "$(id -u)" -eq 0 ] && echo /var/lib/banger || echo "${XDG_STATE_HOME:-$HOME/.local/state}/banger" )}
 socket=${BANGER_SOCKET:-$state_dir/banger.sock}

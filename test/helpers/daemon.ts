@@ -130,3 +130,17 @@ export async function waitForJob(daemon: TestDaemon, jobId: string, timeoutMs = 
     if (Date.now() > deadline) throw new Error(`job ${jobId} still ${body.status} after ${timeoutMs} ms: ${JSON.stringify(body)}`);
   }
 }
+
+/** The URL from the daemon's "listening on TCP" log line (useful with `--listen 127.0.0.1:0`). */
+export async function tcpUrlOf(daemon: TestDaemon, timeoutMs = 10_000): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    for (const line of daemon.output().split('\n')) {
+      if (!line.startsWith('{')) continue;
+      const entry = JSON.parse(line) as { msg?: string; url?: string };
+      if (entry.msg === 'banger listening on TCP (bearer token required)' && entry.url) return entry.url;
+    }
+    if (Date.now() > deadline) throw new Error(`no TCP listening line in the daemon output:\n${daemon.output()}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}

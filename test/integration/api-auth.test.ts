@@ -6,10 +6,9 @@ import { join } from 'node:path';
 import t from 'tap';
 import { request } from 'undici';
 import { assertProblem, pollUntil } from '../helpers/api.js';
-import { bangerBin, makeTempDir, startDaemon, type HttpResult, type TestDaemon } from '../helpers/daemon.js';
+import { bangerBin, makeTempDir, startDaemon, type HttpResult, type TestDaemon, tcpUrlOf } from '../helpers/daemon.js';
 
 const token = '0123456789abcdef0123456789abcdef';
-const listening = 'banger listening on TCP (bearer token required)';
 
 /** A TCP port nobody listens on right now. */
 async function freePort(): Promise<number> {
@@ -21,17 +20,6 @@ async function freePort(): Promise<number> {
   return address.port;
 }
 
-/** The `url` of the daemon's "listening on TCP" log line. */
-async function tcpUrl(daemon: TestDaemon): Promise<string> {
-  return pollUntil('the TCP listening log line', () => {
-    for (const line of daemon.output().split('\n')) {
-      if (!line.startsWith('{')) continue;
-      const entry = JSON.parse(line) as { msg?: string; url?: string };
-      if (entry.msg === listening && entry.url) return entry.url;
-    }
-    return undefined;
-  }, 10_000);
-}
 
 async function tcp(url: string, path: string, headers: Record<string, string> = {}, method = 'GET'): Promise<HttpResult> {
   const res = await request(`${url}${path}`, { method: method as 'GET', headers });
@@ -65,7 +53,7 @@ async function serveUntilExit(args: string[], env: Record<string, string> = {}):
 
 const port = await freePort();
 const daemon = await startDaemon(t, { args: ['--listen', `127.0.0.1:${port}`, '--token', token] });
-const url = await tcpUrl(daemon);
+const url = await tcpUrlOf(daemon);
 
 t.test('the TCP url is the one asked for', async (t) => {
   t.equal(url, `http://127.0.0.1:${port}`);
@@ -139,7 +127,7 @@ t.test('--listen on port 0 picks a free port and logs it', async (t) => {
     t.fail(`the daemon did not start with --listen 127.0.0.1:0: ${reason}`);
     return;
   }
-  const otherUrl = await tcpUrl(other);
+  const otherUrl = await tcpUrlOf(other);
   t.match(otherUrl, /^http:\/\/127\.0\.0\.1:[1-9]\d*$/, 'the url names the real port');
   t.equal((await tcp(otherUrl, '/healthz', { authorization: `Bearer ${token}` })).status, 200);
 });

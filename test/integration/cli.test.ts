@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import t from 'tap';
-import { bangerBin, makeTempDir, startDaemon, type TestDaemon } from '../helpers/daemon.js';
+import { bangerBin, makeTempDir, startDaemon, type TestDaemon, tcpUrlOf } from '../helpers/daemon.js';
 import { makeExt4Image, makeKernelFile } from '../helpers/ext4.js';
 
 interface Run {
@@ -23,18 +23,6 @@ function banger(args: string[], options: { cwd?: string } = {}): Promise<Run> {
   });
 }
 
-async function tcpUrl(daemon: TestDaemon): Promise<string> {
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    for (const line of daemon.output().split('\n')) {
-      if (!line.startsWith('{')) continue;
-      const entry = JSON.parse(line) as { msg?: string; url?: string };
-      if (entry.msg === 'banger listening on TCP (bearer token required)' && entry.url) return entry.url;
-    }
-    if (Date.now() > deadline) throw new Error(`no TCP listening line in the daemon output:\n${daemon.output()}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 const promoteLines = [
   /^✓ copy_rootfs +\d+\.\ds$/,
@@ -206,7 +194,7 @@ t.test('against a real daemon', async (t) => {
   });
 
   t.test('over TCP with --url and --token', async (t) => {
-    const url = await tcpUrl(daemon);
+    const url = await tcpUrlOf(daemon);
     const ok = await banger(['--url', url, '--token', token, 'image', 'ls']);
     t.equal(ok.code, 0, ok.stderr);
     t.match(ok.stdout, /^two /m);

@@ -3,7 +3,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { createClient, DaemonUnreachableError, ProblemError, WaitTimeoutError, type BangerClient, type Job, type JobEvent } from '../../client/index.js';
-import { makeTempDir, startDaemon, type TestDaemon } from '../helpers/daemon.js';
+import { makeTempDir, startDaemon, type TestDaemon, tcpUrlOf } from '../helpers/daemon.js';
 import { makeExt4Image, makeKernelFile } from '../helpers/ext4.js';
 
 interface ImageFiles {
@@ -50,18 +50,6 @@ function stagesStarted(events: JobEvent[]): string[] {
   return started;
 }
 
-async function tcpUrl(daemon: TestDaemon): Promise<string> {
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    for (const line of daemon.output().split('\n')) {
-      if (!line.startsWith('{')) continue;
-      const entry = JSON.parse(line) as { msg?: string; url?: string };
-      if (entry.msg === 'banger listening on TCP (bearer token required)' && entry.url) return entry.url;
-    }
-    if (Date.now() > deadline) throw new Error(`no TCP listening line in the daemon output:\n${daemon.output()}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 t.test('over the unix socket', async (t) => {
   const daemon = await startDaemon(t);
@@ -257,7 +245,7 @@ t.test('over TCP with a bearer token', async (t) => {
   const token = randomBytes(16).toString('hex');
   // Port 0: the daemon picks a free port and logs the URL it got.
   const daemon = await startDaemon(t, { args: ['--listen', '127.0.0.1:0', '--token', token] });
-  const baseUrl = await tcpUrl(daemon);
+  const baseUrl = await tcpUrlOf(daemon);
 
   const client = createClient({ baseUrl, token });
   t.teardown(() => client.close());
