@@ -10,12 +10,27 @@ declare -A tools=(
   [cp]=coreutils
   [truncate]=coreutils
   [curl]=curl
+  [du]=coreutils
+  [umount]=mount
+  [ssh]=openssh-client
+  [qemu-system-x86_64]=qemu-system-x86
+  [qemu-img]=qemu-utils
+  [mmdebstrap]=mmdebstrap
+  [apt-get]=apt
+  [dpkg-deb]=dpkg
 )
 
 missing=()
 for tool in "${!tools[@]}"; do
   command -v "$tool" >/dev/null 2>&1 || PATH="$PATH:/usr/sbin:/sbin" command -v "$tool" >/dev/null 2>&1 || missing+=("${tools[$tool]}")
 done
+# Guests and initrds need a statically linked busybox; Debian's plain busybox package is dynamic.
+busybox_is_static() {
+  [ -x /bin/busybox ] || return 1
+  # A dynamic ELF names its loader (ld-linux…) in its first bytes.
+  ! LC_ALL=C od -An -c -N 4096 /bin/busybox | tr -d ' \n' | grep -q 'ld-linux'
+}
+busybox_is_static || missing+=(busybox-static)
 mapfile -t packages < <(printf '%s\n' "${missing[@]}" | sort -u | sed '/^$/d')
 
 node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)

@@ -1,9 +1,9 @@
 import { EventEmitter } from 'node:events';
-import { rm } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import type { Database } from '../../db/database.js';
 import type { JobListFilter, JobPosition, JobRepository, JobRow } from '../../db/repositories/jobs.js';
 import type { StoredProblem, StoredStage } from '../../db/schema.js';
+import { removeTree } from '../../host/remove-tree.js';
 import { killProcessGroup, processStartTime, RunError } from '../../host/runner.js';
 import { BangerError, problemFor } from '../errors.js';
 import { newId, now } from '../ids.js';
@@ -345,7 +345,7 @@ export class JobService {
   private async removeScratch(paths: string[]): Promise<void> {
     for (const path of paths) {
       try {
-        await rm(path, { recursive: true, force: true });
+        await removeTree(path);
       } catch (error) {
         this.logger.error({ err: error, path }, 'could not remove scratch path');
       }

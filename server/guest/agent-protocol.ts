@@ -1,0 +1,217 @@
+import { randomBytes } from 'node:crypto';
+import { connect, type Socket } from 'node:net';
+
+/**
+ * Host side of the guest agent protocol (docs/guest-agent.md): one request line
+ * `<command> <id>\n` over the unix socket QEMU exposes for the virtio-serial port,
+ * answered by one JSON line carrying the same id.
+ */
+
+export const AGENT_PORT_NAME = 'org.banger.agent';
+export const AGENT_PROTOCOL_VERSION = 1;
+
+export type AgentCommand = 'ping' | 'health';
+
+export interface AgentPing {
+  ok: true;
+  id?: string;
+}
+
+export interface AgentHealth {
+  ok: true;
+  id?: string;
+  uptimeSeconds: number;
+  /** ADDRESS/PREFIX, IPv4 and IPv6, without loopback and link-local ones. */
+  addresses: string[];
+  hostname: string;
+  agentVersion: number;
+}
+
+export interface AgentReplies {
+  ping: AgentPing;
+  health: AgentHealth;
+}
+
+export class AgentError extends Error {
+  constructor(
+    message: string,
+    readonly code: 'timeout' | 'aborted' | 'refused',
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'AgentError';
+  }
+}
+
+const ID_PATTERN = /^[A-Za-z0-9_.-]{1,64}$/;
+
+export function formatAgentRequest(command: AgentCommand, id: string): string {
+  if (!ID_PATTERN.test(id)) throw new Error(`invalid agent request id: ${JSON.stringify(id)}`);
+  return `${command} ${id}\n`;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/**
+ * Parses and checks one reply line. Returns null for anything that is not a
+ * well-formed reply to `command`, since the stream can carry leftovers (a reply
+ * to an earlier connection's request, or noise from a half-sent line).
+ */
+export function parseAgentReply<C extends AgentCommand>(command: C, line: string): AgentReplies[C] | { ok: false; id?: string; error: string } | null {
+  let value: unknown;
+  try {
+    value = JSON.parse(line);
+  } catch {
+    return null;
+  }
+  if (!isRecord(value) || typeof value.ok !== 'boolean') return null;
+  const id = typeof value.id === 'string' ? value.id : undefined;
+  if (value.ok === false) {
+    return { ok: false, ...(id === undefined ? {} : { id }), error: typeof value.error === 'string' ? value.error : 'unknown error' };
+  }
+  if (command === 'ping') return { ok: true, ...(id === undefined ? {} : { id }) } as AgentReplies[C];
+  const { uptimeSeconds, addresses, hostname, agentVersion } = value;
+  if (
+    typeof uptimeSeconds !== 'number' ||
+    !Array.isArray(addresses) ||
+    !addresses.every((address) => typeof address === 'string') ||
+    typeof hostname !== 'string' ||
+    typeof agentVersion !== 'number'
+  ) {
+    return null;
+  }
+  const health: AgentHealth = { ok: true, uptimeSeconds, addresses: addresses as string[], hostname, agentVersion };
+  if (id !== undefined) health.id = id;
+  return health as AgentReplies[C];
+}
+
+export interface QueryAgentOptions<C extends AgentCommand> {
+  /** Default 'health'. */
+  command?: C;
+  /** Overall limit, covering QEMU not listening yet and the guest still booting. Default 30 s. */
+  timeoutMs?: number;
+  /** How long one request may go unanswered before it is sent again. Default 1 s. */
+  resendMs?: number;
+  signal?: AbortSignal;
+}
+
+const RETRY_CONNECT_MS = 100;
+const MAX_LINE = 64 * 1024;
+
+/**
+ * Asks the guest agent behind socketPath and returns its reply, retrying until it
+ * answers or timeoutMs passes. Requests are resent because the guest discards
+ * what arrives before the agent opens its port; every request carries a fresh id
+ * and any of them may be answered. QEMU serves one client per socket, so callers
+ * should not query the same VM concurrently.
+ */
+export async function queryAgent<C extends AgentCommand = 'health'>(
+  socketPath: string,
+  options: QueryAgentOptions<C> = {},
+): Promise<AgentReplies[C]> {
+  const command = (options.command ?? 'health') as C;
+  const timeoutMs = options.timeoutMs ?? 30_000;
+  const resendMs = options.resendMs ?? 1000;
+  const deadline = Date.now() + timeoutMs;
+  const { signal } = options;
+  let lastProblem = 'no answer';
+
+  const aborted = (): AgentError => new AgentError(`agent query on ${socketPath} was cancelled`, 'aborted', { cause: signal?.reason });
+
+  while (Date.now() < deadline) {
+    if (signal?.aborted) throw aborted();
+    const outcome = await attempt(socketPath, command, deadline, resendMs, signal);
+    if (outcome.kind === 'reply') return outcome.reply;
+    if (outcome.kind === 'aborted') throw aborted();
+    if (outcome.kind === 'refused') {
+      throw new AgentError(`guest agent on ${socketPath} refused ${command}: ${outcome.error}`, 'refused');
+    }
+    lastProblem = outcome.problem;
+    const wait = Math.min(RETRY_CONNECT_MS, deadline - Date.now());
+    if (wait > 0) await sleep(wait, signal);
+  }
+  throw new AgentError(`guest agent on ${socketPath} did not answer ${command} within ${timeoutMs} ms (${lastProblem})`, 'timeout');
+}
+
+type AttemptOutcome<C extends AgentCommand> =
+  | { kind: 'reply'; reply: AgentReplies[C] }
+  | { kind: 'refused'; error: string }
+  | { kind: 'retry'; problem: string }
+  | { kind: 'aborted' };
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    function done(): void {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}
+
+/** One connection: resend the request until a matching reply, the deadline, or the socket closes. */
+function attempt<C extends AgentCommand>(
+  socketPath: string,
+  command: C,
+  deadline: number,
+  resendMs: number,
+  signal: AbortSignal | undefined,
+): Promise<AttemptOutcome<C>> {
+  return new Promise((resolve) => {
+    const sent = new Set<string>();
+    let buffered = '';
+    let settled = false;
+    let resendTimer: NodeJS.Timeout | undefined;
+    const socket: Socket = connect(socketPath);
+    const deadlineTimer = setTimeout(() => finish({ kind: 'retry', problem: 'no answer' }), Math.max(0, deadline - Date.now()));
+
+    function finish(outcome: AttemptOutcome<C>): void {
+      if (settled) return;
+      settled = true;
+      clearTimeout(deadlineTimer);
+      clearInterval(resendTimer);
+      signal?.removeEventListener('abort', onAbort);
+      socket.destroy();
+      resolve(outcome);
+    }
+    function onAbort(): void {
+      finish({ kind: 'aborted' });
+    }
+    signal?.addEventListener('abort', onAbort, { once: true });
+
+    const send = (): void => {
+      const id = randomBytes(6).toString('hex');
+      sent.add(id);
+      socket.write(formatAgentRequest(command, id));
+    };
+
+    socket.setEncoding('utf8');
+    socket.on('connect', () => {
+      send();
+      resendTimer = setInterval(send, resendMs);
+    });
+    socket.on('data', (chunk: string) => {
+      buffered += chunk;
+      let newline: number;
+      while ((newline = buffered.indexOf('\n')) >= 0) {
+        const line = buffered.slice(0, newline).trim();
+        buffered = buffered.slice(newline + 1);
+        const reply = parseAgentReply(command, line);
+        if (reply === null || reply.id === undefined || !sent.has(reply.id)) continue;
+        if (reply.ok) finish({ kind: 'reply', reply: reply as AgentReplies[C] });
+        else finish({ kind: 'refused', error: reply.error });
+        return;
+      }
+      if (buffered.length > MAX_LINE) buffered = '';
+    });
+    socket.on('error', (error: NodeJS.ErrnoException) => {
+      // ENOENT/ECONNREFUSED: QEMU has not created the socket yet or is gone.
+      finish({ kind: 'retry', problem: `${error.code ?? 'error'}: ${error.message}` });
+    });
+    socket.on('close', () => finish({ kind: 'retry', problem: 'connection closed' }));
+  });
+}
