@@ -1,6 +1,7 @@
 import { parseEventStream } from './event-stream.js';
 import { Transport, segment } from './transport.js';
 import type {
+  BuildImageRequest,
   Health,
   Image,
   ImageList,
@@ -34,6 +35,8 @@ export interface BangerClient {
   getImage(idOrName: string): Promise<Image>;
   registerImage(body: RegisterImageRequest, options?: IdempotencyOptions): Promise<{ image: Image; created: boolean }>;
   promoteImage(idOrName: string, options?: IdempotencyOptions): Promise<Job>;
+  buildImage(body: BuildImageRequest, options?: IdempotencyOptions): Promise<Job>;
+  reseedImage(idOrName: string, options?: IdempotencyOptions): Promise<Image>;
   deleteImage(idOrName: string): Promise<Image>;
   listJobs(filter?: JobListFilter): Promise<JobList>;
   getJob(id: string, options?: { wait?: number; signal?: AbortSignal }): Promise<Job>;
@@ -67,6 +70,13 @@ export function createClient(options: ClientOptions): BangerClient {
     async promoteImage(idOrName, requestOptions) {
       const path = `/images/${segment(idOrName)}/promote`;
       return (await transport.json<Job>('POST', path, { headers: idempotency(requestOptions) })).body;
+    },
+    async buildImage(body, requestOptions) {
+      return (await transport.json<Job>('POST', '/images/builds', { body, headers: idempotency(requestOptions) })).body;
+    },
+    async reseedImage(idOrName, requestOptions) {
+      const path = `/images/${segment(idOrName)}/reseed`;
+      return (await transport.json<Image>('POST', path, { headers: idempotency(requestOptions) })).body;
     },
     async deleteImage(idOrName) {
       return (await transport.json<Image>('DELETE', `/images/${segment(idOrName)}`)).body;

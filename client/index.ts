@@ -19,5 +19,6 @@ export {
   type JobStatus,
   type Problem,
   type RegisterImageRequest,
+  type BuildImageRequest,
   type Version,
 } from './types.js';

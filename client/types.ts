@@ -15,6 +15,7 @@ export type Health = paths['/healthz']['get']['responses'][200]['content']['appl
 export type Version = paths['/version']['get']['responses'][200]['content']['application/json'];
 
 export type RegisterImageRequest = paths['/images']['post']['requestBody']['content']['application/json'];
+export type BuildImageRequest = paths['/images/builds']['post']['requestBody']['content']['application/json'];
 
 export type ImagePageQuery = Partial<paths['/images']['get']['parameters']['query']>;
 export type JobListFilter = Partial<paths['/jobs']['get']['parameters']['query']>;

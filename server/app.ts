@@ -11,6 +11,7 @@ import { jobRoutes } from './routes/jobs.js';
 import { systemRoutes, version } from './routes/system.js';
 import { sharedSchemas } from './schemas/common.js';
 import { imageSchemas } from './schemas/image.js';
+import { imageBuildSchemas } from './schemas/image-build.js';
 import { jobSchemas } from './schemas/job.js';
 import { problemFor } from './services/errors.js';
 import type { ImageService } from './services/images/image-service.js';
@@ -53,7 +54,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     ajv: { customOptions: { removeAdditional: false, allErrors: true, coerceTypes: 'array', useDefaults: true } },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
-  for (const schema of [...sharedSchemas, ...imageSchemas, ...jobSchemas]) app.addSchema(schema);
+  for (const schema of [...sharedSchemas, ...imageSchemas, ...imageBuildSchemas, ...jobSchemas]) app.addSchema(schema);
 
   await app.register(swagger, {
     openapi: {

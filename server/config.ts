@@ -14,6 +14,8 @@ export interface Config {
   defaultKernel: string | null;
   defaultInitrd: string | null;
   defaultModulesDir: string | null;
+  /** Where fetched kernels are cached; shared by state dirs when set. */
+  kernelCacheDir: string | null;
   logLevel: string;
   /** Largest accepted request body, in bytes. */
   bodyLimit: number;
@@ -49,6 +51,7 @@ export function resolveConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv = proce
     defaultKernel: env.BANGER_DEFAULT_KERNEL ?? null,
     defaultInitrd: env.BANGER_DEFAULT_INITRD ?? null,
     defaultModulesDir: env.BANGER_DEFAULT_MODULES_DIR ?? null,
+    kernelCacheDir: env.BANGER_KERNEL_CACHE ? resolve(env.BANGER_KERNEL_CACHE) : null,
     logLevel: env.BANGER_LOG_LEVEL ?? 'info',
     bodyLimit: 64 * 1024,
     maxConcurrentJobs: Number(env.BANGER_MAX_CONCURRENT_JOBS ?? 4),
@@ -77,6 +80,7 @@ export function stateLayout(stateDir: string) {
     database: join(stateDir, 'banger.db'),
     imagesDir: join(stateDir, 'images'),
     imageBuildLogs: join(stateDir, 'image-build'),
+    kernelCache: join(stateDir, 'kernels'),
     sshDir: stateDir,
   };
 }

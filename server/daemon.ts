@@ -1,15 +1,16 @@
-import { mkdirSync, readdirSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
+import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Services } from './app.js';
-import { stateLayout, type Config } from './config.js';
+import { stateLayout, type Config, type StateLayout } from './config.js';
 import { openDatabase, type Database } from './db/database.js';
 import { IdempotencyRepository } from './db/repositories/idempotency.js';
 import { ImageRepository } from './db/repositories/images.js';
 import { JobRepository } from './db/repositories/jobs.js';
 import { VmRepository } from './db/repositories/vms.js';
+import { removeTree } from './host/remove-tree.js';
 import { ensureSshIdentity } from './host/ssh-key.js';
+import { ImageBuilder } from './services/images/build/image-builder.js';
 import { ImageService } from './services/images/image-service.js';
 import { JobService } from './services/jobs/job-service.js';
 
@@ -22,7 +23,7 @@ const idempotencyKeyLifetimeMs = 24 * 60 * 60 * 1000;
 
 /** Opens the state dir and wires the services; recovers what a crash left behind. No HTTP here. */
 export async function openDaemon(config: Config, logger: Logger): Promise<Daemon> {
-  const layout = stateLayout(config.stateDir);
+  const layout = { ...stateLayout(config.stateDir), ...(config.kernelCacheDir ? { kernelCache: config.kernelCacheDir } : {}) };
   mkdirSync(config.stateDir, { recursive: true, mode: 0o755 });
   mkdirSync(layout.imagesDir, { recursive: true });
   const database = openDatabase(layout.database);
@@ -30,19 +31,21 @@ export async function openDaemon(config: Config, logger: Logger): Promise<Daemon
   const idempotencyKeys = new IdempotencyRepository(database.db);
   const jobs = new JobService({ database, jobs: jobRecords, logger, maxConcurrent: config.maxConcurrentJobs });
   const identity = await ensureSshIdentity(layout.sshDir);
+  const imageRows = new ImageRepository(database.db);
   const images = new ImageService({
-    images: new ImageRepository(database.db),
+    images: imageRows,
     vms: new VmRepository(database.db),
     jobRecords,
     jobs,
     layout,
     defaults: { kernel: config.defaultKernel, initrd: config.defaultInitrd, modulesDir: config.defaultModulesDir },
     identity,
+    builder: new ImageBuilder({ images: imageRows, layout, identity, logger }),
     logger,
   });
 
   await jobs.recoverInterrupted();
-  await removeStaleStagingDirs(layout.imagesDir, logger);
+  await removeStaleWorkDirs(layout, logger);
   idempotencyKeys.releaseUnfinished();
   idempotencyKeys.expireBefore(new Date(Date.now() - idempotencyKeyLifetimeMs).toISOString());
 
@@ -52,11 +55,18 @@ export async function openDaemon(config: Config, logger: Logger): Promise<Daemon
   };
 }
 
-// No job runs at start, so every staging dir is a leftover: half-copied artifacts must never linger.
-async function removeStaleStagingDirs(imagesDir: string, logger: Logger): Promise<void> {
-  for (const entry of readdirSync(imagesDir)) {
-    if (!entry.includes('.promote-')) continue;
-    await rm(join(imagesDir, entry), { recursive: true, force: true });
-    logger.warn({ path: join(imagesDir, entry) }, 'removed a staging dir left by an interrupted job');
+// No job runs at start, so every staging or build work dir is a leftover: half-made artifacts must never linger.
+async function removeStaleWorkDirs(layout: StateLayout, logger: Logger): Promise<void> {
+  const leftovers = [
+    ...entriesOf(layout.imagesDir).filter((entry) => entry.includes('.promote-') || entry.includes('.build-')).map((entry) => join(layout.imagesDir, entry)),
+    ...entriesOf(layout.imageBuildLogs).filter((entry) => entry.endsWith('.work')).map((entry) => join(layout.imageBuildLogs, entry)),
+  ];
+  for (const path of leftovers) {
+    await removeTree(path);
+    logger.warn({ path }, 'removed a work dir left by an interrupted job');
   }
+}
+
+function entriesOf(dir: string): string[] {
+  return existsSync(dir) ? readdirSync(dir) : [];
 }

@@ -70,6 +70,40 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/images/builds": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Build a managed image from a recipe or a base rootfs (a job; its log path is in the job) */
+        post: operations["buildImage"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/images/{idOrName}/reseed": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Write the daemon's current SSH key into a managed image's work seed */
+        post: operations["reseedImage"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/images/{idOrName}/promote": {
         parameters: {
             query?: never;
@@ -225,6 +259,34 @@ export interface components {
             /** @description Absolute path of the packages manifest, one package a line */
             packagesPath?: string;
             /** @default false */
+            docker?: boolean;
+        };
+        BuildImageRequest: {
+            /** @description 1-63 letters, digits, ".", "_" or "-", starting with a letter or digit */
+            name: string;
+            /**
+             * @description Build from scratch: debian-bookworm (mmdebstrap) or busybox (seconds, for tests and tiny guests). Give recipe or baseRootfs.
+             * @enum {string}
+             */
+            recipe?: "debian-bookworm" | "busybox";
+            /** @description Build from an existing ext4 rootfs image (a Debian tree for packages to be installed) */
+            baseRootfs?: string;
+            /** @description Debian packages to install */
+            packages?: string[];
+            /** @description A file listing packages, one a line (# comments allowed) */
+            packagesFile?: string;
+            /** @description Kernel to boot; default: Debian's linux-image-cloud-amd64, fetched and cached */
+            kernel?: string;
+            /** @description Initrd for that kernel; default: one built from its modules */
+            initrd?: string;
+            /** @description Modules of that kernel (lib/modules/<version>) */
+            modulesDir?: string;
+            /** @description Rootfs size, e.g. 512M or 2G (64M..64G) */
+            size?: string;
+            /**
+             * @description Install Docker from Debian's packages
+             * @default false
+             */
             docker?: boolean;
         };
         /** @enum {string} */
@@ -480,6 +542,112 @@ export interface operations {
             };
             /** @description Conflict with the current state */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    buildImage: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Replays of the same request return the first response */
+                "idempotency-key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BuildImageRequest"];
+            };
+        };
+        responses: {
+            /** @description The build job; poll its Location */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Job"];
+                };
+            };
+            /** @description Conflict with the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid request */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    reseedImage: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Replays of the same request return the first response */
+                "idempotency-key"?: string;
+            };
+            path: {
+                idOrName: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The re-seeded image */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Image"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict with the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid request */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -2,6 +2,7 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { IdempotencyHeadersSchema, IdOrNameParamsSchema, PageQuerySchema, problemResponses, ref } from '../schemas/common.js';
 import { ImageListSchema, ImageSchema, RegisterImageBodySchema } from '../schemas/image.js';
+import { BuildImageBodySchema } from '../schemas/image-build.js';
 import { JobSchema } from '../schemas/job.js';
 import type { ImageService } from '../services/images/image-service.js';
 import { decodeCursor, defaultPageSize, page } from './cursor.js';
@@ -52,6 +53,31 @@ export function imageRoutes(images: ImageService): FastifyPluginAsyncTypebox {
       if (created) reply.code(201).header('location', image.href);
       return image;
     });
+
+    app.post('/images/builds', {
+      schema: {
+        tags: ['images'],
+        operationId: 'buildImage',
+        summary: 'Build a managed image from a recipe or a base rootfs (a job; its log path is in the job)',
+        headers: IdempotencyHeadersSchema,
+        body: ref(BuildImageBodySchema),
+        response: { 202: ref(JobSchema, { description: 'The build job; poll its Location' }), ...problemResponses(409, 413, 422) },
+      },
+    }, async (request, reply) => {
+      const job = await images.build(request.body);
+      return reply.code(202).header('location', job.href).send(job);
+    });
+
+    app.post('/images/:idOrName/reseed', {
+      schema: {
+        tags: ['images'],
+        operationId: 'reseedImage',
+        summary: "Write the daemon's current SSH key into a managed image's work seed",
+        headers: IdempotencyHeadersSchema,
+        params: IdOrNameParamsSchema,
+        response: { 200: ref(ImageSchema, { description: 'The re-seeded image' }), ...problemResponses(404, 409, 422) },
+      },
+    }, async (request) => images.reseed(request.params.idOrName));
 
     app.post('/images/:idOrName/promote', {
       schema: {

@@ -14,6 +14,8 @@ export const problemCatalogue = {
   'image-not-found': { status: 404, title: 'Image not found' },
   'job-not-found': { status: 404, title: 'Job not found' },
   'image-managed': { status: 409, title: 'Managed images cannot be re-registered' },
+  'image-name-taken': { status: 409, title: 'An image with this name exists' },
+  'image-not-managed': { status: 409, title: 'Image is not managed by banger' },
   'image-already-managed': { status: 409, title: 'Image is already managed' },
   'image-in-use': { status: 409, title: 'Image is used by VMs' },
   'artifact-dir-exists': { status: 409, title: 'Artifact directory already exists' },
@@ -27,6 +29,9 @@ export const problemCatalogue = {
   'interrupted': { status: 500, title: 'The job was interrupted by a daemon restart' },
   'cancelled': { status: 409, title: 'The job was cancelled' },
   'command-failed': { status: 500, title: 'A host command failed' },
+  'host-tool-missing': { status: 500, title: 'A host tool banger needs is not installed' },
+  'image-build-failed': { status: 500, title: 'The image build failed' },
+  'image-size-too-small': { status: 422, title: 'The image size is too small for its content' },
   'internal': { status: 500, title: 'Internal error' },
 } as const satisfies Record<string, { status: number; title: string }>;
 

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { resolve } from 'node:path';
 import type { BangerClient } from '../../client.js';
-import type { Image, RegisterImageRequest } from '../../types.js';
+import type { BuildImageRequest, Image, RegisterImageRequest } from '../../types.js';
 import { groupCommand, leafCommand } from '../command-builder.js';
 import type { CliContext, Session } from '../context.js';
 import { followJob } from '../follow.js';
@@ -24,6 +24,7 @@ export function imageCommands(program: Command, context: CliContext): void {
     'banger image ls',
     'banger image register debian --rootfs ./debian.ext4',
     'banger image promote debian',
+    'banger image build default --recipe debian-bookworm',
   ]);
 
   leafCommand(image, 'ls', 'List every image, ordered by name', {
@@ -91,6 +92,47 @@ export function imageCommands(program: Command, context: CliContext): void {
       }),
     );
 
+  leafCommand(image, 'build <name>', 'Build a managed image from a recipe (debian-bookworm, busybox) or a base ext4 rootfs', {
+    details:
+      "Runs as a job and shows its stages as they happen; every build keeps its full log, whose path is printed on failure. " +
+      "Without --kernel the daemon fetches and caches Debian's linux-image-cloud-amd64 and builds an initrd for it. " +
+      'The image gets a work seed (its /root) holding the daemon\'s SSH key.',
+    examples: [
+      'banger image build default --recipe debian-bookworm',
+      'banger image build tiny --recipe busybox',
+      'banger image build devbox --recipe debian-bookworm --package git --package curl --size 4G',
+      'banger image build custom --base-rootfs ./base.ext4 --packages-file ./packages.txt',
+    ],
+  })
+    .option('--recipe <recipe>', 'build from scratch: debian-bookworm or busybox')
+    .option('--base-rootfs <path>', 'build from an existing ext4 rootfs instead')
+    .option('--package <name>', 'a Debian package to install (repeatable)', (value: string, previous: string[] = []) => [...previous, value])
+    .option('--packages-file <path>', 'a file listing packages, one a line')
+    .option('--kernel <path>', "kernel to boot; default: Debian's cloud kernel")
+    .option('--initrd <path>', 'initrd for --kernel')
+    .option('--modules <dir>', 'modules of --kernel (lib/modules/<version>)')
+    .option('--size <size>', 'rootfs size, e.g. 512M or 4G')
+    .option('--docker', "install Docker from Debian's packages", false)
+    .option('--no-wait', 'start the job and print its id without waiting')
+    .action(
+      context.action(async (session, name: string, flags: BuildFlags) => {
+        const job = await session.client().buildImage(buildBody(name, flags));
+        if (flags.wait) return followJob(session, job);
+        if (session.output.json) session.output.printJson(job);
+        else session.output.line(job.id);
+      }),
+    );
+
+  leafCommand(image, 'reseed <name>', "Write the daemon's current SSH key into a managed image's work seed", {
+    examples: ['banger image reseed default'],
+  }).action(
+    context.action(async (session, name: string) => {
+      const reseeded = await session.client().reseedImage(name);
+      if (session.output.json) return session.output.printJson(reseeded);
+      session.output.line(`image ${reseeded.name} now holds key ${reseeded.seededSshPublicKeyFingerprint}`);
+    }),
+  );
+
   leafCommand(image, 'rm <name>', 'Delete an image; a managed image loses its artifact files too', {
     examples: ['banger image rm debian'],
   })
@@ -116,10 +158,41 @@ async function allImages(client: BangerClient): Promise<Image[]> {
   return images;
 }
 
+interface BuildFlags {
+  recipe?: BuildImageRequest['recipe'];
+  baseRootfs?: string;
+  package?: string[];
+  packagesFile?: string;
+  kernel?: string;
+  initrd?: string;
+  modules?: string;
+  size?: string;
+  docker?: boolean;
+  wait: boolean;
+}
+
+function buildBody(name: string, flags: BuildFlags): BuildImageRequest {
+  return {
+    name,
+    recipe: flags.recipe,
+    baseRootfs: absolute(flags.baseRootfs),
+    packages: flags.package,
+    packagesFile: absolute(flags.packagesFile),
+    kernel: absolute(flags.kernel),
+    initrd: absolute(flags.initrd),
+    modulesDir: absolute(flags.modules),
+    size: flags.size,
+    docker: flags.docker === true,
+  };
+}
+
+// Left-out options stay undefined, which JSON leaves out of the body.
+function absolute(path: string | undefined): string | undefined {
+  return path === undefined ? undefined : resolve(path);
+}
+
 /** The daemon only accepts absolute paths; making them absolute here is what a shell user expects. */
 function registerBody(name: string, flags: RegisterFlags): RegisterImageRequest {
-  // Left-out options stay undefined, which JSON leaves out of the body.
-  const absolute = (path: string | undefined) => (path === undefined ? undefined : resolve(path));
   return {
     name,
     rootfsPath: resolve(flags.rootfs),

@@ -42,6 +42,15 @@ export class JobRepository {
       .get();
   }
 
+  /** An active job of `kind` for a target that may not have a row yet (an image being built, say). */
+  activeByTargetName(kind: string, targetName: string): JobRow | undefined {
+    return this.db
+      .select()
+      .from(jobs)
+      .where(and(eq(jobs.kind, kind), eq(jobs.targetName, targetName), inArray(jobs.status, ['queued', 'running'])))
+      .get();
+  }
+
   withStatus(statuses: string[]): JobRow[] {
     return this.db.select().from(jobs).where(inArray(jobs.status, statuses)).all();
   }

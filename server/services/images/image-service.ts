@@ -15,6 +15,8 @@ import type { JobService } from '../jobs/job-service.js';
 import type { Job } from '../jobs/types.js';
 import { packagesFileHash } from './packages.js';
 import { Preflight } from './preflight.js';
+import { buildStages, type ImageBuilder } from './build/image-builder.js';
+import { planBuild, type BuildImageInput } from './build/plan-build.js';
 import { imageView, type Image } from './image-view.js';
 
 export interface RegisterImageInput {
@@ -42,6 +44,7 @@ export interface ImageServiceOptions {
   layout: StateLayout;
   defaults: ImageDefaults;
   identity: SshIdentity;
+  builder: ImageBuilder;
   logger: Logger;
 }
 
@@ -193,6 +196,53 @@ export class ImageService {
     });
   }
 
+  /** Starts a job that builds a new managed image from a recipe or a base rootfs. */
+  async build(input: BuildImageInput): Promise<Job> {
+    const plan = await planBuild(input);
+    // No await from here on: the name checks and the job's start happen as one step.
+    if (this.options.images.findByName(plan.name)) {
+      throw new BangerError('image-name-taken', `An image named ${plan.name} already exists`, {
+        hint: `pick another name, or delete it first: banger image rm ${plan.name}`,
+      });
+    }
+    const building = this.options.jobRecords.activeByTargetName('image.build', plan.name);
+    if (building) {
+      throw new BangerError('resource-busy', `Image ${plan.name} is already being built by job ${building.id}`, {
+        hint: `wait for it: GET /jobs/${building.id}?wait=60, or cancel it: POST /jobs/${building.id}/cancel`,
+      });
+    }
+    const { builder } = this.options;
+    return this.options.jobs.start({
+      kind: 'image.build',
+      target: { type: 'image', id: plan.id, name: plan.name },
+      stages: buildStages,
+      logPath: builder.logPathFor(plan.id),
+      run: (context) => builder.run(plan, context),
+    });
+  }
+
+  /** Writes the daemon's current SSH key into a managed image's work seed. */
+  async reseed(idOrName: string): Promise<Image> {
+    const image = this.find(idOrName);
+    if (!image.managed) {
+      throw new BangerError('image-not-managed', `Image ${image.name} is not managed; banger does not write into registered files`, {
+        hint: `promote it first: banger image promote ${image.name}`,
+      });
+    }
+    if (!image.workSeedPath) {
+      throw new BangerError('preflight-failed', `Image ${image.name} has no work seed to put the key in`, {
+        errors: [{ field: 'workSeedPath', message: 'the image has no work seed' }],
+        hint: 'rebuild the image: banger image build',
+      });
+    }
+    this.requireIdle(image);
+    await seedAuthorizedKey(image.workSeedPath, this.options.identity.publicKey);
+    const reseeded: ImageRow = { ...image, seededSshPublicKeyFingerprint: this.options.identity.fingerprint, updatedAt: now() };
+    this.options.images.upsert(reseeded);
+    this.options.logger.info({ imageId: image.id, fingerprint: this.options.identity.fingerprint }, 'image re-seeded');
+    return imageView(reseeded);
+  }
+
   /** Deletes the record, and the artifacts too when banger manages them. */
   async delete(idOrName: string): Promise<Image> {
     const image = this.find(idOrName);
@@ -203,16 +253,20 @@ export class ImageService {
         hint: 'delete those VMs first',
       });
     }
+    this.requireIdle(image);
+    this.options.images.delete(image.id);
+    if (image.managed && image.artifactDir) await rm(image.artifactDir, { recursive: true, force: true });
+    this.options.logger.info({ imageId: image.id, name: image.name, managed: image.managed }, 'image deleted');
+    return imageView(image);
+  }
+
+  private requireIdle(image: ImageRow): void {
     const busy = this.options.jobRecords.activeFor('image', image.id);
     if (busy) {
       throw new BangerError('resource-busy', `Image ${image.name} is busy with job ${busy.id} (${busy.kind})`, {
         hint: `wait for it: GET /jobs/${busy.id}?wait=60, or cancel it: POST /jobs/${busy.id}/cancel`,
       });
     }
-    this.options.images.delete(image.id);
-    if (image.managed && image.artifactDir) await rm(image.artifactDir, { recursive: true, force: true });
-    this.options.logger.info({ imageId: image.id, name: image.name, managed: image.managed }, 'image deleted');
-    return imageView(image);
   }
 
   private find(idOrName: string): ImageRow {

@@ -19,6 +19,10 @@ export class Preflight {
     await this.require(field, path, label, hint, 'directory');
   }
 
+  get count(): number {
+    return this.failures.length;
+  }
+
   fail(field: string, message: string, hint: string): void {
     this.failures.push({ field, message, hint });
   }

@@ -1,0 +1,25 @@
+import type { Recipe } from './build-request.js';
+
+export type BuildSource = { kind: 'recipe'; recipe: Recipe } | { kind: 'baseRootfs'; path: string };
+
+/** A kernel the caller supplied; without one, the build fetches the default kernel. */
+export interface SuppliedKernel {
+  kernelPath: string;
+  initrdPath?: string;
+  modulesDir?: string;
+  /** The release the modules are for (the modules dir's name). */
+  version?: string;
+}
+
+/** A build request after validation: everything the builder needs, nothing it must check again. */
+export interface BuildPlan {
+  id: string;
+  name: string;
+  source: BuildSource;
+  /** Normalised: trimmed, sorted, deduplicated. */
+  packages: string[];
+  kernel: SuppliedKernel | null;
+  sizeBytes: number;
+  sizeText: string;
+  docker: boolean;
+}

@@ -1,0 +1,103 @@
+import { readFile } from 'node:fs/promises';
+import { basename } from 'node:path';
+import { isExt4 } from '../../../host/ext4.js';
+import type { FieldError } from '../../errors.js';
+import { newId } from '../../ids.js';
+import { normalizePackages } from '../packages.js';
+import { Preflight } from '../preflight.js';
+import type { BuildPlan, BuildSource, SuppliedKernel } from './build-plan.js';
+import { checkSize, defaultSizes, invalidPackageNames, validationError, type Recipe } from './build-request.js';
+
+export interface BuildImageInput {
+  name: string;
+  recipe?: Recipe;
+  baseRootfs?: string;
+  packages?: string[];
+  packagesFile?: string;
+  kernel?: string;
+  initrd?: string;
+  modulesDir?: string;
+  size?: string;
+  docker?: boolean;
+}
+
+/** Checks a build request completely before any job exists; every problem is reported at once. */
+export async function planBuild(input: BuildImageInput): Promise<BuildPlan> {
+  const errors: FieldError[] = [];
+  const sourceCount = Number(input.recipe !== undefined) + Number(input.baseRootfs !== undefined);
+  if (sourceCount !== 1) {
+    errors.push({
+      field: 'body.recipe',
+      message: sourceCount === 0 ? 'a source is required' : 'recipe and baseRootfs exclude each other',
+      hint: 'give exactly one of recipe (debian-bookworm, busybox) or baseRootfs (an ext4 image path)',
+    });
+  }
+  if (input.packages !== undefined && input.packagesFile !== undefined) {
+    errors.push({ field: 'body.packagesFile', message: 'packages and packagesFile exclude each other', hint: 'list packages inline or in a file, not both' });
+  }
+  const sizeText = input.size ?? defaultSizes[input.recipe ?? 'baseRootfs'];
+  const size = checkSize({ field: 'body.size', text: sizeText });
+  if ('field' in size) errors.push(size);
+  if (input.kernel === undefined && (input.initrd !== undefined || input.modulesDir !== undefined)) {
+    errors.push({ field: 'body.kernel', message: 'initrd and modulesDir belong to a kernel', hint: 'pass kernel too, or leave all three out for the default kernel' });
+  }
+  if (input.kernel !== undefined && input.initrd === undefined && input.modulesDir === undefined) {
+    errors.push({ field: 'body.modulesDir', message: 'a supplied kernel needs its modules dir (to build an initrd) or an initrd', hint: 'pass modulesDir, initrd, or both' });
+  }
+  const inlinePackages = normalizePackages(input.packages ?? []);
+  const badNames = invalidPackageNames(inlinePackages);
+  if (badNames.length > 0) {
+    errors.push({ field: 'body.packages', message: `not Debian package names: ${badNames.join(', ')}`, hint: 'use names like curl or python3-venv' });
+  }
+  if (input.recipe === 'busybox' && (inlinePackages.length > 0 || input.packagesFile !== undefined || input.docker)) {
+    errors.push({ field: 'body.packages', message: 'the busybox recipe has no package manager', hint: 'use recipe debian-bookworm for packages and docker' });
+  }
+  if (errors.length > 0) throw validationError(`Cannot build image ${input.name}`, errors);
+
+  const checks = new Preflight();
+  if (input.baseRootfs !== undefined) {
+    const before = checks.count;
+    await checks.requireFile('baseRootfs', input.baseRootfs, 'base rootfs', 'pass the absolute path of an ext4 image');
+    if (checks.count === before && !(await isExt4(input.baseRootfs))) {
+      checks.fail('baseRootfs', `${input.baseRootfs} is not an ext4 filesystem image`, 'pass an ext4 image (file says "ext4 filesystem data"), e.g. a rootfs.ext4 banger built');
+    }
+  }
+  if (input.packagesFile !== undefined) {
+    await checks.requireFile('packagesFile', input.packagesFile, 'packages file', 'pass the absolute path of a file with one package a line');
+  }
+  if (input.kernel !== undefined) await checks.requireFile('kernel', input.kernel, 'kernel', 'pass the absolute path of a kernel (vmlinuz)');
+  if (input.initrd !== undefined) await checks.requireFile('initrd', input.initrd, 'initrd', 'pass the absolute path of an initrd');
+  if (input.modulesDir !== undefined) await checks.requireDir('modulesDir', input.modulesDir, 'modules dir', 'pass the absolute path of lib/modules/<version>');
+  checks.throwIfFailed(`Cannot build image ${input.name}`);
+
+  let packages = inlinePackages;
+  if (input.packagesFile !== undefined) {
+    packages = normalizePackages((await readFile(input.packagesFile, 'utf8')).split('\n'));
+    const badInFile = invalidPackageNames(packages);
+    if (badInFile.length > 0) {
+      throw validationError(`Cannot build image ${input.name}`, [
+        { field: 'body.packagesFile', message: `not Debian package names: ${badInFile.join(', ')}`, hint: 'one package name a line' },
+      ]);
+    }
+  }
+
+  const source: BuildSource = input.recipe !== undefined ? { kind: 'recipe', recipe: input.recipe } : { kind: 'baseRootfs', path: input.baseRootfs as string };
+  const kernel: SuppliedKernel | null =
+    input.kernel === undefined
+      ? null
+      : {
+          kernelPath: input.kernel,
+          ...(input.initrd !== undefined ? { initrdPath: input.initrd } : {}),
+          ...(input.modulesDir !== undefined ? { modulesDir: input.modulesDir, version: basename(input.modulesDir) } : {}),
+        };
+  return {
+    id: newId(),
+    name: input.name,
+    source,
+    packages,
+    kernel,
+    sizeBytes: 'bytes' in size ? size.bytes : 0,
+    sizeText,
+    docker: input.docker ?? false,
+  };
+}
