@@ -16,6 +16,24 @@ function debugfs(image: string, command: string): string {
   return execFileSync('debugfs', ['-R', command, image], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
+/** init starts the guest's service beside the agent, so it may need a moment more. */
+async function httpStatusWithin(url: string, timeoutMs: number): Promise<number | string> {
+  const deadline = Date.now() + timeoutMs;
+  let last: number | string = 'no answer';
+  while (Date.now() < deadline) {
+    try {
+      const response = await request(url, { headersTimeout: 5000, bodyTimeout: 5000 });
+      await response.body.text();
+      if (response.statusCode === 200) return 200;
+      last = response.statusCode;
+    } catch (error) {
+      last = error instanceof Error ? error.message : String(error);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  return last;
+}
+
 async function build(daemon: TestDaemon, body: Record<string, unknown>) {
   const res = await daemon.http('POST', '/images/builds', body);
   if (res.status !== 202) throw new Error(`build: ${res.status} ${res.text}`);
@@ -73,9 +91,7 @@ t.test('image builds through the API', async (t) => {
     t.comment(`${guest.accel}: agent answered ${Date.now() - started} ms after QEMU started`);
     t.ok(health.uptimeSeconds > 0, 'uptime reported');
     t.ok(health.addresses.some((address: string) => address.startsWith('10.0.2.15')), `addresses ${health.addresses}`);
-    const probe = await request(`http://127.0.0.1:${probePort}/`);
-    t.equal(probe.statusCode, 200, 'the guest TCP service answers through the forwarded port');
-    await probe.body.text();
+    t.equal(await httpStatusWithin(`http://127.0.0.1:${probePort}/`, 20_000), 200, 'the guest TCP service answers through the forwarded port');
     await guest.stop();
   });
 

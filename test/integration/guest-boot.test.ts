@@ -1,6 +1,5 @@
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
@@ -11,61 +10,24 @@ import { makeExt4 } from '../../server/host/ext4.js';
 import { buildInitrd, DEFAULT_INITRD_MODULES } from '../../server/host/initrd.js';
 import { ensureDefaultKernel } from '../../server/host/kernel.js';
 import { run, RunError, type RunResult } from '../../server/host/runner.js';
+import { freePort, processesMentioning, tailOf, testCacheRoot } from '../helpers/guest.js';
 
-// The kernel download (~27 MB) is kept between runs.
-const cacheRoot = process.env.BANGER_TEST_CACHE ?? join(tmpdir(), 'banger-test-cache');
 const BOOT_TIMEOUT_MS = 90_000;
 const MiB = 1024 * 1024;
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-function tail(path: string, lines: number): string {
-  if (!existsSync(path)) return '(no console log)';
-  return readFileSync(path, 'utf8').split('\n').slice(-lines).join('\n');
-}
-
-function processState(pid: number): string | undefined {
-  try {
-    // comm may contain spaces and parentheses; the state follows its closing one.
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2)[0];
-  } catch {
-    return undefined;
-  }
-}
-
+/** A zombie is as good as gone: it only waits to be reaped. */
 function alive(pid: number): boolean {
-  const state = processState(pid);
-  return state !== undefined && state !== 'Z' && state !== 'X';
-}
-
-/** Pids of live processes whose command line mentions marker. */
-function processesMentioning(marker: string): number[] {
-  const found: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
-    try {
-      const cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8');
-      if (cmdline.includes(marker) && alive(Number(entry))) found.push(Number(entry));
-    } catch {
-      // exited while we looked
-    }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const state = stat.slice(stat.lastIndexOf(')') + 2)[0];
+    return state !== 'Z' && state !== 'X';
+  } catch {
+    return false;
   }
-  return found;
 }
 
 t.test('a busybox guest boots under QEMU and its agent answers', async (t) => {
-  const kernelCache = join(cacheRoot, 'kernels');
+  const kernelCache = join(testCacheRoot, 'kernels');
   const kernel = await ensureDefaultKernel(kernelCache);
   t.match(kernel.version, /^\d+\.\d+\.\d+-\d+-cloud-amd64$/, `kernel ${kernel.version}`);
   const again = await ensureDefaultKernel(kernelCache);
@@ -141,7 +103,7 @@ t.test('a busybox guest boots under QEMU and its agent answers', async (t) => {
   } catch (error) {
     t.fail(
       `guest agent did not answer (${error instanceof Error ? error.message : String(error)}); ${await exitReport()}\n` +
-        `--- last 30 lines of the console log ---\n${tail(consoleLog, 30)}`,
+        `--- last 30 lines of the console log ---\n${tailOf(consoleLog, 30)}`,
     );
     return;
   }
