@@ -87,6 +87,8 @@ export async function buildBusyboxRootfs(rootDir: string, options: BusyboxRootfs
   await writeText(at('etc/fstab'), '# Mounted by /etc/init.d/rcS; the root filesystem by the initramfs.\n');
   await writeText(at('etc/os-release'), 'NAME="banger busybox"\nID=banger-busybox\nPRETTY_NAME="banger busybox guest"\n');
   await writeText(at('srv/www/index.html'), 'banger busybox guest\n');
+  // busybox acpid runs /etc/acpi/<event>/<code> scripts; PWRF is the power button.
+  await writeText(at('etc/acpi/PWRF/00000080'), '#!/bin/sh\npoweroff\n', 0o755);
 
   if (options.modulesDir !== undefined && options.kernelVersion !== undefined) {
     log?.write(`rootfs: copying modules for ${options.kernelVersion}\n`);

@@ -1,0 +1,105 @@
+/**
+ * What the VM service needs from a hypervisor. QEMU implements it today and a
+ * Firecracker driver will later, so nothing here names a QEMU concept: the
+ * service works with paths, a pid and outcomes, never with command lines.
+ */
+
+export type HypervisorName = 'qemu' | 'firecracker';
+export type Acceleration = 'kvm' | 'tcg';
+
+export interface PortForward {
+  /** Listens on 127.0.0.1: a published guest port is not for the whole network. */
+  hostPort: number;
+  guestPort: number;
+}
+
+export interface LaunchSpec {
+  /** Owned by this VM; the driver puts its sockets, logs and pid file here. */
+  vmDir: string;
+  kernel: string;
+  initrd: string;
+  /** Copy-on-write disk the guest boots from (/dev/vda). */
+  rootDisk: string;
+  /** Raw ext4 disk the guest mounts as /root (/dev/vdb). */
+  workDisk: string;
+  cpus: number;
+  memoryMiB: number;
+  portForwards: PortForward[];
+  /** Appended to the driver's own kernel command line; one word each. */
+  kernelArgs?: string[];
+}
+
+/**
+ * Everything needed to find, query and stop a running VM, with nothing held in
+ * memory: the daemon stores it and re-adopts the VM from it after a restart.
+ */
+export interface VmProcess {
+  hypervisor: HypervisorName;
+  pid: number;
+  /** Start time of pid (/proc/<pid>/stat field 22): together they survive pid reuse. */
+  startTime: string;
+  accel: Acceleration;
+  /** The hypervisor's control channel (QMP for QEMU, the API socket for Firecracker). */
+  controlSocket: string;
+  /** Unix socket of the guest agent channel (docs/guest-agent.md). */
+  agentSocket: string;
+  /** The guest's serial console output. */
+  consoleLog: string;
+  /** The hypervisor's own stdout and stderr. */
+  stderrLog: string;
+}
+
+export interface LaunchOptions {
+  signal?: AbortSignal;
+  /**
+   * Called as soon as the hypervisor process exists, before launch waits for it
+   * to come up: record the identity here, so a daemon that dies mid-launch can
+   * still find and kill the process after its restart. A throw aborts the launch.
+   */
+  onSpawn?: (vm: VmProcess) => void;
+}
+
+export interface RunningVm {
+  process: VmProcess;
+  /** Milliseconds from the launch call until the hypervisor accepted control requests. */
+  launchMs: number;
+}
+
+/**
+ * How stop ended: the guest shut itself down when asked, the hypervisor exited
+ * on request (the guest did not), it had to be killed, or it was gone already.
+ */
+export type StopOutcome = 'powered-off' | 'quit' | 'killed' | 'already-gone';
+
+export interface StopOptions {
+  /** How long the guest gets to power off by itself before the hypervisor is told to quit. */
+  graceMs: number;
+}
+
+export interface HypervisorDriver {
+  readonly name: HypervisorName;
+  /** Acceleration launches on this host get. */
+  accel(): Promise<Acceleration>;
+  /**
+   * Starts the VM in a process of its own that outlives the daemon, and returns
+   * once the hypervisor is up (not the guest: see waitForGuestAgent). Throws
+   * LaunchError when the hypervisor does not come up; nothing is left running then.
+   */
+  launch(spec: LaunchSpec, options?: LaunchOptions): Promise<RunningVm>;
+  /** Never signals a process whose pid and start time do not both match. */
+  stop(vm: VmProcess, options: StopOptions): Promise<StopOutcome>;
+  /** Whether the recorded process is still the hypervisor and has not exited. */
+  isRunning(vm: VmProcess): boolean;
+}
+
+export class LaunchError extends Error {
+  constructor(
+    message: string,
+    /** The hypervisor's own output, typically why it refused to start. */
+    readonly stderrTail: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'LaunchError';
+  }
+}
