@@ -8,6 +8,7 @@ import { copyFilePreferClone } from '../../../host/copy.js';
 import { makeExt4, seedAuthorizedKey } from '../../../host/ext4.js';
 import { buildInitrd, DEFAULT_INITRD_MODULES } from '../../../host/initrd.js';
 import { ensureDefaultKernel } from '../../../host/kernel.js';
+import { installKernelModules } from '../../../guest/rootfs-config.js';
 import { removeTree } from '../../../host/remove-tree.js';
 import { run, RunError } from '../../../host/runner.js';
 import type { SshIdentity } from '../../../host/ssh-key.js';
@@ -108,10 +109,7 @@ export class ImageBuilder {
           return;
         }
         context.stage('install_modules', kernel.version);
-        const target = join(rootDir, 'lib', 'modules', kernel.version);
-        await removeTree(target);
-        await mkdir(join(rootDir, 'lib', 'modules'), { recursive: true });
-        await run('cp', ['-a', '--reflink=auto', '--', kernel.modulesDir, target], this.commandOptions(context, log));
+        await installKernelModules(rootDir, kernel.modulesDir, kernel.version, { signal: context.signal, log });
       });
 
       await step.run('install_guest_files', async () => {
