@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readProcStat } from './proc.js';
 
 /** Anything that accepts appended output, e.g. a build log stream. */
 export interface LogSink {
@@ -287,24 +287,11 @@ export function run(command: string, args: readonly string[], options: RunOption
 }
 
 /**
- * Field 22 of /proc/<pid>/stat: boot-relative start time in clock ticks. Together
- * with the pid it identifies a process across pid reuse.
+ * Boot-relative start time of pid in clock ticks (/proc/<pid>/stat field 22).
+ * Together with the pid it identifies a process across pid reuse.
  */
 export function processStartTime(pid: number): string | null {
-  if (!Number.isInteger(pid) || pid <= 0) return null;
-  let stat: string;
-  try {
-    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  } catch {
-    return null;
-  }
-  // comm (field 2) is free text in parentheses and may itself contain ') '.
-  const commEnd = stat.lastIndexOf(')');
-  if (commEnd < 0) return null;
-  // Fields after comm start at field 3 (state), so starttime (22) is index 19.
-  const fields = stat.slice(commEnd + 1).trim().split(/\s+/);
-  const startTime = fields[19];
-  return startTime !== undefined && /^\d+$/.test(startTime) ? startTime : null;
+  return readProcStat(pid)?.startTime ?? null;
 }
 
 /**

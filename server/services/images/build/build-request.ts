@@ -1,3 +1,4 @@
+import { isValidPackageName } from '../../../guest/rootfs-config.js';
 import { BangerError, type FieldError } from '../../errors.js';
 
 export const recipes = ['debian-bookworm', 'busybox'] as const;
@@ -27,11 +28,8 @@ export function formatSize(bytes: number): string {
   return `${Math.ceil(bytes / mib)}M`;
 }
 
-/** Debian package names, optionally pinned (`name=version`) or from a release (`name/bookworm-backports`). */
-const packageName = /^[a-z0-9][a-z0-9+.-]+(?:[=/][A-Za-z0-9.+~:-]+)?$/;
-
 export function invalidPackageNames(packages: readonly string[]): string[] {
-  return packages.filter((name) => !packageName.test(name));
+  return packages.filter((name) => !isValidPackageName(name));
 }
 
 export interface BuildSizeCheck {
