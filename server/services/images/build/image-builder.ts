@@ -144,14 +144,14 @@ export class ImageBuilder {
         // /root leaves the rootfs: it becomes the work seed, the VM's own writable /root.
         await rename(join(rootDir, 'root'), seedDir).catch(() => mkdir(seedDir, { mode: 0o700 }));
         await mkdir(join(rootDir, 'root'), { mode: 0o700 });
-        await this.requireRoom(rootDir, plan.sizeBytes, plan.sizeText, context, log);
+        await this.requireRoom(rootDir, plan.sizeBytes, plan.sizeText, context);
         await this.makeFilesystem(join(stagingDir, rootfsFile), plan.sizeBytes, rootDir, 'banger-root', plan.sizeText, context, log);
       });
 
       await step.run('make_work_seed', async () => {
         context.stage('make_work_seed');
         await chmod(seedDir, 0o700);
-        const used = await diskUsage(seedDir, context, log);
+        const used = await diskUsage(seedDir, context);
         const size = Math.max(64 * mib, roundUpToMib(used * 2 + filesystemOverheadBytes));
         await this.makeFilesystem(join(stagingDir, workSeedFile), size, seedDir, 'banger-work', formatSize(size), context, log);
       });
@@ -212,8 +212,8 @@ export class ImageBuilder {
   }
 
   /** Says "too small" before mkfs does, in words a user can act on. */
-  private async requireRoom(dir: string, sizeBytes: number, sizeText: string, context: JobContext, log: WriteStream): Promise<void> {
-    const used = await diskUsage(dir, context, log);
+  private async requireRoom(dir: string, sizeBytes: number, sizeText: string, context: JobContext): Promise<void> {
+    const used = await diskUsage(dir, context);
     const needed = roundUpToMib(used * 1.1 + filesystemOverheadBytes);
     if (needed > sizeBytes) throw sizeTooSmall(sizeText, used, needed);
   }
@@ -231,7 +231,7 @@ export class ImageBuilder {
       await makeExt4(path, sizeBytes, { fromDir, label, signal: context.signal, log });
     } catch (error) {
       if (error instanceof RunError && /could not allocate|no space left|not enough space/i.test(error.stderr)) {
-        const used = await diskUsage(fromDir, context, log);
+        const used = await diskUsage(fromDir, context);
         throw sizeTooSmall(sizeText, used, roundUpToMib(used * 1.25 + filesystemOverheadBytes));
       }
       throw error;
@@ -275,9 +275,8 @@ function sizeTooSmall(sizeText: string, used: number, needed: number): BangerErr
   });
 }
 
-async function diskUsage(dir: string, context: JobContext, log: WriteStream): Promise<number> {
-  const { stdout } = await run('du', ['-s', '--block-size=1', '--', dir], { signal: context.signal, log: undefined, timeoutMs: 10 * 60 * 1000 });
-  void log;
+async function diskUsage(dir: string, context: JobContext): Promise<number> {
+  const { stdout } = await run('du', ['-s', '--block-size=1', '--', dir], { signal: context.signal, timeoutMs: 10 * 60 * 1000 });
   return Number(stdout.split(/\s/)[0] ?? 0);
 }
 
