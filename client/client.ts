@@ -2,6 +2,7 @@ import { parseEventStream } from './event-stream.js';
 import { Transport, segment } from './transport.js';
 import type {
   BuildImageRequest,
+  CreateVmRequest,
   Health,
   Image,
   ImageList,
@@ -12,6 +13,9 @@ import type {
   JobListFilter,
   RegisterImageRequest,
   Version,
+  Vm,
+  VmList,
+  VmListQuery,
 } from './types.js';
 import { waitJob, type WaitJobOptions } from './wait-job.js';
 
@@ -28,6 +32,11 @@ export interface IdempotencyOptions {
   idempotencyKey?: string;
 }
 
+export interface StopVmOptions extends IdempotencyOptions {
+  /** Seconds the guest gets to power off by itself before the hypervisor quits (daemon default 30). */
+  graceSeconds?: number;
+}
+
 export interface BangerClient {
   health(): Promise<Health>;
   version(): Promise<Version>;
@@ -38,6 +47,18 @@ export interface BangerClient {
   buildImage(body: BuildImageRequest, options?: IdempotencyOptions): Promise<Job>;
   reseedImage(idOrName: string, options?: IdempotencyOptions): Promise<Image>;
   deleteImage(idOrName: string): Promise<Image>;
+  listVms(query?: VmListQuery): Promise<VmList>;
+  getVm(idOrName: string): Promise<Vm>;
+  /** Starts the create job; follow it with waitJob, its result is `{ vm }`. */
+  createVm(body: CreateVmRequest, options?: IdempotencyOptions): Promise<Job>;
+  stopVm(idOrName: string, options?: StopVmOptions): Promise<Job>;
+  startVm(idOrName: string, options?: IdempotencyOptions): Promise<Job>;
+  restartVm(idOrName: string, options?: StopVmOptions): Promise<Job>;
+  deleteVm(idOrName: string): Promise<Job>;
+  /** One job deleting every VM that carries all these labels. */
+  deleteVmsByLabel(labels: Record<string, string>): Promise<Job>;
+  /** The serial console text, or its last `tail` lines. */
+  vmConsole(idOrName: string, options?: { tail?: number }): Promise<string>;
   listJobs(filter?: JobListFilter): Promise<JobList>;
   getJob(id: string, options?: { wait?: number; signal?: AbortSignal }): Promise<Job>;
   cancelJob(id: string, options?: IdempotencyOptions): Promise<Job>;
@@ -81,6 +102,39 @@ export function createClient(options: ClientOptions): BangerClient {
     async deleteImage(idOrName) {
       return (await transport.json<Image>('DELETE', `/images/${segment(idOrName)}`)).body;
     },
+    async listVms(query = {}) {
+      const { label, ...rest } = query;
+      return (await transport.json<VmList>('GET', `/vms${labelQuery(label ?? [], rest)}`)).body;
+    },
+    async getVm(idOrName) {
+      return (await transport.json<Vm>('GET', `/vms/${segment(idOrName)}`)).body;
+    },
+    async createVm(body, requestOptions) {
+      return (await transport.json<Job>('POST', '/vms', { body, headers: idempotency(requestOptions) })).body;
+    },
+    async stopVm(idOrName, requestOptions = {}) {
+      const path = `/vms/${segment(idOrName)}/stop`;
+      return (await transport.json<Job>('POST', path, { query: { graceSeconds: requestOptions.graceSeconds }, headers: idempotency(requestOptions) })).body;
+    },
+    async startVm(idOrName, requestOptions) {
+      return (await transport.json<Job>('POST', `/vms/${segment(idOrName)}/start`, { headers: idempotency(requestOptions) })).body;
+    },
+    async restartVm(idOrName, requestOptions = {}) {
+      const path = `/vms/${segment(idOrName)}/restart`;
+      return (await transport.json<Job>('POST', path, { query: { graceSeconds: requestOptions.graceSeconds }, headers: idempotency(requestOptions) })).body;
+    },
+    async deleteVm(idOrName) {
+      return (await transport.json<Job>('DELETE', `/vms/${segment(idOrName)}`)).body;
+    },
+    async deleteVmsByLabel(labels) {
+      const selectors = Object.entries(labels).map(([key, value]) => `${key}=${value}`);
+      return (await transport.json<Job>('DELETE', `/vms${labelQuery(selectors)}`)).body;
+    },
+    async vmConsole(idOrName, consoleOptions = {}) {
+      // A plain-text answer: read the raw body rather than parse JSON.
+      const body = await transport.stream(`/vms/${segment(idOrName)}/console`, { query: { tail: consoleOptions.tail } });
+      return body.text();
+    },
     async listJobs(filter = {}) {
       return (await transport.json<JobList>('GET', '/jobs', { query: filter })).body;
     },
@@ -103,6 +157,15 @@ export function createClient(options: ClientOptions): BangerClient {
     },
   };
   return client;
+}
+
+/** `?label=a=1&label=b=2&…`, built here: the transport's query option holds one value per name. */
+function labelQuery(selectors: string[], others: Record<string, string | number | undefined> = {}): string {
+  const params = new URLSearchParams();
+  for (const selector of selectors) params.append('label', selector);
+  for (const [name, value] of Object.entries(others)) if (value !== undefined) params.set(name, String(value));
+  const text = params.toString();
+  return text === '' ? '' : `?${text}`;
 }
 
 async function* jobEventStream(

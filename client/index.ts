@@ -1,4 +1,4 @@
-export { createClient, type BangerClient, type ClientOptions, type IdempotencyOptions } from './client.js';
+export { createClient, type BangerClient, type ClientOptions, type IdempotencyOptions, type StopVmOptions } from './client.js';
 export { DaemonUnreachableError, ProblemError, WaitTimeoutError } from './errors.js';
 export { defaultSocketPath, defaultStateDir } from './defaults.js';
 export type { WaitJobOptions } from './wait-job.js';
@@ -21,4 +21,10 @@ export {
   type RegisterImageRequest,
   type BuildImageRequest,
   type Version,
+  type CreateVmRequest,
+  type Vm,
+  type VmList,
+  type VmListQuery,
+  type VmPort,
+  type VmState,
 } from './types.js';

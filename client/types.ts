@@ -10,6 +10,11 @@ export type JobStage = Schemas['JobStage'];
 export type JobStatus = Schemas['JobStatus'];
 export type Problem = Schemas['Problem'];
 export type FieldError = Schemas['FieldError'];
+export type Vm = Schemas['Vm'];
+export type VmList = Schemas['VmList'];
+export type VmPort = Schemas['VmPort'];
+export type VmState = Schemas['VmState'];
+export type CreateVmRequest = Schemas['CreateVmRequest'];
 
 export type Health = paths['/healthz']['get']['responses'][200]['content']['application/json'];
 export type Version = paths['/version']['get']['responses'][200]['content']['application/json'];
@@ -19,6 +24,7 @@ export type BuildImageRequest = paths['/images/builds']['post']['requestBody']['
 
 export type ImagePageQuery = Partial<paths['/images']['get']['parameters']['query']>;
 export type JobListFilter = Partial<paths['/jobs']['get']['parameters']['query']>;
+export type VmListQuery = Partial<NonNullable<paths['/vms']['get']['parameters']['query']>>;
 
 export type JobEventType = 'status' | 'stage';
 

@@ -8,18 +8,22 @@ import { enableIdempotencyKeys } from './http/idempotency.js';
 import { registerProblemHandlers, sendProblem, writeRawProblem } from './http/problems.js';
 import { imageRoutes } from './routes/images.js';
 import { jobRoutes } from './routes/jobs.js';
+import { vmRoutes } from './routes/vms.js';
 import { systemRoutes, version } from './routes/system.js';
 import { sharedSchemas } from './schemas/common.js';
 import { imageSchemas } from './schemas/image.js';
 import { imageBuildSchemas } from './schemas/image-build.js';
 import { jobSchemas } from './schemas/job.js';
+import { vmSchemas } from './schemas/vm.js';
 import { problemFor } from './services/errors.js';
 import type { ImageService } from './services/images/image-service.js';
 import type { JobService } from './services/jobs/job-service.js';
+import type { VmService } from './services/vms/vm-service.js';
 
 export interface Services {
   images: ImageService;
   jobs: JobService;
+  vms: VmService;
   idempotencyKeys: IdempotencyRepository;
 }
 
@@ -54,7 +58,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     ajv: { customOptions: { removeAdditional: false, allErrors: true, coerceTypes: 'array', useDefaults: true } },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
-  for (const schema of [...sharedSchemas, ...imageSchemas, ...imageBuildSchemas, ...jobSchemas]) app.addSchema(schema);
+  for (const schema of [...sharedSchemas, ...imageSchemas, ...imageBuildSchemas, ...jobSchemas, ...vmSchemas]) app.addSchema(schema);
 
   await app.register(swagger, {
     openapi: {
@@ -67,6 +71,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       },
       tags: [
         { name: 'images', description: 'The guest image catalogue' },
+        { name: 'vms', description: 'VMs: create, boot, stop, delete, console' },
         { name: 'jobs', description: 'Slow operations, their stages and results' },
         { name: 'system', description: 'Health and versions' },
       ],
@@ -95,6 +100,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
 
   await app.register(systemRoutes);
   await app.register(imageRoutes(options.services.images));
+  await app.register(vmRoutes(options.services.vms));
   await app.register(jobRoutes(options.services.jobs));
   return app;
 }

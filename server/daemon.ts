@@ -10,9 +10,12 @@ import { JobRepository } from './db/repositories/jobs.js';
 import { VmRepository } from './db/repositories/vms.js';
 import { removeTree } from './host/remove-tree.js';
 import { ensureSshIdentity } from './host/ssh-key.js';
+import { QemuDriver } from './hypervisor/qemu/qemu-driver.js';
 import { ImageBuilder } from './services/images/build/image-builder.js';
 import { ImageService } from './services/images/image-service.js';
 import { JobService } from './services/jobs/job-service.js';
+import { VmService } from './services/vms/vm-service.js';
+import { vmSettingsFromEnv } from './services/vms/vm-settings.js';
 
 export interface Daemon {
   services: Services;
@@ -32,9 +35,10 @@ export async function openDaemon(config: Config, logger: Logger): Promise<Daemon
   const jobs = new JobService({ database, jobs: jobRecords, logger, maxConcurrent: config.maxConcurrentJobs });
   const identity = await ensureSshIdentity(layout.sshDir);
   const imageRows = new ImageRepository(database.db);
+  const vmRows = new VmRepository(database.db);
   const images = new ImageService({
     images: imageRows,
-    vms: new VmRepository(database.db),
+    vms: vmRows,
     jobRecords,
     jobs,
     layout,
@@ -44,13 +48,31 @@ export async function openDaemon(config: Config, logger: Logger): Promise<Daemon
     logger,
   });
 
+  const vmsDir = join(config.stateDir, 'vms');
+  mkdirSync(vmsDir, { recursive: true, mode: 0o750 });
+  const vms = new VmService({
+    vms: vmRows,
+    images: imageRows,
+    imageService: images,
+    jobRecords,
+    jobs,
+    driver: new QemuDriver(),
+    vmsDir,
+    identity,
+    settings: vmSettingsFromEnv(),
+    logger: logger.child({ component: 'vms' }),
+  });
+
   await jobs.recoverInterrupted();
   await removeStaleWorkDirs(layout, logger);
+  // After the jobs: a create whose job was interrupted is cleaned up as the VM's own business.
+  await vms.recover();
+  vms.startMonitor();
   idempotencyKeys.releaseUnfinished();
   idempotencyKeys.expireBefore(new Date(Date.now() - idempotencyKeyLifetimeMs).toISOString());
 
   return {
-    services: { images, jobs, idempotencyKeys },
+    services: { images, jobs, vms, idempotencyKeys },
     database,
   };
 }

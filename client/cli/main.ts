@@ -2,6 +2,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { imageCommands } from './commands/images.js';
 import { jobCommands } from './commands/jobs.js';
 import { systemCommands } from './commands/system.js';
+import { vmCommands } from './commands/vms.js';
 import { CliContext } from './context.js';
 import { Output } from './output.js';
 
@@ -36,6 +37,7 @@ function buildProgram(context: CliContext): Command {
       'after',
       '\nExamples:\n' +
         '  $ banger serve                                   # run the daemon\n' +
+        '  $ banger vm create web --image default --port 22\n' +
         '  $ banger image register debian --rootfs ./debian.ext4 --kernel /boot/vmlinuz\n' +
         '  $ banger image promote debian\n' +
         '  $ banger job ls --status running\n' +
@@ -76,6 +78,7 @@ function buildProgram(context: CliContext): Command {
       await new Promise(() => {});
     });
 
+  vmCommands(program, context);
   imageCommands(program, context);
   jobCommands(program, context);
   systemCommands(program, context);

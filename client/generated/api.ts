@@ -121,6 +121,111 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/vms": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List VMs, ordered by name; filter by state and labels (?label=key=value, repeatable) */
+        get: operations["listVms"];
+        put?: never;
+        /** Create and boot a VM (a job: validate, clone_disks, seed_work_disk, allocate_network, spawn, kernel_boot, agent_ready, ports_ready, running) */
+        post: operations["createVm"];
+        /** Delete every VM that carries all the given labels (one job for all of them) */
+        delete: operations["deleteVmsByLabel"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/vms/{idOrName}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Show one VM: state, resources, published ports, SSH, timings */
+        get: operations["getVm"];
+        put?: never;
+        post?: never;
+        /** Delete a VM (a job): its process, disks, sockets and port reservations go */
+        delete: operations["deleteVm"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/vms/{idOrName}/stop": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Stop a running VM (a job): ACPI power button, then the hypervisor quits after the grace */
+        post: operations["stopVm"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/vms/{idOrName}/start": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Boot a stopped VM from its disks (a job, with the same readiness stages as a create) */
+        post: operations["startVm"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/vms/{idOrName}/restart": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Stop (if running) and boot a VM again (a job) */
+        post: operations["restartVm"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/vms/{idOrName}/console": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The VM's serial console log (text/plain); ?tail=N for the last N lines */
+        get: operations["getVmConsole"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/jobs": {
         parameters: {
             query?: never;
@@ -328,6 +433,101 @@ export interface components {
         JobList: {
             items: components["schemas"]["Job"][];
             nextCursor: string | null;
+        };
+        /**
+         * @description creating → running; stopping → stopped; starting → running; failed (a create that did not finish); deleting
+         * @enum {string}
+         */
+        VmState: "creating" | "starting" | "running" | "stopping" | "stopped" | "failed" | "deleting";
+        VmPort: {
+            guestPort: number;
+            hostPort: number;
+            /** @description Forwards listen on loopback only */
+            hostAddress: string;
+            /** @description Creates and starts wait for this port to accept connections */
+            wait: boolean;
+        };
+        Vm: {
+            id: string;
+            name: string;
+            state: components["schemas"]["VmState"];
+            stateReason: {
+                /** @description e.g. hypervisor_exited, kernel_panic, agent_timeout, port_timeout, interrupted, ttl_expired, stop_requested */
+                code: string;
+                message: string;
+                at: string | null;
+            } | null;
+            image: {
+                id: string;
+                name: string | null;
+                href: string;
+            };
+            cpus: number;
+            memoryMiB: number;
+            /** @description e.g. 1G */
+            workDiskSize: string;
+            workDiskBytes: number;
+            /** @description qemu */
+            hypervisor: string;
+            accel: "kvm" | "tcg" | null;
+            /** @description The hypervisor process while it runs */
+            pid: number | null;
+            /** @description Published guest ports: SSH (22) always, then the requested ones */
+            ports: components["schemas"]["VmPort"][];
+            ssh: {
+                host: string;
+                port: number;
+                user: string;
+                /** @description The daemon's private key (on the daemon's host) */
+                privateKeyPath: string;
+                /** @description A ready ssh command line */
+                command: string;
+            } | null;
+            /** @description Up to 32 labels; keys are 1-63 letters, digits, ".", "_", "/" or "-" */
+            labels: {
+                [key: string]: string;
+            };
+            ttlSeconds: number | null;
+            /** @description When the daemon deletes the VM */
+            expiresAt: string | null;
+            /** @description Milliseconds per phase of the last create or start (validate, clone_disks, …, ports_ready, running) and their total */
+            timings: {
+                [key: string]: number;
+            } | null;
+            bootedAt: string | null;
+            /** @description The VM's directory (disks, sockets, console log) */
+            dir: string | null;
+            consoleLogPath: string | null;
+            /** Format: date-time */
+            createdAt: string;
+            /** Format: date-time */
+            updatedAt: string;
+            href: string;
+        };
+        VmList: {
+            items: components["schemas"]["Vm"][];
+            /** @description Pass as ?cursor= for the next page; null on the last */
+            nextCursor: string | null;
+        };
+        CreateVmRequest: {
+            /** @description 1-63 letters, digits, ".", "_" or "-", starting with a letter or digit */
+            name?: string;
+            /** @description Image id or name */
+            image: string;
+            /** @description vCPUs (default 1; at most the host limit) */
+            cpus?: number;
+            /** @description Memory in MiB (default 512) */
+            memoryMiB?: number;
+            /** @description Work disk (/root) size, e.g. 2G; default 1G or the image's work seed size */
+            workDiskSize?: string;
+            /** @description Guest TCP ports to publish on 127.0.0.1 and wait for; 22 (SSH) is always published, and waited for only when listed */
+            ports?: number[];
+            /** @description Up to 32 labels; keys are 1-63 letters, digits, ".", "_", "/" or "-" */
+            labels?: {
+                [key: string]: string;
+            };
+            /** @description Delete the VM this long after its creation */
+            ttlSeconds?: number;
         };
     };
     responses: never;
@@ -691,6 +891,413 @@ export interface operations {
             };
             /** @description Conflict with the current state */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid request */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listVms: {
+        parameters: {
+            query?: {
+                limit?: number;
+                /** @description nextCursor from the previous page */
+                cursor?: string;
+                state?: components["schemas"]["VmState"];
+                /** @description key=value; repeat for several (all must match) */
+                label?: string[];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["VmList"];
+                };
+            };
+            /** @description Invalid request */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    createVm: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Replays of the same request return the first response */
+                "idempotency-key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateVmRequest"];
+            };
+        };
+        responses: {
+            /** @description The create job; poll its Location */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Job"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict with the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid request */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    deleteVmsByLabel: {
+        parameters: {
+            query: {
+                /** @description key=value; repeat for several (all must match) */
+                label: string[];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The delete job; its result lists the deleted VMs */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Job"];
+                };
+            };
+            /** @description Conflict with the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid request */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getVm: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                idOrName: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Vm"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    deleteVm: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                idOrName: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The delete job */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Job"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict with the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    stopVm: {
+        parameters: {
+            query?: {
+                /** @description How long the guest gets to power off after the ACPI power button before the hypervisor quits (default 30, BANGER_VM_STOP_GRACE_SECONDS) */
+                graceSeconds?: number;
+            };
+            header?: {
+                /** @description Replays of the same request return the first response */
+                "idempotency-key"?: string;
+            };
+            path: {
+                idOrName: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The stop job */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Job"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict with the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid request */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    startVm: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Replays of the same request return the first response */
+                "idempotency-key"?: string;
+            };
+            path: {
+                idOrName: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The start job */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Job"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict with the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    restartVm: {
+        parameters: {
+            query?: {
+                /** @description How long the guest gets to power off after the ACPI power button before the hypervisor quits (default 30, BANGER_VM_STOP_GRACE_SECONDS) */
+                graceSeconds?: number;
+            };
+            header?: {
+                /** @description Replays of the same request return the first response */
+                "idempotency-key"?: string;
+            };
+            path: {
+                idOrName: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The restart job */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Job"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict with the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid request */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getVmConsole: {
+        parameters: {
+            query?: {
+                /** @description Only the last N lines (default: up to the last MiB) */
+                tail?: number;
+            };
+            header?: never;
+            path: {
+                idOrName: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The console text */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/plain": string;
+                };
+            };
+            /** @description Not found */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

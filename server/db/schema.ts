@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { index, integer, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
+import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
 
 // Timestamps are ISO-8601 strings: they sort correctly as text and read well in `sqlite3`.
 
@@ -22,8 +22,8 @@ export const images = sqliteTable('images', {
   updatedAt: text('updated_at').notNull(),
 });
 
-// VMs arrive with a later capability; the table exists now so that image deletion can refuse
-// images still in use, and so that the VM capability adds columns rather than reshaping.
+// A VM row exists from the moment its create is accepted (state `creating`) until its delete job
+// has removed every file and process; image deletion refuses images that rows still reference.
 export const vms = sqliteTable(
   'vms',
   {
@@ -32,11 +32,51 @@ export const vms = sqliteTable(
     imageId: text('image_id')
       .notNull()
       .references(() => images.id, { onDelete: 'restrict' }),
+    /** creating, starting, running, stopping, stopped, failed, deleting. */
     state: text('state').notNull(),
+    /** Why the VM is in its state, when that is worth saying: a snake_case code and a sentence. */
+    stateReason: text('state_reason'),
+    stateMessage: text('state_message'),
+    stateChangedAt: text('state_changed_at'),
+    cpus: integer('cpus').notNull().default(1),
+    memoryMib: integer('memory_mib').notNull().default(512),
+    workDiskBytes: integer('work_disk_bytes').notNull().default(0),
+    hypervisor: text('hypervisor').notNull().default('qemu'),
+    /** kvm or tcg, once the hypervisor has been launched. */
+    accel: text('accel'),
+    /** `<state-dir>/vms/<id>`: disks, sockets and logs; removed on delete. */
+    vmDir: text('vm_dir'),
+    /** The hypervisor process while one runs (or may run): what re-adoption after a restart needs. */
+    process: text('process', { mode: 'json' }).$type<StoredVmProcess>(),
+    /** The serial console log of the latest boot; kept outside vmDir after a failed create. */
+    consoleLog: text('console_log'),
+    labels: text('labels', { mode: 'json' }).notNull().default({}).$type<Record<string, string>>(),
+    ttlSeconds: integer('ttl_seconds'),
+    expiresAt: text('expires_at'),
+    /** Milliseconds per phase of the last create or start. */
+    timings: text('timings', { mode: 'json' }).$type<Record<string, number>>(),
+    /** When the guest last became ready (the create or start that made it `running`). */
+    bootedAt: text('booted_at'),
     createdAt: text('created_at').notNull(),
     updatedAt: text('updated_at').notNull(),
   },
-  (table) => [index('vms_image_id').on(table.imageId)],
+  (table) => [index('vms_image_id').on(table.imageId), index('vms_state').on(table.state), index('vms_expires_at').on(table.expiresAt)],
+);
+
+// One row per published guest port. The unique host port is what keeps two VMs from ever
+// being given the same forward; the rows go with the VM.
+export const vmPorts = sqliteTable(
+  'vm_ports',
+  {
+    vmId: text('vm_id')
+      .notNull()
+      .references(() => vms.id, { onDelete: 'cascade' }),
+    guestPort: integer('guest_port').notNull(),
+    hostPort: integer('host_port').notNull().unique(),
+    /** The create waits for this port to accept connections (the requested ports, not the SSH default). */
+    wait: integer('wait', { mode: 'boolean' }).notNull(),
+  },
+  (table) => [primaryKey({ columns: [table.vmId, table.guestPort] })],
 );
 
 export const jobs = sqliteTable(
@@ -120,4 +160,16 @@ export interface StoredProblem {
 export interface StoredProcess {
   pid: number;
   startTime: string | null;
+}
+
+/** The hypervisor driver's VmProcess (server/hypervisor/driver.ts), as stored. */
+export interface StoredVmProcess {
+  hypervisor: 'qemu' | 'firecracker';
+  pid: number;
+  startTime: string;
+  accel: 'kvm' | 'tcg';
+  controlSocket: string;
+  agentSocket: string;
+  consoleLog: string;
+  stderrLog: string;
 }

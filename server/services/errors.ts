@@ -32,6 +32,16 @@ export const problemCatalogue = {
   'host-tool-missing': { status: 500, title: 'A host tool banger needs is not installed' },
   'image-build-failed': { status: 500, title: 'The image build failed' },
   'image-size-too-small': { status: 422, title: 'The image size is too small for its content' },
+  'vm-not-found': { status: 404, title: 'VM not found' },
+  'vm-name-taken': { status: 409, title: 'A VM with this name exists' },
+  'vm-limit-reached': { status: 409, title: 'The VM limit is reached' },
+  'vm-state-conflict': { status: 409, title: 'The VM is not in a state that allows this' },
+  'vm-ports-exhausted': { status: 409, title: 'No free host port for a forward' },
+  'image-not-bootable': { status: 422, title: 'The image lacks what a VM needs to boot' },
+  'kernel-panic': { status: 500, title: 'The guest kernel panicked' },
+  'hypervisor-exited': { status: 500, title: 'The hypervisor exited' },
+  'agent-timeout': { status: 504, title: 'The guest agent did not answer in time' },
+  'port-timeout': { status: 504, title: 'A published guest port did not open in time' },
   'internal': { status: 500, title: 'Internal error' },
 } as const satisfies Record<string, { status: number; title: string }>;
 

@@ -1,0 +1,242 @@
+/**
+ * What banger costs on top of the hypervisor. In one run, alternating, for the busybox image:
+ *
+ *   banger   POST /vms {ports: [8080]} → the create job has succeeded (state running), measured by a
+ *            client over the daemon's unix socket: validation, disk clones, port allocation, spawn,
+ *            boot, agent, port probe, bookkeeping;
+ *   raw      qemu-system-x86_64 started by hand on the same kind of disks (a qcow2 overlay of the same
+ *            rootfs, the same work disk) with the same machine, vCPUs, memory and forwards, until the
+ *            same readiness: the guest agent answers with an address and port 8080 passes the same
+ *            probe. Disks are made before the clock starts: that is banger's work, not QEMU's.
+ *
+ * and prints the ratio, then the time createRootOverlay takes for a 1 GiB and a 16 GiB sparse base.
+ *
+ *   npm run build && npx tsx bench/vm-create.ts [--rounds 3] [--memory 512] [--clone-samples 7]
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, open, rm } from 'node:fs/promises';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { createClient, type BangerClient } from '../client/index.js';
+import { queryAgent } from '../server/guest/agent-protocol.js';
+import { kvmUsable, qemuBootArgs, qemuOptionValue } from '../server/guest/qemu-boot-args.js';
+import { createRootOverlay, createWorkDisk } from '../server/host/disks.js';
+import { run, RunError } from '../server/host/runner.js';
+import { probeTcpPort } from '../server/services/vms/port-probe.js';
+import { killProcessesUsing } from '../server/services/vms/strays.js';
+import { benchKernelCache } from './busybox-image.js';
+
+const { values: flags } = parseArgs({
+  options: {
+    rounds: { type: 'string', default: '3' },
+    memory: { type: 'string', default: '512' },
+    'clone-samples': { type: 'string', default: '7' },
+  },
+});
+const rounds = Number(flags.rounds);
+const memoryMiB = Number(flags.memory);
+const cloneSamples = Number(flags['clone-samples']);
+const probePort = 8080;
+const MiB = 1024 * 1024;
+const GiB = 1024 * MiB;
+
+const repoRoot = join(import.meta.dirname, '..');
+const bangerBin = join(repoRoot, 'dist', 'bin', 'banger.js');
+if (!existsSync(bangerBin)) throw new Error(`${bangerBin} is missing: run npm run build first`);
+
+const work = await mkdtemp(join(tmpdir(), 'banger-bench-create-'));
+const stateDir = join(work, 'state');
+let daemon: ChildProcess | undefined;
+let rawQemu: AbortController | undefined;
+
+async function cleanUp(): Promise<void> {
+  rawQemu?.abort();
+  if (daemon && daemon.exitCode === null) {
+    daemon.kill('SIGTERM');
+    await new Promise((resolve) => daemon?.once('exit', resolve));
+  }
+  // Guests outlive the daemon by design; the bench's own must not (found by pid and start time).
+  await killProcessesUsing(stateDir);
+  await rm(work, { recursive: true, force: true });
+}
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void cleanUp().finally(() => process.exit(130)));
+
+const ms = (value: number) => `${(value / 1000).toFixed(2)} s`;
+const median = (values: number[]) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = (sorted.length - 1) / 2;
+  return ((sorted[Math.floor(middle)] as number) + (sorted[Math.ceil(middle)] as number)) / 2;
+};
+
+async function startDaemon(): Promise<BangerClient> {
+  await mkdir(stateDir, { recursive: true });
+  const socketPath = join(stateDir, 'banger.sock');
+  daemon = spawn(process.execPath, [bangerBin, 'serve', '--state-dir', stateDir], {
+    env: { ...process.env, BANGER_KERNEL_CACHE: benchKernelCache, BANGER_LOG_LEVEL: 'warn', BANGER_VM_STOP_GRACE_SECONDS: '0' },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  const client = createClient({ socketPath });
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    try {
+      await client.health();
+      return client;
+    } catch (error) {
+      if (Date.now() > deadline || daemon.exitCode !== null) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+}
+
+async function waitReady(agentSocket: string, hostPort: number, exited: AbortSignal): Promise<void> {
+  // The same readiness banger waits for: an agent answer with an address, then a probe that passes.
+  for (;;) {
+    const health = await queryAgent(agentSocket, { command: 'health', timeoutMs: 120_000, signal: exited });
+    if (health.addresses.length > 0) break;
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  while ((await probeTcpPort(hostPort)) !== 'open') {
+    if (exited.aborted) throw new Error('QEMU exited before the port opened');
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}
+
+/** A free loopback port, as far as bind tells. */
+async function freePort(): Promise<number> {
+  const { createServer } = await import('node:net');
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
+    });
+  });
+}
+
+async function rawBoot(image: { kernelPath: string; initrdPath: string; rootfsPath: string; workSeedPath: string }, round: number): Promise<number> {
+  const dir = join(work, `raw-${round}`);
+  await mkdir(dir);
+  const rootDisk = join(dir, 'root.qcow2');
+  const workDisk = join(dir, 'work.ext4');
+  await createRootOverlay(image.rootfsPath, rootDisk);
+  await createWorkDisk(image.workSeedPath, workDisk, GiB);
+  const [sshPort, servicePort] = [await freePort(), await freePort()];
+  const agentSocket = join(dir, 'agent.sock');
+  const args = qemuBootArgs({
+    kernel: image.kernelPath,
+    initrd: image.initrdPath,
+    rootfs: rootDisk,
+    memoryMiB,
+    cpus: 1,
+    agentSocket,
+    consoleLog: join(dir, 'console.log'),
+    accel: (await kvmUsable()) ? 'kvm' : 'tcg',
+    machine: 'q35',
+    hostForwards: [
+      { hostPort: sshPort, guestPort: 22 },
+      { hostPort: servicePort, guestPort: probePort },
+    ],
+  });
+  args.push('-drive', `file=${qemuOptionValue(workDisk)},if=none,id=work,format=raw,discard=unmap`, '-device', 'virtio-blk-pci,drive=work');
+
+  rawQemu = new AbortController();
+  const exited = new AbortController();
+  const started = performance.now();
+  const qemu = run('qemu-system-x86_64', args, { signal: rawQemu.signal, timeoutMs: 0 }).catch((error: unknown) => {
+    if (!(error instanceof RunError && error.reason === 'aborted')) throw error;
+  });
+  void qemu.finally(() => exited.abort());
+  try {
+    await waitReady(agentSocket, servicePort, exited.signal);
+    return performance.now() - started;
+  } finally {
+    rawQemu.abort();
+    await qemu.catch(() => undefined);
+    rawQemu = undefined;
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+async function bangerCreate(client: BangerClient, round: number): Promise<{ ms: number; stages: Record<string, number> }> {
+  const started = performance.now();
+  const job = await client.createVm({ name: `bench-${round}`, image: 'bench-bb', memoryMiB, ports: [probePort] });
+  const done = await client.waitJob(job.id, { timeoutMs: 300_000 });
+  const elapsed = performance.now() - started;
+  if (done.status !== 'succeeded') throw new Error(`create failed: ${done.error?.detail}`);
+  const stages = Object.fromEntries(done.stages.map((stage) => [stage.name, stage.durationMs ?? 0]));
+  const deleted = await client.deleteVm(done.target.id);
+  await client.waitJob(deleted.id, { timeoutMs: 60_000 });
+  return { ms: elapsed, stages };
+}
+
+async function sparse(path: string, bytes: number): Promise<void> {
+  const handle = await open(path, 'w');
+  await handle.truncate(bytes);
+  await handle.close();
+}
+
+try {
+  const accel = (await kvmUsable()) ? 'kvm' : 'tcg';
+  console.log(`vm-create bench: busybox image, 1 vCPU, ${memoryMiB} MiB, guest port ${probePort} published and probed, ${rounds} rounds, accel ${accel}`);
+  console.log(`host: ${availableParallelism()} cores, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+  const client = await startDaemon();
+  const build = await client.buildImage({ name: 'bench-bb', recipe: 'busybox' });
+  const built = await client.waitJob(build.id, { timeoutMs: 600_000 });
+  if (built.status !== 'succeeded') throw new Error(`image build failed: ${built.error?.detail}`);
+  const image = await client.getImage('bench-bb');
+  if (!image.initrdPath || !image.workSeedPath) throw new Error('the busybox image lacks an initrd or work seed');
+  const files = { kernelPath: image.kernelPath, initrdPath: image.initrdPath, rootfsPath: image.rootfsPath, workSeedPath: image.workSeedPath };
+
+  // One unmeasured boot of each warms the page cache for the kernel, initrd and rootfs.
+  await rawBoot(files, 0);
+  await bangerCreate(client, 0);
+
+  console.log('');
+  console.log('round  banger POST→running  raw QEMU start→ready  ratio');
+  const bangerTimes: number[] = [];
+  const rawTimes: number[] = [];
+  const stageTimes = new Map<string, number[]>();
+  for (let round = 1; round <= rounds; round++) {
+    // Alternate which goes first, so neither always gets the quieter moment.
+    const order = round % 2 === 1 ? ['banger', 'raw'] : ['raw', 'banger'];
+    let bangerMs = 0;
+    let rawMs = 0;
+    for (const which of order) {
+      if (which === 'banger') {
+        const result = await bangerCreate(client, round);
+        bangerMs = result.ms;
+        for (const [stage, duration] of Object.entries(result.stages)) stageTimes.set(stage, [...(stageTimes.get(stage) ?? []), duration]);
+      } else {
+        rawMs = await rawBoot(files, round);
+      }
+    }
+    bangerTimes.push(bangerMs);
+    rawTimes.push(rawMs);
+    console.log(`${String(round).padStart(5)}  ${ms(bangerMs).padStart(19)}  ${ms(rawMs).padStart(20)}  ${(bangerMs / rawMs).toFixed(3)}`);
+  }
+  const ratio = median(bangerTimes) / median(rawTimes);
+  console.log(`median ${ms(median(bangerTimes)).padStart(19)}  ${ms(median(rawTimes)).padStart(20)}  ${ratio.toFixed(3)}  → banger overhead ${((ratio - 1) * 100).toFixed(1)} % (${ms(median(bangerTimes) - median(rawTimes))})`);
+  console.log(`banger stages (median ms): ${[...stageTimes].map(([stage, values]) => `${stage} ${Math.round(median(values))}`).join(', ')}`);
+
+  console.log('');
+  console.log(`disk clone: createRootOverlay (qemu-img create -f qcow2 -b BASE), median of ${cloneSamples}`);
+  for (const size of [1 * GiB, 16 * GiB]) {
+    const base = join(work, `base-${size}.raw`);
+    await sparse(base, size);
+    const samples: number[] = [];
+    for (let i = 0; i < cloneSamples; i++) {
+      const overlay = join(work, `overlay-${i}.qcow2`);
+      const started = performance.now();
+      await createRootOverlay(base, overlay);
+      samples.push(performance.now() - started);
+      await rm(overlay);
+    }
+    await rm(base);
+    console.log(`  ${String(size / GiB).padStart(2)} GiB sparse base: median ${median(samples).toFixed(1)} ms (min ${Math.min(...samples).toFixed(1)}, max ${Math.max(...samples).toFixed(1)})`);
+  }
+} finally {
+  await cleanUp();
+}

@@ -1,0 +1,147 @@
+import { Type } from '@sinclair/typebox';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { IdempotencyHeadersSchema, IdOrNameParamsSchema, problemResponses, ref } from '../schemas/common.js';
+import { JobSchema } from '../schemas/job.js';
+import {
+  CreateVmBodySchema,
+  VmConsoleQuerySchema,
+  VmDeleteQuerySchema,
+  VmListQuerySchema,
+  VmListSchema,
+  VmSchema,
+  VmStopQuerySchema,
+} from '../schemas/vm.js';
+import type { VmService } from '../services/vms/vm-service.js';
+import { decodeCursor, defaultPageSize, page } from './cursor.js';
+
+const isName = (value: unknown): value is string => typeof value === 'string';
+const accepted = (description: string) => ref(JobSchema, { description });
+
+export function vmRoutes(vms: VmService): FastifyPluginAsyncTypebox {
+  return async (app) => {
+    app.get('/vms', {
+      schema: {
+        tags: ['vms'],
+        operationId: 'listVms',
+        summary: 'List VMs, ordered by name; filter by state and labels (?label=key=value, repeatable)',
+        querystring: VmListQuerySchema,
+        response: { 200: ref(VmListSchema), ...problemResponses(422) },
+      },
+    }, async (request) => {
+      const { limit = defaultPageSize, cursor, state, label } = request.query;
+      const rows = vms.list({ state, labels: label }, limit + 1, decodeCursor(cursor, isName));
+      return page(rows, limit, (vm) => vm.name);
+    });
+
+    app.post('/vms', {
+      schema: {
+        tags: ['vms'],
+        operationId: 'createVm',
+        summary: 'Create and boot a VM (a job: validate, clone_disks, seed_work_disk, allocate_network, spawn, kernel_boot, agent_ready, ports_ready, running)',
+        headers: IdempotencyHeadersSchema,
+        body: ref(CreateVmBodySchema),
+        response: { 202: accepted('The create job; poll its Location'), ...problemResponses(404, 409, 413, 422) },
+      },
+    }, async (request, reply) => {
+      const job = vms.create(request.body);
+      return reply.code(202).header('location', job.href).send(job);
+    });
+
+    app.delete('/vms', {
+      schema: {
+        tags: ['vms'],
+        operationId: 'deleteVmsByLabel',
+        summary: 'Delete every VM that carries all the given labels (one job for all of them)',
+        querystring: VmDeleteQuerySchema,
+        response: { 202: accepted('The delete job; its result lists the deleted VMs'), ...problemResponses(409, 422) },
+      },
+    }, async (request, reply) => {
+      const job = vms.deleteByLabels(request.query.label);
+      return reply.code(202).header('location', job.href).send(job);
+    });
+
+    app.get('/vms/:idOrName', {
+      schema: {
+        tags: ['vms'],
+        operationId: 'getVm',
+        summary: 'Show one VM: state, resources, published ports, SSH, timings',
+        params: IdOrNameParamsSchema,
+        response: { 200: ref(VmSchema), ...problemResponses(404) },
+      },
+    }, async (request) => vms.get(request.params.idOrName));
+
+    app.delete('/vms/:idOrName', {
+      schema: {
+        tags: ['vms'],
+        operationId: 'deleteVm',
+        summary: 'Delete a VM (a job): its process, disks, sockets and port reservations go',
+        params: IdOrNameParamsSchema,
+        response: { 202: accepted('The delete job'), ...problemResponses(404, 409) },
+      },
+    }, async (request, reply) => {
+      const job = vms.delete(request.params.idOrName);
+      return reply.code(202).header('location', job.href).send(job);
+    });
+
+    app.post('/vms/:idOrName/stop', {
+      schema: {
+        tags: ['vms'],
+        operationId: 'stopVm',
+        summary: 'Stop a running VM (a job): ACPI power button, then the hypervisor quits after the grace',
+        headers: IdempotencyHeadersSchema,
+        params: IdOrNameParamsSchema,
+        querystring: VmStopQuerySchema,
+        response: { 202: accepted('The stop job'), ...problemResponses(404, 409, 422) },
+      },
+    }, async (request, reply) => {
+      const job = vms.stop(request.params.idOrName, { graceSeconds: request.query.graceSeconds });
+      return reply.code(202).header('location', job.href).send(job);
+    });
+
+    app.post('/vms/:idOrName/start', {
+      schema: {
+        tags: ['vms'],
+        operationId: 'startVm',
+        summary: 'Boot a stopped VM from its disks (a job, with the same readiness stages as a create)',
+        headers: IdempotencyHeadersSchema,
+        params: IdOrNameParamsSchema,
+        response: { 202: accepted('The start job'), ...problemResponses(404, 409) },
+      },
+    }, async (request, reply) => {
+      const job = vms.start(request.params.idOrName);
+      return reply.code(202).header('location', job.href).send(job);
+    });
+
+    app.post('/vms/:idOrName/restart', {
+      schema: {
+        tags: ['vms'],
+        operationId: 'restartVm',
+        summary: 'Stop (if running) and boot a VM again (a job)',
+        headers: IdempotencyHeadersSchema,
+        params: IdOrNameParamsSchema,
+        querystring: VmStopQuerySchema,
+        response: { 202: accepted('The restart job'), ...problemResponses(404, 409, 422) },
+      },
+    }, async (request, reply) => {
+      const job = vms.restart(request.params.idOrName, { graceSeconds: request.query.graceSeconds });
+      return reply.code(202).header('location', job.href).send(job);
+    });
+
+    app.get('/vms/:idOrName/console', {
+      schema: {
+        tags: ['vms'],
+        operationId: 'getVmConsole',
+        summary: "The VM's serial console log (text/plain); ?tail=N for the last N lines",
+        params: IdOrNameParamsSchema,
+        querystring: VmConsoleQuerySchema,
+        response: {
+          200: Type.Unsafe<string>({ description: 'The console text', content: { 'text/plain': { schema: Type.String() } } }),
+          ...problemResponses(404, 422),
+        },
+      },
+    }, async (request, reply) => {
+      const text = await vms.console(request.params.idOrName, request.query.tail);
+      return reply.type('text/plain; charset=utf-8').send(text);
+    });
+  };
+}

@@ -1,0 +1,60 @@
+// One Debian VM (the debian-bookworm recipe: sshd on 22) created through the API and reached over
+// SSH with the daemon's key, by plain ssh and through `banger vm ssh`. Minutes: a Debian bootstrap
+// and a TCG boot of systemd. BANGER_TEST_SKIP_DEBIAN=1 skips it.
+import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import t from 'tap';
+import { isAlive } from '../helpers/api.js';
+import { bangerBin, waitForJob } from '../helpers/daemon.js';
+import { createRunningVm, runVmJob, startVmDaemon, vmsDirEntries, waitGone } from '../helpers/vms.js';
+
+if (process.env.BANGER_TEST_SKIP_DEBIAN === '1') {
+  t.plan(0, 'skipped: BANGER_TEST_SKIP_DEBIAN=1');
+} else {
+  t.setTimeout(20 * 60 * 1000);
+
+  const run = (command: string, args: string[], env: NodeJS.ProcessEnv = process.env) =>
+    new Promise<{ code: number; stdout: string; stderr: string }>((resolve, reject) => {
+      execFile(command, args, { env, timeout: 120_000 }, (error, stdout, stderr) => {
+        if (error && typeof error.code !== 'number') return reject(error);
+        resolve({ code: error ? (error.code as number) : 0, stdout, stderr });
+      });
+    });
+
+  t.test('a Debian VM answers SSH with the daemon key', async (t) => {
+    const daemon = await startVmDaemon(t, { env: { BANGER_VM_PORT_TIMEOUT_SECONDS: '180' } });
+    const build = await daemon.http('POST', '/images/builds', { name: 'deb', recipe: 'debian-bookworm' });
+    t.equal(build.status, 202, build.text);
+    const built = await waitForJob(daemon, build.body.id, 15 * 60_000);
+    t.equal(built.status, 'succeeded', built.error?.detail);
+    if (built.status !== 'succeeded') return;
+
+    const { vm, job } = await createRunningVm(daemon, { name: 'deb1', image: 'deb', cpus: 2, memoryMiB: 512, ports: [22], workDiskSize: '2G' });
+    t.comment(`Debian POST → running: ${job.stages.map((s: any) => `${s.name} ${s.durationMs}`).join(', ')}`);
+    t.match(vm.ports, [{ guestPort: 22, wait: true }], 'SSH is published and was waited for');
+
+    const ssh = vm.ssh;
+    const base = ['-i', ssh.privateKeyPath, '-p', String(ssh.port), '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'BatchMode=yes', '-o', 'LogLevel=ERROR', `${ssh.user}@${ssh.host}`];
+    const uname = await run('ssh', [...base, 'uname', '-a']);
+    t.equal(uname.code, 0, uname.stderr);
+    t.match(uname.stdout, /^Linux \S+ \S+-cloud-amd64 /, 'a shell in the guest');
+    const key = await run('ssh', [...base, 'cat', '/root/.ssh/authorized_keys']);
+    t.equal(key.stdout.trim(), readFileSync(join(daemon.stateDir, 'ssh', 'id_ed25519.pub'), 'utf8').trim(), "the work disk carries the daemon's key");
+    const df = await run('ssh', [...base, 'df', '-B1', '--output=source,size', '/root']);
+    const [source, size] = df.stdout.trim().split('\n').at(-1)?.trim().split(/\s+/) ?? [];
+    t.equal(source, '/dev/vdb', '/root is the work disk');
+    t.ok(Number(size) > 1.8 * 1024 ** 3, `grown to the requested 2G (${size} bytes)`);
+
+    const env = { ...process.env };
+    for (const name of ['BANGER_URL', 'BANGER_TOKEN', 'BANGER_STATE_DIR']) delete env[name];
+    const cli = await run(process.execPath, [bangerBin, '--socket', daemon.socketPath, 'vm', 'ssh', 'deb1', '--', 'cat', '/etc/os-release'], env);
+    t.equal(cli.code, 0, cli.stderr);
+    t.match(cli.stdout, /Debian GNU\/Linux 12/, 'banger vm ssh runs the command');
+
+    await runVmJob(daemon, 'DELETE', '/vms/deb1');
+    await waitGone(vm.pid);
+    t.notOk(isAlive(vm.pid));
+    t.same(vmsDirEntries(daemon.stateDir), []);
+  });
+}
