@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The README's first command: installs what is missing, builds, starts the daemon in the
-# background and shows the catalogue through the CLI.
+# background, builds the default Debian image (once) and boots a VM from it, then runs
+# `uname -a` in it over SSH. Re-running it reuses what is already there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -33,9 +34,31 @@ else
   echo "banger is running (pid $(cat "$state_dir/banger.pid")), socket $socket, log $state_dir/banger.log"
 fi
 
+image=${BANGER_QUICKSTART_IMAGE:-default}
+vm=${BANGER_QUICKSTART_VM:-quickstart}
+
 echo
-echo "images:"
-banger image ls
+if banger image show "$image" >/dev/null 2>&1; then
+  echo "image $image is already built"
+else
+  echo "building image $image (Debian bookworm; about a minute or two):"
+  banger image build "$image" --recipe debian-bookworm
+fi
+
 echo
-echo "try: curl --unix-socket $socket http://banger/images"
-echo "stop it with: scripts/down.sh"
+if [ "$(banger vm show "$vm" --json 2>/dev/null | node -p 'JSON.parse(require("fs").readFileSync(0, "utf8")).state' 2>/dev/null)" = running ]; then
+  echo "VM $vm is already running"
+else
+  banger vm rm "$vm" >/dev/null 2>&1 || true
+  echo "creating VM $vm from $image:"
+  banger vm create "$vm" --image "$image" --cpus 2 --memory 1024 --port 22
+fi
+
+echo
+echo "$ banger vm ssh $vm -- uname -a"
+banger vm ssh "$vm" -- uname -a
+
+echo
+echo "the daemon:  socket $socket, log $state_dir/banger.log; try: curl --unix-socket $socket http://banger/vms"
+echo "the VM:      banger vm ssh $vm    (delete it with: banger vm rm $vm)"
+echo "stop banger: scripts/down.sh"
