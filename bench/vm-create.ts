@@ -1,5 +1,6 @@
 /**
- * What banger costs on top of the hypervisor. In one run, alternating, for the busybox image:
+ * What banger costs on top of the hypervisor. In one run, alternating, for the busybox image
+ * (probing its HTTP service on 8080) or the Debian image (probing sshd on 22):
  *
  *   banger   POST /vms {ports: [8080]} → the create job has succeeded (state running), measured by a
  *            client over the daemon's unix socket: validation, disk clones, port allocation, spawn,
@@ -11,7 +12,7 @@
  *
  * and prints the ratio, then the time createRootOverlay takes for a 1 GiB and a 16 GiB sparse base.
  *
- *   npm run build && npx tsx bench/vm-create.ts [--rounds 3] [--memory 512] [--clone-samples 7]
+ *   npm run build && npx tsx bench/vm-create.ts [--recipe busybox|debian-bookworm] [--rounds 3] [--memory 512] [--clone-samples 7]
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -30,6 +31,7 @@ import { benchKernelCache } from './busybox-image.js';
 
 const { values: flags } = parseArgs({
   options: {
+    recipe: { type: 'string', default: 'busybox' },
     rounds: { type: 'string', default: '3' },
     memory: { type: 'string', default: '512' },
     'clone-samples': { type: 'string', default: '7' },
@@ -38,7 +40,10 @@ const { values: flags } = parseArgs({
 const rounds = Number(flags.rounds);
 const memoryMiB = Number(flags.memory);
 const cloneSamples = Number(flags['clone-samples']);
-const probePort = 8080;
+const recipe = flags.recipe === 'debian-bookworm' ? 'debian-bookworm' : 'busybox';
+// The service each image starts by itself: busybox httpd, or Debian's sshd.
+const probePort = recipe === 'busybox' ? 8080 : 22;
+const imageName = `bench-${recipe}`;
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
 
@@ -162,7 +167,7 @@ async function rawBoot(image: { kernelPath: string; initrdPath: string; rootfsPa
 
 async function bangerCreate(client: BangerClient, round: number): Promise<{ ms: number; stages: Record<string, number> }> {
   const started = performance.now();
-  const job = await client.createVm({ name: `bench-${round}`, image: 'bench-bb', memoryMiB, ports: [probePort] });
+  const job = await client.createVm({ name: `bench-${round}`, image: imageName, memoryMiB, ports: [probePort] });
   const done = await client.waitJob(job.id, { timeoutMs: 300_000 });
   const elapsed = performance.now() - started;
   if (done.status !== 'succeeded') throw new Error(`create failed: ${done.error?.detail}`);
@@ -180,14 +185,14 @@ async function sparse(path: string, bytes: number): Promise<void> {
 
 try {
   const accel = (await kvmUsable()) ? 'kvm' : 'tcg';
-  console.log(`vm-create bench: busybox image, 1 vCPU, ${memoryMiB} MiB, guest port ${probePort} published and probed, ${rounds} rounds, accel ${accel}`);
+  console.log(`vm-create bench: ${recipe} image, 1 vCPU, ${memoryMiB} MiB, guest port ${probePort} published and probed, ${rounds} rounds, accel ${accel}`);
   console.log(`host: ${availableParallelism()} cores, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
   const client = await startDaemon();
-  const build = await client.buildImage({ name: 'bench-bb', recipe: 'busybox' });
+  const build = await client.buildImage({ name: imageName, recipe });
   const built = await client.waitJob(build.id, { timeoutMs: 600_000 });
   if (built.status !== 'succeeded') throw new Error(`image build failed: ${built.error?.detail}`);
-  const image = await client.getImage('bench-bb');
-  if (!image.initrdPath || !image.workSeedPath) throw new Error('the busybox image lacks an initrd or work seed');
+  const image = await client.getImage(imageName);
+  if (!image.initrdPath || !image.workSeedPath) throw new Error(`the ${recipe} image lacks an initrd or work seed`);
   const files = { kernelPath: image.kernelPath, initrdPath: image.initrdPath, rootfsPath: image.rootfsPath, workSeedPath: image.workSeedPath };
 
   // One unmeasured boot of each warms the page cache for the kernel, initrd and rootfs.

@@ -147,6 +147,7 @@ t.test('a busybox VM: create, reach, stop, start, delete', async (t) => {
     const bulk = await runVmJob(daemon, 'DELETE', '/vms?label=suite=api');
     t.same(bulk.result.deleted.map((v: any) => v.name), ['beta']);
     t.same(bulk.stages.map((s: any) => [s.name, s.status]), [['delete beta', 'succeeded']]);
+    t.equal(bulk.target.href, '/vms?label=suite%3Dapi', 'the job links to the VMs it selected');
     t.same(vmsDirEntries(daemon.stateDir), [], 'nothing left under vms/');
     t.same((await daemon.http('GET', '/vms')).body.items, []);
   });

@@ -14,7 +14,8 @@ export function jobView(row: JobRow): Job {
       type: targetType,
       id: row.targetId,
       ...(row.targetName ? { name: row.targetName } : {}),
-      href: `/${targetCollections[targetType]}/${row.targetId}`,
+      // A target id that is a query (`?label=…`) stands for the set of resources it selects.
+      href: `/${targetCollections[targetType]}${row.targetId.startsWith('?') ? '' : '/'}${row.targetId}`,
     },
     stages: row.stages.map((stage) => ({ ...stage, durationMs: durationOf(stage) })),
     progress: row.progress,

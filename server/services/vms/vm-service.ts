@@ -238,7 +238,8 @@ export class VmService {
     try {
       job = this.options.jobs.start({
         kind: 'vm.delete',
-        target: { type: 'vm', id: `label:${selector}`, name: `label ${selector}` },
+        // A query as the target id: the job's link then lists the VMs it is about.
+        target: { type: 'vm', id: `?${labels.map(({ key, value }) => `label=${encodeURIComponent(`${key}=${value}`)}`).join('&')}`, name: `label ${selector}` },
         stages: matches.map((vm) => `delete ${vm.name}`),
         cancellable: false,
         run: (context) => this.runBulkDelete(matches, selector, reason, context),
