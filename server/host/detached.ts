@@ -3,8 +3,6 @@ import { closeSync, openSync, statSync } from 'node:fs';
 import { readProcStat } from './proc.js';
 import { processStartTime } from './runner.js';
 
-export { readProcStat } from './proc.js';
-
 /**
  * The runner's companion for processes that must outlive the daemon (hypervisors):
  * nothing here waits for exit or holds a pipe, so the daemon can restart and find

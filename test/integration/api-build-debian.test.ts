@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import t from 'tap';
 import { startDaemon, waitForJob, type TestDaemon } from '../helpers/daemon.js';
-import { bootGuest, freePort, processesMentioning, testCacheRoot } from '../helpers/guest.js';
+import { processesMentioning } from '../helpers/api.js';
+import { bootGuest, freePort, testCacheRoot } from '../helpers/guest.js';
 
 const execFileAsync = promisify(execFile);
 const sshReadyTimeoutMs = 240_000;

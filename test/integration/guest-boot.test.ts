@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,21 +10,11 @@ import { makeExt4 } from '../../server/host/ext4.js';
 import { buildInitrd, DEFAULT_INITRD_MODULES } from '../../server/host/initrd.js';
 import { ensureDefaultKernel } from '../../server/host/kernel.js';
 import { run, RunError, type RunResult } from '../../server/host/runner.js';
-import { freePort, processesMentioning, tailOf, testCacheRoot } from '../helpers/guest.js';
+import { isAlive, processesMentioning } from '../helpers/api.js';
+import { freePort, tailOf, testCacheRoot } from '../helpers/guest.js';
 
 const BOOT_TIMEOUT_MS = 90_000;
 const MiB = 1024 * 1024;
-
-/** A zombie is as good as gone: it only waits to be reaped. */
-function alive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const state = stat.slice(stat.lastIndexOf(')') + 2)[0];
-    return state !== 'Z' && state !== 'X';
-  } catch {
-    return false;
-  }
-}
 
 t.test('a busybox guest boots under QEMU and its agent answers', async (t) => {
   const kernelCache = join(testCacheRoot, 'kernels');
@@ -146,5 +136,5 @@ t.test('a busybox guest boots under QEMU and its agent answers', async (t) => {
   const outcome = await running;
   t.ok(outcome instanceof RunError && outcome.reason === 'aborted', 'QEMU was stopped by us, not by itself');
   t.same(processesMentioning(dir), [], 'no QEMU process is left');
-  t.ok(qemuPid !== undefined && !alive(qemuPid), 'QEMU pid is gone');
+  t.ok(qemuPid !== undefined && !isAlive(qemuPid), 'QEMU pid is gone');
 });

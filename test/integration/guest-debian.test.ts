@@ -1,8 +1,10 @@
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { lstat, mkdtemp, readdir, readFile, readlink, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
+import { mountsUnder } from '../../server/host/remove-tree.js';
+import { processesMentioning } from '../helpers/api.js';
 import { extractBaseRootfs, installPackagesInto, NotExt4Error } from '../../server/guest/base-rootfs.js';
 import { bootstrapDebianRootfs, type DebianBuildPhase } from '../../server/guest/debian-rootfs.js';
 import { AGENT_GUEST_PATH, type InstalledPackage } from '../../server/guest/rootfs-config.js';
@@ -17,46 +19,21 @@ const MiB = 1024 * 1024;
 const work = await mkdtemp(join(tmpdir(), 'banger-debian-'));
 t.teardown(() => rm(work, { recursive: true, force: true }));
 
-function processState(pid: number): string | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2)[0];
-  } catch {
-    return undefined;
-  }
-}
-
-/** Live processes whose command line mentions marker, with their command lines. */
-function processesMentioning(marker: string): string[] {
-  const found: string[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
-    try {
-      const cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8');
-      const state = processState(Number(entry));
-      if (cmdline.includes(marker) && state !== undefined && state !== 'Z' && state !== 'X') found.push(`${entry}: ${cmdline.replace(/\0/g, ' ')}`);
-    } catch {
-      // exited while we looked
-    }
-  }
-  return found;
+/** Live processes whose command line mentions marker, as readable lines. */
+function processLines(marker: string): string[] {
+  return processesMentioning(marker).map(({ pid, argv }) => `${pid}: ${argv.join(' ')}`);
 }
 
 /** Waits briefly for processes mentioning marker to go: the kernel reaps a dead PID namespace asynchronously. */
 async function leftovers(marker: string, graceMs = 5000): Promise<string[]> {
   const deadline = Date.now() + graceMs;
   for (;;) {
-    const found = processesMentioning(marker);
+    const found = processLines(marker);
     if (found.length === 0 || Date.now() > deadline) return found;
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
 }
 
-function mountsUnder(dir: string): string[] {
-  return readFileSync('/proc/self/mountinfo', 'utf8')
-    .split('\n')
-    .filter((line) => line.split(' ')[4]?.startsWith(dir));
-}
 
 
 

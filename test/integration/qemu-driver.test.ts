@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { BUSYBOX_PROBE_PORT, buildBusyboxRootfs } from '../../server/guest/busybox-rootfs.js';
-import { readProcStat } from '../../server/host/detached.js';
+import { readProcStat } from '../../server/host/proc.js';
 import { createRootOverlay, createWorkDisk, DiskSizeError } from '../../server/host/disks.js';
 import { makeExt4 } from '../../server/host/ext4.js';
 import { buildInitrd, DEFAULT_INITRD_MODULES } from '../../server/host/initrd.js';

@@ -3,7 +3,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
-import { isProcessAlive, isSameProcess, readProcStat, spawnDetached, SpawnDetachedError, waitForExit } from '../../server/host/detached.js';
+import { isProcessAlive, isSameProcess, spawnDetached, SpawnDetachedError, waitForExit } from '../../server/host/detached.js';
+import { readProcStat } from '../../server/host/proc.js';
 import { killProcessGroup } from '../../server/host/runner.js';
 
 async function tempDir(t: Test): Promise<string> {
