@@ -12,7 +12,7 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { createRootOverlay, createWorkDisk } from '../server/host/disks.js';
+import { createWorkDisk } from '../server/host/disks.js';
 import { killProcessGroup } from '../server/host/runner.js';
 import { BootFailureError } from '../server/hypervisor/boot-failure.js';
 import { waitForGuestAgent } from '../server/hypervisor/boot-wait.js';
@@ -117,9 +117,8 @@ try {
   for (let index = 1; index <= boots; index++) {
     const vmDir = join(work, `vm-${index}`);
     await mkdir(vmDir);
-    const rootDisk = join(vmDir, 'root.qcow2');
+    const rootDisk = await driver.prepareRootDisk(image.rootfs, vmDir);
     const workDisk = join(vmDir, 'work.ext4');
-    await createRootOverlay(image.rootfs, rootDisk);
     await createWorkDisk(image.workSeed, workDisk, 128 * MiB);
 
     const result: BootResult = { index, ok: false, load: loadavg()[0] ?? 0 };

@@ -2,9 +2,9 @@ import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildBusyboxRootfs } from '../server/guest/busybox-rootfs.js';
+import { buildInitrd, DEFAULT_INITRD_MODULES } from '../server/guest/initrd.js';
 import { makeExt4 } from '../server/host/ext4.js';
-import { buildInitrd, DEFAULT_INITRD_MODULES } from '../server/host/initrd.js';
-import { ensureDefaultKernel } from '../server/host/kernel.js';
+import { ensureDefaultKernel } from '../server/host/kernel/cache.js';
 
 export interface BenchImage {
   kernel: string;

@@ -10,7 +10,7 @@
  *            same readiness: the guest agent answers with an address and port 8080 passes the same
  *            probe. Disks are made before the clock starts: that is banger's work, not QEMU's.
  *
- * and prints the ratio, then the time createRootOverlay takes for a 1 GiB and a 16 GiB sparse base.
+ * and prints the ratio, then the time the QEMU driver's root disk (a qcow2 overlay) takes for a 1 GiB and a 16 GiB sparse base.
  *
  *   npm run build && npx tsx bench/vm-create.ts [--recipe busybox|debian-bookworm] [--rounds 3] [--memory 512] [--clone-samples 7]
  */
@@ -20,13 +20,16 @@ import { mkdir, mkdtemp, open, rm } from 'node:fs/promises';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { createClient, type BangerClient } from '../client/index.js';
+import { createClient, targetIdOf, type BangerClient } from '../client/index.js';
 import { queryAgent } from '../server/guest/agent-protocol.js';
-import { kvmUsable, qemuBootArgs, qemuOptionValue } from '../server/guest/qemu-boot-args.js';
-import { createRootOverlay, createWorkDisk } from '../server/host/disks.js';
+import { kvmUsable } from '../server/host/kvm.js';
+import { qemuBootArgs } from '../server/hypervisor/qemu/boot-args.js';
+import { createQemuRootDisk } from '../server/hypervisor/qemu/root-disk.js';
+import { unixSocketTransport } from '../server/hypervisor/unix-socket-transport.js';
+import { createWorkDisk } from '../server/host/disks.js';
 import { run, RunError } from '../server/host/runner.js';
 import { probeTcpPort } from '../server/services/vms/port-probe.js';
-import { killProcessesUsing } from '../server/services/vms/strays.js';
+import { killProcessesUsing } from '../server/host/strays.js';
 import { benchKernelCache } from './busybox-image.js';
 
 const { values: flags } = parseArgs({
@@ -98,7 +101,7 @@ async function startDaemon(): Promise<BangerClient> {
 async function waitReady(agentSocket: string, hostPort: number, exited: AbortSignal): Promise<void> {
   // The same readiness banger waits for: an agent answer with an address, then a probe that passes.
   for (;;) {
-    const health = await queryAgent(agentSocket, { command: 'health', timeoutMs: 120_000, signal: exited });
+    const health = await queryAgent(unixSocketTransport(agentSocket), { command: 'health', timeoutMs: 120_000, signal: exited });
     if (health.addresses.length > 0) break;
     await new Promise((resolve) => setTimeout(resolve, 250));
   }
@@ -124,9 +127,8 @@ async function freePort(): Promise<number> {
 async function rawBoot(image: { kernelPath: string; initrdPath: string; rootfsPath: string; workSeedPath: string }, round: number): Promise<number> {
   const dir = join(work, `raw-${round}`);
   await mkdir(dir);
-  const rootDisk = join(dir, 'root.qcow2');
+  const rootDisk = await createQemuRootDisk(image.rootfsPath, dir);
   const workDisk = join(dir, 'work.ext4');
-  await createRootOverlay(image.rootfsPath, rootDisk);
   await createWorkDisk(image.workSeedPath, workDisk, GiB);
   const [sshPort, servicePort] = [await freePort(), await freePort()];
   const agentSocket = join(dir, 'agent.sock');
@@ -134,18 +136,17 @@ async function rawBoot(image: { kernelPath: string; initrdPath: string; rootfsPa
     kernel: image.kernelPath,
     initrd: image.initrdPath,
     rootfs: rootDisk,
+    workDisk,
     memoryMiB,
     cpus: 1,
     agentSocket,
     consoleLog: join(dir, 'console.log'),
     accel: (await kvmUsable()) ? 'kvm' : 'tcg',
-    machine: 'q35',
     hostForwards: [
       { hostPort: sshPort, guestPort: 22 },
       { hostPort: servicePort, guestPort: probePort },
     ],
   });
-  args.push('-drive', `file=${qemuOptionValue(workDisk)},if=none,id=work,format=raw,discard=unmap`, '-device', 'virtio-blk-pci,drive=work');
 
   rawQemu = new AbortController();
   const exited = new AbortController();
@@ -172,7 +173,7 @@ async function bangerCreate(client: BangerClient, round: number): Promise<{ ms: 
   const elapsed = performance.now() - started;
   if (done.status !== 'succeeded') throw new Error(`create failed: ${done.error?.detail}`);
   const stages = Object.fromEntries(done.stages.map((stage) => [stage.name, stage.durationMs ?? 0]));
-  const deleted = await client.deleteVm(done.target.id);
+  const deleted = await client.deleteVm(targetIdOf(done));
   await client.waitJob(deleted.id, { timeoutMs: 60_000 });
   return { ms: elapsed, stages };
 }
@@ -227,17 +228,18 @@ try {
   console.log(`banger stages (median ms): ${[...stageTimes].map(([stage, values]) => `${stage} ${Math.round(median(values))}`).join(', ')}`);
 
   console.log('');
-  console.log(`disk clone: createRootOverlay (qemu-img create -f qcow2 -b BASE), median of ${cloneSamples}`);
+  console.log(`disk clone: createQemuRootDisk (qemu-img create -f qcow2 -b BASE), median of ${cloneSamples}`);
   for (const size of [1 * GiB, 16 * GiB]) {
     const base = join(work, `base-${size}.raw`);
     await sparse(base, size);
     const samples: number[] = [];
     for (let i = 0; i < cloneSamples; i++) {
-      const overlay = join(work, `overlay-${i}.qcow2`);
+      const overlayDir = join(work, `overlay-${i}`);
+      await mkdir(overlayDir);
       const started = performance.now();
-      await createRootOverlay(base, overlay);
+      await createQemuRootDisk(base, overlayDir);
       samples.push(performance.now() - started);
-      await rm(overlay);
+      await rm(overlayDir, { recursive: true });
     }
     await rm(base);
     console.log(`  ${String(size / GiB).padStart(2)} GiB sparse base: median ${median(samples).toFixed(1)} ms (min ${Math.min(...samples).toFixed(1)}, max ${Math.max(...samples).toFixed(1)})`);

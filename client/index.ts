@@ -2,6 +2,7 @@ export { createClient, type BangerClient, type ClientOptions, type IdempotencyOp
 export { DaemonUnreachableError, ProblemError, WaitTimeoutError } from './errors.js';
 export { defaultSocketPath, defaultStateDir } from './defaults.js';
 export type { WaitJobOptions } from './wait-job.js';
+export { targetIdOf } from './job-target.js';
 export {
   finishedJobStatuses,
   isFinished,
@@ -17,6 +18,8 @@ export {
   type JobListFilter,
   type JobStage,
   type JobStatus,
+  type JobSelection,
+  type JobTarget,
   type Problem,
   type RegisterImageRequest,
   type BuildImageRequest,

@@ -11,6 +11,7 @@ import { VmRepository } from './db/repositories/vms.js';
 import { removeTree } from './host/remove-tree.js';
 import { ensureSshIdentity } from './host/ssh-key.js';
 import { QemuDriver } from './hypervisor/qemu/qemu-driver.js';
+import { HypervisorRegistry } from './hypervisor/registry.js';
 import { ImageBuilder } from './services/images/build/image-builder.js';
 import { ImageService } from './services/images/image-service.js';
 import { JobService } from './services/jobs/job-service.js';
@@ -56,7 +57,8 @@ export async function openDaemon(config: Config, logger: Logger): Promise<Daemon
     imageService: images,
     jobRecords,
     jobs,
-    driver: new QemuDriver(),
+    // Firecracker joins here as a second driver on hosts with KVM (docs/architecture.md).
+    hypervisors: new HypervisorRegistry([new QemuDriver()]),
     vmsDir,
     identity,
     settings: vmSettingsFromEnv(),
@@ -66,8 +68,8 @@ export async function openDaemon(config: Config, logger: Logger): Promise<Daemon
   await jobs.recoverInterrupted();
   await removeStaleWorkDirs(layout, logger);
   // After the jobs: a create whose job was interrupted is cleaned up as the VM's own business.
-  await vms.recover();
-  vms.startMonitor();
+  await vms.reconciler.recover();
+  vms.reconciler.startMonitor();
   idempotencyKeys.releaseUnfinished();
   idempotencyKeys.expireBefore(new Date(Date.now() - idempotencyKeyLifetimeMs).toISOString());
 

@@ -48,7 +48,7 @@ export async function serve(flags: ConfigFlags): Promise<RunningDaemon> {
       draining = true;
       logger.info('shutting down: finishing in-flight requests, interrupting running jobs');
       // Running VMs stay up (they are re-adopted at the next start); only the monitor stops.
-      await daemon.services.vms.stopMonitor();
+      await daemon.services.vms.reconciler.stopMonitor();
       await daemon.services.jobs.shutdown();
       await Promise.all(apps.map((app) => app.close()));
       daemon.database.close();

@@ -1,6 +1,6 @@
 import type { Job } from '../types.js';
 import type { Session } from './context.js';
-import { durationBetween, formatDuration } from './format.js';
+import { durationBetween, formatDuration, formatTarget } from './format.js';
 import { createStageProgress } from './progress.js';
 
 /** Exit code of a shell killed by SIGINT: what scripts expect after Ctrl-C. */
@@ -49,7 +49,6 @@ function report(session: Session, job: Job): number {
 function successLine(job: Job): string {
   const elapsed = durationBetween(job.createdAt, job.finishedAt);
   const took = elapsed === null ? '' : ` in ${formatDuration(elapsed)}`;
-  const target = job.target.name ?? job.target.id;
-  if (job.kind === 'image.promote') return `image ${target} promoted${took}`;
-  return `job ${job.id} (${job.kind} of ${job.target.type} ${target}) succeeded${took}`;
+  if (job.kind === 'image.promote') return `${formatTarget(job)} promoted${took}`;
+  return `job ${job.id} (${job.kind} of ${formatTarget(job)}) succeeded${took}`;
 }

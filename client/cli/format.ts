@@ -1,3 +1,12 @@
+import type { Job } from '../types.js';
+
+/** `vm web`, or for a job over a selection `vm label ci-run=4711 (3 selected)`. */
+export function formatTarget(job: Job): string {
+  const { target } = job;
+  if ('id' in target) return `${target.type} ${target.name ?? target.id}`;
+  return `${target.type} ${target.name} (${job.targets.length} selected)`;
+}
+
 /** 0.8s, 12.3s, 2m05s, 1h02m: precise while short, readable when long. */
 export function formatDuration(ms: number): string {
   const clamped = Math.max(0, ms);

@@ -79,7 +79,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Build a managed image from a recipe or a base rootfs (a job; its log path is in the job) */
+        /**
+         * Build a managed image from a recipe or a base rootfs (a job; its log path is in the job)
+         * @description Stages: `preflight` → `fetch_kernel` → `bootstrap_rootfs` → `install_packages` → `install_modules` → `install_guest_files` → `make_initrd` → `make_rootfs` → `make_work_seed` → `seed_ssh_key` → `write_metadata` → `persisted`.
+         */
         post: operations["buildImage"];
         delete?: never;
         options?: never;
@@ -113,7 +116,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Copy an unmanaged image's artifacts into banger's artifact dir (a job) */
+        /**
+         * Copy an unmanaged image's artifacts into banger's artifact dir (a job)
+         * @description Stages: `copy_rootfs` → `copy_work_seed` → `seed_ssh_key` → `write_metadata` → `activate_artifacts`.
+         */
         post: operations["promoteImage"];
         delete?: never;
         options?: never;
@@ -131,9 +137,15 @@ export interface paths {
         /** List VMs, ordered by name; filter by state and labels (?label=key=value, repeatable) */
         get: operations["listVms"];
         put?: never;
-        /** Create and boot a VM (a job: validate, clone_disks, seed_work_disk, allocate_network, spawn, kernel_boot, agent_ready, ports_ready, running) */
+        /**
+         * Create and boot a VM (a job)
+         * @description Stages: `validate` → `clone_disks` → `seed_work_disk` → `allocate_network` → `spawn` → `kernel_boot` → `agent_ready` → `ports_ready` → `running`.
+         */
         post: operations["createVm"];
-        /** Delete every VM that carries all the given labels (one job for all of them) */
+        /**
+         * Delete every VM that carries all the given labels (one job for all of them)
+         * @description Stages, for each target in turn, recorded as `<stage> <target name>`: `delete`.
+         */
         delete: operations["deleteVmsByLabel"];
         options?: never;
         head?: never;
@@ -151,7 +163,10 @@ export interface paths {
         get: operations["getVm"];
         put?: never;
         post?: never;
-        /** Delete a VM (a job): its process, disks, sockets and port reservations go */
+        /**
+         * Delete a VM (a job): its process, disks, sockets and port reservations go
+         * @description Stages: `stop_hypervisor` → `remove_files` → `release_network` → `deleted`.
+         */
         delete: operations["deleteVm"];
         options?: never;
         head?: never;
@@ -167,7 +182,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Stop a running VM (a job): ACPI power button, then the hypervisor quits after the grace */
+        /**
+         * Stop a running VM (a job): ACPI power button, then the hypervisor quits after the grace
+         * @description Stages: `stop_hypervisor` → `stopped`.
+         */
         post: operations["stopVm"];
         delete?: never;
         options?: never;
@@ -184,7 +202,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Boot a stopped VM from its disks (a job, with the same readiness stages as a create) */
+        /**
+         * Boot a stopped VM from its disks (a job, with the same readiness stages as a create)
+         * @description Stages: `validate` → `spawn` → `kernel_boot` → `agent_ready` → `ports_ready` → `running`.
+         */
         post: operations["startVm"];
         delete?: never;
         options?: never;
@@ -201,7 +222,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Stop (if running) and boot a VM again (a job) */
+        /**
+         * Stop (if running) and boot a VM again (a job)
+         * @description Stages: `stop_hypervisor` → `validate` → `spawn` → `kernel_boot` → `agent_ready` → `ports_ready` → `running`.
+         */
         post: operations["restartVm"];
         delete?: never;
         options?: never;
@@ -405,17 +429,30 @@ export interface components {
             durationMs: number | null;
             detail?: string;
         };
+        /** @description A resource a job changes */
+        JobTarget: {
+            type: "image" | "vm";
+            id: string;
+            name?: string;
+            href: string;
+        };
+        /** @description The resources a query selected (DELETE /vms?label=…): it has no id of its own; the job's targets are what it selected */
+        JobSelection: {
+            type: "image" | "vm";
+            /** @description The selector in words, e.g. label ci-run=4711 */
+            name: string;
+            /** @description Lists what the selector selects now, e.g. /vms?label=ci-run%3D4711 */
+            href: string;
+        };
         Job: {
             id: string;
             /** @description e.g. image.promote */
             kind: string;
             status: components["schemas"]["JobStatus"];
-            target: {
-                type: "image" | "vm";
-                id: string;
-                name?: string;
-                href: string;
-            };
+            /** @description What the job is about: its one resource (with an id), or the selection a job over the resources a query selected was asked for (no id) */
+            target: components["schemas"]["JobTarget"] | components["schemas"]["JobSelection"];
+            /** @description Every resource the job changes, in order; while the job is queued or running no other job may change them */
+            targets: components["schemas"]["JobTarget"][];
             stages: components["schemas"]["JobStage"][];
             /** @description Percent of stages done */
             progress: number;

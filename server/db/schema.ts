@@ -1,5 +1,9 @@
 import { sql } from 'drizzle-orm';
 import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
+import type { Static } from '@sinclair/typebox';
+import { jobEventTypes, jobStatuses, targetTypes, type JobStageStatus } from '../domain/job.js';
+import { accelerations, hypervisorNames, vmStates, type Acceleration, type HypervisorName } from '../domain/vm.js';
+import type { JobSchema } from '../schemas/job.js';
 
 // Timestamps are ISO-8601 strings: they sort correctly as text and read well in `sqlite3`.
 
@@ -32,8 +36,7 @@ export const vms = sqliteTable(
     imageId: text('image_id')
       .notNull()
       .references(() => images.id, { onDelete: 'restrict' }),
-    /** creating, starting, running, stopping, stopped, failed, deleting. */
-    state: text('state').notNull(),
+    state: text('state', { enum: vmStates }).notNull(),
     /** Why the VM is in its state, when that is worth saying: a snake_case code and a sentence. */
     stateReason: text('state_reason'),
     stateMessage: text('state_message'),
@@ -41,9 +44,9 @@ export const vms = sqliteTable(
     cpus: integer('cpus').notNull().default(1),
     memoryMib: integer('memory_mib').notNull().default(512),
     workDiskBytes: integer('work_disk_bytes').notNull().default(0),
-    hypervisor: text('hypervisor').notNull().default('qemu'),
-    /** kvm or tcg, once the hypervisor has been launched. */
-    accel: text('accel'),
+    hypervisor: text('hypervisor', { enum: hypervisorNames }).notNull().default('qemu'),
+    /** Set once the hypervisor has been launched. */
+    accel: text('accel', { enum: accelerations }),
     /** `<state-dir>/vms/<id>`: disks, sockets and logs; removed on delete. */
     vmDir: text('vm_dir'),
     /** The hypervisor process while one runs (or may run): what re-adoption after a restart needs. */
@@ -84,10 +87,13 @@ export const jobs = sqliteTable(
   {
     id: text('id').primaryKey(),
     kind: text('kind').notNull(),
-    status: text('status').notNull(),
-    targetType: text('target_type').notNull(),
-    targetId: text('target_id').notNull(),
-    targetName: text('target_name'),
+    status: text('status', { enum: jobStatuses }).notNull(),
+    // Set for a job over the resources a query selected (DELETE /vms?label=…): the job is about
+    // the selection, which has no id; job_targets holds what it selected.
+    selectionType: text('selection_type', { enum: targetTypes }),
+    selectionName: text('selection_name'),
+    /** The query string that lists the selection in its collection, e.g. `label=ci-run%3D4711`. */
+    selectionQuery: text('selection_query'),
     stages: text('stages', { mode: 'json' }).notNull().$type<StoredStage[]>(),
     progress: integer('progress').notNull().default(0),
     result: text('result', { mode: 'json' }).$type<unknown>(),
@@ -101,14 +107,28 @@ export const jobs = sqliteTable(
     startedAt: text('started_at'),
     finishedAt: text('finished_at'),
   },
+  (table) => [index('jobs_status').on(table.status), index('jobs_created_at').on(table.createdAt, table.id)],
+);
+
+// The resources a job changes, in order. `active` is set while the job is queued or running and
+// cleared in the transaction that finishes it, so the unique index makes "one active mutating
+// job per resource" a database guarantee for every target of every job.
+export const jobTargets = sqliteTable(
+  'job_targets',
+  {
+    jobId: text('job_id')
+      .notNull()
+      .references(() => jobs.id, { onDelete: 'cascade' }),
+    position: integer('position').notNull(),
+    type: text('type', { enum: targetTypes }).notNull(),
+    targetId: text('target_id').notNull(),
+    name: text('name'),
+    active: integer('active', { mode: 'boolean' }).notNull(),
+  },
   (table) => [
-    index('jobs_status').on(table.status),
-    index('jobs_target').on(table.targetType, table.targetId),
-    index('jobs_created_at').on(table.createdAt, table.id),
-    // The database itself guarantees one active mutating job per resource.
-    uniqueIndex('jobs_one_active_per_target')
-      .on(table.targetType, table.targetId)
-      .where(sql`status in ('queued', 'running')`),
+    primaryKey({ columns: [table.jobId, table.position] }),
+    index('job_targets_resource').on(table.type, table.targetId),
+    uniqueIndex('job_targets_one_active_job').on(table.type, table.targetId).where(sql`active = 1`),
   ],
 );
 
@@ -119,8 +139,9 @@ export const jobEvents = sqliteTable(
       .notNull()
       .references(() => jobs.id, { onDelete: 'cascade' }),
     seq: integer('seq').notNull(),
-    type: text('type').notNull(),
-    data: text('data', { mode: 'json' }).notNull().$type<Record<string, unknown>>(),
+    type: text('type', { enum: jobEventTypes }).notNull(),
+    // Replayed verbatim to event-stream clients, so stored in the API's shape.
+    data: text('data', { mode: 'json' }).notNull().$type<Static<typeof JobSchema>>(),
     at: text('at').notNull(),
   },
   (table) => [uniqueIndex('job_events_job_seq').on(table.jobId, table.seq)],
@@ -140,7 +161,7 @@ export const idempotencyKeys = sqliteTable('idempotency_keys', {
 
 export interface StoredStage {
   name: string;
-  status: 'pending' | 'running' | 'succeeded' | 'failed' | 'cancelled' | 'skipped';
+  status: JobStageStatus;
   startedAt: string | null;
   finishedAt: string | null;
   detail?: string;
@@ -164,10 +185,10 @@ export interface StoredProcess {
 
 /** The hypervisor driver's VmProcess (server/hypervisor/driver.ts), as stored. */
 export interface StoredVmProcess {
-  hypervisor: 'qemu' | 'firecracker';
+  hypervisor: HypervisorName;
   pid: number;
   startTime: string;
-  accel: 'kvm' | 'tcg';
+  accel: Acceleration;
   controlSocket: string;
   agentSocket: string;
   consoleLog: string;

@@ -1,11 +1,19 @@
 import { randomBytes } from 'node:crypto';
-import { connect, type Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 
 /**
  * Host side of the guest agent protocol (docs/guest-agent.md): one request line
- * `<command> <id>\n` over the unix socket QEMU exposes for the virtio-serial port,
- * answered by one JSON line carrying the same id.
+ * `<command> <id>\n` over a byte stream to the guest (the hypervisor driver says
+ * what carries it), answered by one JSON line carrying the same id.
  */
+
+/** A byte stream to the guest agent, whatever carries it: a virtio-serial socket on QEMU, vsock on Firecracker. */
+export interface AgentTransport {
+  /** For messages, e.g. "unix socket /…/agent.sock". */
+  readonly description: string;
+  /** Rejects while nothing listens yet; queryAgent then tries again until its deadline. */
+  open(): Promise<Duplex>;
+}
 
 export const AGENT_PORT_NAME = 'org.banger.agent';
 export const AGENT_PROTOCOL_VERSION = 1;
@@ -101,14 +109,14 @@ const RETRY_CONNECT_MS = 100;
 const MAX_LINE = 64 * 1024;
 
 /**
- * Asks the guest agent behind socketPath and returns its reply, retrying until it
+ * Asks the guest agent behind the transport and returns its reply, retrying until it
  * answers or timeoutMs passes. Requests are resent because the guest discards
  * what arrives before the agent opens its port; every request carries a fresh id
- * and any of them may be answered. QEMU serves one client per socket, so callers
- * should not query the same VM concurrently.
+ * and any of them may be answered. A virtio-serial port serves one client at a
+ * time, so callers should not query the same VM concurrently.
  */
 export async function queryAgent<C extends AgentCommand = 'health'>(
-  socketPath: string,
+  transport: AgentTransport,
   options: QueryAgentOptions<C> = {},
 ): Promise<AgentReplies[C]> {
   const command = (options.command ?? 'health') as C;
@@ -118,21 +126,21 @@ export async function queryAgent<C extends AgentCommand = 'health'>(
   const { signal } = options;
   let lastProblem = 'no answer';
 
-  const aborted = (): AgentError => new AgentError(`agent query on ${socketPath} was cancelled`, 'aborted', { cause: signal?.reason });
+  const aborted = (): AgentError => new AgentError(`agent query over ${transport.description} was cancelled`, 'aborted', { cause: signal?.reason });
 
   while (Date.now() < deadline) {
     if (signal?.aborted) throw aborted();
-    const outcome = await attempt(socketPath, command, deadline, resendMs, signal);
+    const outcome = await attempt(transport, command, deadline, resendMs, signal);
     if (outcome.kind === 'reply') return outcome.reply;
     if (outcome.kind === 'aborted') throw aborted();
     if (outcome.kind === 'refused') {
-      throw new AgentError(`guest agent on ${socketPath} refused ${command}: ${outcome.error}`, 'refused');
+      throw new AgentError(`guest agent over ${transport.description} refused ${command}: ${outcome.error}`, 'refused');
     }
     lastProblem = outcome.problem;
     const wait = Math.min(RETRY_CONNECT_MS, deadline - Date.now());
     if (wait > 0) await sleep(wait, signal);
   }
-  throw new AgentError(`guest agent on ${socketPath} did not answer ${command} within ${timeoutMs} ms (${lastProblem})`, 'timeout');
+  throw new AgentError(`guest agent over ${transport.description} did not answer ${command} within ${timeoutMs} ms (${lastProblem})`, 'timeout');
 }
 
 type AttemptOutcome<C extends AgentCommand> =
@@ -153,20 +161,31 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   });
 }
 
-/** One connection: resend the request until a matching reply, the deadline, or the socket closes. */
-function attempt<C extends AgentCommand>(
-  socketPath: string,
+/** One connection: resend the request until a matching reply, the deadline, or the stream closes. */
+async function attempt<C extends AgentCommand>(
+  transport: AgentTransport,
   command: C,
   deadline: number,
   resendMs: number,
   signal: AbortSignal | undefined,
 ): Promise<AttemptOutcome<C>> {
+  let stream: Duplex;
+  try {
+    stream = await transport.open();
+  } catch (error) {
+    // ENOENT/ECONNREFUSED: the hypervisor has not created the channel yet, or is gone.
+    const code = (error as NodeJS.ErrnoException).code;
+    return { kind: 'retry', problem: `${code ?? 'error'}: ${error instanceof Error ? error.message : String(error)}` };
+  }
+  if (signal?.aborted) {
+    stream.destroy();
+    return { kind: 'aborted' };
+  }
   return new Promise((resolve) => {
     const sent = new Set<string>();
     let buffered = '';
     let settled = false;
     let resendTimer: NodeJS.Timeout | undefined;
-    const socket: Socket = connect(socketPath);
     const deadlineTimer = setTimeout(() => finish({ kind: 'retry', problem: 'no answer' }), Math.max(0, deadline - Date.now()));
 
     function finish(outcome: AttemptOutcome<C>): void {
@@ -175,7 +194,7 @@ function attempt<C extends AgentCommand>(
       clearTimeout(deadlineTimer);
       clearInterval(resendTimer);
       signal?.removeEventListener('abort', onAbort);
-      socket.destroy();
+      stream.destroy();
       resolve(outcome);
     }
     function onAbort(): void {
@@ -186,15 +205,11 @@ function attempt<C extends AgentCommand>(
     const send = (): void => {
       const id = randomBytes(6).toString('hex');
       sent.add(id);
-      socket.write(formatAgentRequest(command, id));
+      stream.write(formatAgentRequest(command, id));
     };
 
-    socket.setEncoding('utf8');
-    socket.on('connect', () => {
-      send();
-      resendTimer = setInterval(send, resendMs);
-    });
-    socket.on('data', (chunk: string) => {
+    stream.setEncoding('utf8');
+    stream.on('data', (chunk: string) => {
       buffered += chunk;
       let newline: number;
       while ((newline = buffered.indexOf('\n')) >= 0) {
@@ -208,10 +223,9 @@ function attempt<C extends AgentCommand>(
       }
       if (buffered.length > MAX_LINE) buffered = '';
     });
-    socket.on('error', (error: NodeJS.ErrnoException) => {
-      // ENOENT/ECONNREFUSED: QEMU has not created the socket yet or is gone.
-      finish({ kind: 'retry', problem: `${error.code ?? 'error'}: ${error.message}` });
-    });
-    socket.on('close', () => finish({ kind: 'retry', problem: 'connection closed' }));
+    stream.on('error', (error: NodeJS.ErrnoException) => finish({ kind: 'retry', problem: `${error.code ?? 'error'}: ${error.message}` }));
+    stream.on('close', () => finish({ kind: 'retry', problem: 'connection closed' }));
+    send();
+    resendTimer = setInterval(send, resendMs);
   });
 }

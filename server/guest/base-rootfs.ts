@@ -3,15 +3,9 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { isExt4 } from '../host/ext4.js';
 import { run, type LogSink } from '../host/runner.js';
-import {
-  checkPackageNames,
-  debianGuestFiles,
-  missingPackages,
-  privateNamespaceArgs,
-  readInstalledPackages,
-  withAptMessage,
-  type InstalledPackage,
-} from './rootfs-config.js';
+import { privateNamespaceArgs, withAptMessage } from './debian/apt-run.js';
+import { debianGuestFiles } from './debian/guest-spec.js';
+import { checkPackageNames, missingPackages, readInstalledPackages, type InstalledPackage } from './debian/packages.js';
 
 export interface ExtractOptions {
   signal?: AbortSignal;

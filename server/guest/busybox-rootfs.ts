@@ -1,6 +1,6 @@
 import { chmod, copyFile, mkdir, readdir, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { busyboxApplets, DEFAULT_BUSYBOX_PATH, readStaticBusybox } from '../host/initrd.js';
+import { busyboxApplets, DEFAULT_BUSYBOX_PATH, readStaticBusybox } from '../host/busybox.js';
 import { run, type LogSink } from '../host/runner.js';
 import { guestFiles } from './guest-files.js';
 

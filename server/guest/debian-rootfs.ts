@@ -1,19 +1,11 @@
 import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { run, type LogSink } from '../host/runner.js';
-import {
-  checkPackageNames,
-  configureDebianGuest,
-  DEBIAN_GUEST_PACKAGES,
-  debianMirrorLines,
-  missingPackages,
-  privateNamespaceArgs,
-  readHostAptSources,
-  readInstalledPackages,
-  type DebianGuestOptions,
-  type InstalledPackage,
-  withAptMessage,
-} from './rootfs-config.js';
+import { privateNamespaceArgs, withAptMessage } from './debian/apt-run.js';
+import { debianMirrorLines, readHostAptSources } from './debian/apt-sources.js';
+import { configureDebianGuest, type DebianGuestOptions } from './debian/configure-guest.js';
+import { DEBIAN_GUEST_PACKAGES } from './debian/guest-spec.js';
+import { checkPackageNames, missingPackages, readInstalledPackages, type InstalledPackage } from './debian/packages.js';
 
 export const DEBIAN_SUITE = 'bookworm';
 

@@ -1,9 +1,8 @@
 import { rm, stat, truncate } from 'node:fs/promises';
-import { resolve } from 'node:path';
 import { copyFilePreferClone } from './copy.js';
 import { run, type LogSink } from './runner.js';
 
-/** Per-VM disks made from an image's artifacts; the image files are only ever read. */
+/** The per-VM work disk made from an image's work seed; the seed is only ever read. The root disk is the hypervisor driver's. */
 
 export interface DiskOptions {
   signal?: AbortSignal;
@@ -17,7 +16,6 @@ export class DiskSizeError extends Error {
   }
 }
 
-const OVERLAY_TIMEOUT_MS = 60 * 1000;
 // Both walk every group descriptor and inode table of the filesystem: minutes for
 // large disks on slow storage. Cancellation goes through the signal.
 const FSCK_TIMEOUT_MS = 30 * 60 * 1000;
@@ -26,19 +24,6 @@ const RESIZE_TIMEOUT_MS = 30 * 60 * 1000;
 const E2FSCK_FIXED = 1;
 // e2fsprogs messages are matched by nobody, but logs read better untranslated.
 const e2fsEnv = (): NodeJS.ProcessEnv => ({ ...process.env, LC_ALL: 'C' });
-
-/**
- * A qcow2 copy-on-write disk over a raw base image: the VM writes only into the
- * overlay, and creating it reads nothing of the base beyond its size, so it costs
- * the same for any base size. The base path is made absolute because qemu-img
- * would record a relative one relative to the overlay's directory.
- */
-export async function createRootOverlay(baseImage: string, overlayPath: string, options: Pick<DiskOptions, 'signal'> = {}): Promise<void> {
-  await run('qemu-img', ['create', '-q', '-f', 'qcow2', '-F', 'raw', '-b', resolve(baseImage), overlayPath], {
-    timeoutMs: OVERLAY_TIMEOUT_MS,
-    signal: options.signal,
-  });
-}
 
 /**
  * The VM's own work disk: a copy of the image's work seed (an ext4 filesystem)

@@ -296,17 +296,13 @@ export function processStartTime(pid: number): string | null {
 
 /**
  * Signals a recorded process group only if its leader is still the process we
- * recorded, so a recycled pid never receives our signal.
+ * recorded (same pid and start time), so a recycled pid never receives our signal.
+ * A process recorded without a start time was gone before it could be identified,
+ * and is never signalled.
  */
-export function killProcessGroup(
-  pid: number,
-  expectedStartTime: string | null,
-  signal: NodeJS.Signals = 'SIGKILL',
-): boolean {
+export function killProcessGroup(pid: number, expectedStartTime: string, signal: NodeJS.Signals = 'SIGKILL'): boolean {
   // 0 and 1 would turn into kill(0)/kill(-1): our own group or every process.
   if (!Number.isInteger(pid) || pid <= 1) return false;
-  const current = processStartTime(pid);
-  if (current === null) return false;
-  if (expectedStartTime !== null && current !== expectedStartTime) return false;
+  if (processStartTime(pid) !== expectedStartTime) return false;
   return signalGroup(pid, signal);
 }

@@ -27,7 +27,7 @@ export async function collectBootEvidence(driver: Pick<HypervisorDriver, 'isRunn
  * cancellation through signal is rethrown as the agent query's abort error.
  */
 export async function waitForGuestAgent(
-  driver: Pick<HypervisorDriver, 'isRunning'>,
+  driver: Pick<HypervisorDriver, 'isRunning' | 'agentTransport'>,
   vm: VmProcess,
   options: WaitForAgentOptions,
 ): Promise<AgentHealth> {
@@ -84,7 +84,7 @@ export async function waitForGuestAgent(
   const watcher = watch().catch(() => {});
 
   try {
-    return await queryAgent(vm.agentSocket, { command: 'health', timeoutMs: options.timeoutMs, signal: stopQuery.signal });
+    return await queryAgent(driver.agentTransport(vm), { command: 'health', timeoutMs: options.timeoutMs, signal: stopQuery.signal });
   } catch (error) {
     if (options.signal?.aborted) throw error;
     // The agent answered, just not with health: that is not a boot failure.

@@ -1,11 +1,16 @@
+import type { AgentTransport } from '../guest/agent-protocol.js';
+
 /**
  * What the VM service needs from a hypervisor. QEMU implements it today and a
  * Firecracker driver will later, so nothing here names a QEMU concept: the
- * service works with paths, a pid and outcomes, never with command lines.
+ * service works with paths, a pid, streams and outcomes, never with command
+ * lines, disk formats or error texts. docs/architecture.md says what a new
+ * driver must provide.
  */
 
-export type HypervisorName = 'qemu' | 'firecracker';
-export type Acceleration = 'kvm' | 'tcg';
+import type { Acceleration, HypervisorName } from '../domain/vm.js';
+
+export type { Acceleration, HypervisorName } from '../domain/vm.js';
 
 export interface PortForward {
   /** Listens on 127.0.0.1: a published guest port is not for the whole network. */
@@ -18,7 +23,7 @@ export interface LaunchSpec {
   vmDir: string;
   kernel: string;
   initrd: string;
-  /** Copy-on-write disk the guest boots from (/dev/vda). */
+  /** The disk the guest boots from (/dev/vda), made by prepareRootDisk. */
   rootDisk: string;
   /** Raw ext4 disk the guest mounts as /root (/dev/vdb). */
   workDisk: string;
@@ -76,20 +81,44 @@ export interface StopOptions {
   graceMs: number;
 }
 
+export interface DiskOptions {
+  signal?: AbortSignal;
+}
+
 export interface HypervisorDriver {
   readonly name: HypervisorName;
   /** Acceleration launches on this host get. */
   accel(): Promise<Acceleration>;
   /**
+   * Where the VM's root disk lives in its VM dir. Its format is the driver's choice
+   * (a qcow2 overlay for QEMU; Firecracker boots raw disks only).
+   */
+  rootDiskPath(vmDir: string): string;
+  /**
+   * Makes the VM's root disk at rootDiskPath(vmDir) from an image's raw ext4 rootfs,
+   * which is only ever read. A failed attempt leaves no disk behind.
+   */
+  prepareRootDisk(imageRootfs: string, vmDir: string, options?: DiskOptions): Promise<string>;
+  /**
    * Starts the VM in a process of its own that outlives the daemon, and returns
    * once the hypervisor is up (not the guest: see waitForGuestAgent). Throws
-   * LaunchError when the hypervisor does not come up; nothing is left running then.
+   * LaunchError when the hypervisor does not come up (PortConflictError when a host
+   * port of a forward was taken); nothing is left running then.
    */
   launch(spec: LaunchSpec, options?: LaunchOptions): Promise<RunningVm>;
   /** Never signals a process whose pid and start time do not both match. */
   stop(vm: VmProcess, options: StopOptions): Promise<StopOutcome>;
   /** Whether the recorded process is still the hypervisor and has not exited. */
   isRunning(vm: VmProcess): boolean;
+  /** SIGKILL of the recorded process (pid and start time must both match), waiting until it is gone. */
+  kill(vm: VmProcess): Promise<void>;
+  /**
+   * Kills processes that still use vmDir but were never recorded, e.g. a hypervisor
+   * whose launch a daemon crash cut short before its pid was stored. Returns how many.
+   */
+  killStrays(vmDir: string): Promise<number>;
+  /** The stream to the VM's guest agent (docs/guest-agent.md). */
+  agentTransport(vm: VmProcess): AgentTransport;
 }
 
 export class LaunchError extends Error {
@@ -101,5 +130,18 @@ export class LaunchError extends Error {
   ) {
     super(message, options);
     this.name = 'LaunchError';
+  }
+}
+
+/** A forward's host port was taken by another program between its reservation and the launch. */
+export class PortConflictError extends LaunchError {
+  constructor(
+    message: string,
+    stderrTail: string,
+    /** The host ports the hypervisor could not listen on. */
+    readonly hostPorts: number[],
+  ) {
+    super(message, stderrTail);
+    this.name = 'PortConflictError';
   }
 }

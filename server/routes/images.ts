@@ -4,7 +4,9 @@ import { IdempotencyHeadersSchema, IdOrNameParamsSchema, PageQuerySchema, proble
 import { ImageListSchema, ImageSchema, RegisterImageBodySchema } from '../schemas/image.js';
 import { BuildImageBodySchema } from '../schemas/image-build.js';
 import { JobSchema } from '../schemas/job.js';
+import { imageBuildJob, imagePromoteJob } from '../services/images/image-jobs.js';
 import type { ImageService } from '../services/images/image-service.js';
+import { describeStages } from '../services/jobs/job-kind.js';
 import { decodeCursor, defaultPageSize, page } from './cursor.js';
 
 const isName = (value: unknown): value is string => typeof value === 'string';
@@ -59,6 +61,7 @@ export function imageRoutes(images: ImageService): FastifyPluginAsyncTypebox {
         tags: ['images'],
         operationId: 'buildImage',
         summary: 'Build a managed image from a recipe or a base rootfs (a job; its log path is in the job)',
+        description: describeStages(imageBuildJob),
         headers: IdempotencyHeadersSchema,
         body: ref(BuildImageBodySchema),
         response: { 202: ref(JobSchema, { description: 'The build job; poll its Location' }), ...problemResponses(409, 413, 422) },
@@ -84,6 +87,7 @@ export function imageRoutes(images: ImageService): FastifyPluginAsyncTypebox {
         tags: ['images'],
         operationId: 'promoteImage',
         summary: "Copy an unmanaged image's artifacts into banger's artifact dir (a job)",
+        description: describeStages(imagePromoteJob),
         headers: IdempotencyHeadersSchema,
         params: IdOrNameParamsSchema,
         response: { 202: ref(JobSchema, { description: 'The promotion job; poll its Location' }), ...problemResponses(404, 409, 422) },

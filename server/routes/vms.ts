@@ -11,7 +11,9 @@ import {
   VmSchema,
   VmStopQuerySchema,
 } from '../schemas/vm.js';
+import { describeStages } from '../services/jobs/job-kind.js';
 import type { VmService } from '../services/vms/vm-service.js';
+import { vmCreateJob, vmDeleteJob, vmDeleteSelectedJob, vmRestartJob, vmStartJob, vmStopJob } from '../services/vms/vm-jobs.js';
 import { decodeCursor, defaultPageSize, page } from './cursor.js';
 
 const isName = (value: unknown): value is string => typeof value === 'string';
@@ -37,7 +39,8 @@ export function vmRoutes(vms: VmService): FastifyPluginAsyncTypebox {
       schema: {
         tags: ['vms'],
         operationId: 'createVm',
-        summary: 'Create and boot a VM (a job: validate, clone_disks, seed_work_disk, allocate_network, spawn, kernel_boot, agent_ready, ports_ready, running)',
+        summary: 'Create and boot a VM (a job)',
+        description: describeStages(vmCreateJob),
         headers: IdempotencyHeadersSchema,
         body: ref(CreateVmBodySchema),
         response: { 202: accepted('The create job; poll its Location'), ...problemResponses(404, 409, 413, 422) },
@@ -52,6 +55,7 @@ export function vmRoutes(vms: VmService): FastifyPluginAsyncTypebox {
         tags: ['vms'],
         operationId: 'deleteVmsByLabel',
         summary: 'Delete every VM that carries all the given labels (one job for all of them)',
+        description: describeStages(vmDeleteSelectedJob),
         querystring: VmDeleteQuerySchema,
         response: { 202: accepted('The delete job; its result lists the deleted VMs'), ...problemResponses(409, 422) },
       },
@@ -75,6 +79,7 @@ export function vmRoutes(vms: VmService): FastifyPluginAsyncTypebox {
         tags: ['vms'],
         operationId: 'deleteVm',
         summary: 'Delete a VM (a job): its process, disks, sockets and port reservations go',
+        description: describeStages(vmDeleteJob),
         params: IdOrNameParamsSchema,
         response: { 202: accepted('The delete job'), ...problemResponses(404, 409) },
       },
@@ -88,6 +93,7 @@ export function vmRoutes(vms: VmService): FastifyPluginAsyncTypebox {
         tags: ['vms'],
         operationId: 'stopVm',
         summary: 'Stop a running VM (a job): ACPI power button, then the hypervisor quits after the grace',
+        description: describeStages(vmStopJob),
         headers: IdempotencyHeadersSchema,
         params: IdOrNameParamsSchema,
         querystring: VmStopQuerySchema,
@@ -103,6 +109,7 @@ export function vmRoutes(vms: VmService): FastifyPluginAsyncTypebox {
         tags: ['vms'],
         operationId: 'startVm',
         summary: 'Boot a stopped VM from its disks (a job, with the same readiness stages as a create)',
+        description: describeStages(vmStartJob),
         headers: IdempotencyHeadersSchema,
         params: IdOrNameParamsSchema,
         response: { 202: accepted('The start job'), ...problemResponses(404, 409) },
@@ -117,6 +124,7 @@ export function vmRoutes(vms: VmService): FastifyPluginAsyncTypebox {
         tags: ['vms'],
         operationId: 'restartVm',
         summary: 'Stop (if running) and boot a VM again (a job)',
+        description: describeStages(vmRestartJob),
         headers: IdempotencyHeadersSchema,
         params: IdOrNameParamsSchema,
         querystring: VmStopQuerySchema,

@@ -1,5 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox';
-import { recipes } from '../services/images/build/build-request.js';
+import { recipes, type Recipe } from '../domain/image.js';
 import { ImageNameSchema } from './image.js';
 
 const absolutePath = (description: string) => Type.String({ minLength: 1, maxLength: 4096, description });
@@ -8,7 +8,7 @@ export const BuildImageBodySchema = Type.Object(
   {
     name: ImageNameSchema,
     recipe: Type.Optional(
-      Type.Unsafe<(typeof recipes)[number]>({
+      Type.Unsafe<Recipe>({
         type: 'string',
         enum: [...recipes],
         description: 'Build from scratch: debian-bookworm (mmdebstrap) or busybox (seconds, for tests and tiny guests). Give recipe or baseRootfs.',

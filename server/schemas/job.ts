@@ -1,6 +1,5 @@
 import { Type } from '@sinclair/typebox';
-import { jobStatuses, type JobStatus } from '../services/jobs/types.js';
-import type { StoredStage } from '../db/schema.js';
+import { jobStageStatuses, jobStatuses, targetTypes, type JobStageStatus, type JobStatus } from '../domain/job.js';
 import { ProblemSchema, ref } from './common.js';
 
 const nullableTime = Type.Union([Type.String({ format: 'date-time' }), Type.Null()]);
@@ -8,10 +7,12 @@ const nullableTime = Type.Union([Type.String({ format: 'date-time' }), Type.Null
 // An enum rather than a union of literals: one clear validation message instead of one per value.
 export const JobStatusSchema = Type.Unsafe<JobStatus>({ $id: 'JobStatus', type: 'string', enum: [...jobStatuses] });
 
+const targetType = Type.Union(targetTypes.map((type) => Type.Literal(type)));
+
 export const JobStageSchema = Type.Object(
   {
     name: Type.String(),
-    status: Type.Unsafe<StoredStage['status']>({ type: 'string', enum: ['pending', 'running', 'succeeded', 'failed', 'cancelled', 'skipped'] }),
+    status: Type.Unsafe<JobStageStatus>({ type: 'string', enum: [...jobStageStatuses] }),
     startedAt: nullableTime,
     finishedAt: nullableTime,
     durationMs: Type.Union([Type.Integer(), Type.Null()]),
@@ -20,20 +21,40 @@ export const JobStageSchema = Type.Object(
   { $id: 'JobStage', additionalProperties: false },
 );
 
+export const JobTargetSchema = Type.Object(
+  {
+    type: targetType,
+    id: Type.String(),
+    name: Type.Optional(Type.String()),
+    href: Type.String(),
+  },
+  { $id: 'JobTarget', description: 'A resource a job changes', additionalProperties: false },
+);
+
+export const JobSelectionSchema = Type.Object(
+  {
+    type: targetType,
+    name: Type.String({ description: 'The selector in words, e.g. label ci-run=4711' }),
+    href: Type.String({ description: 'Lists what the selector selects now, e.g. /vms?label=ci-run%3D4711' }),
+  },
+  {
+    $id: 'JobSelection',
+    description: "The resources a query selected (DELETE /vms?label=…): it has no id of its own; the job's targets are what it selected",
+    additionalProperties: false,
+  },
+);
+
 export const JobSchema = Type.Object(
   {
     id: Type.String(),
     kind: Type.String({ description: 'e.g. image.promote' }),
     status: ref(JobStatusSchema),
-    target: Type.Object(
-      {
-        type: Type.Union([Type.Literal('image'), Type.Literal('vm')]),
-        id: Type.String(),
-        name: Type.Optional(Type.String()),
-        href: Type.String(),
-      },
-      { additionalProperties: false },
-    ),
+    target: Type.Union([ref(JobTargetSchema), ref(JobSelectionSchema)], {
+      description: 'What the job is about: its one resource (with an id), or the selection a job over the resources a query selected was asked for (no id)',
+    }),
+    targets: Type.Array(ref(JobTargetSchema), {
+      description: 'Every resource the job changes, in order; while the job is queued or running no other job may change them',
+    }),
     stages: Type.Array(ref(JobStageSchema)),
     progress: Type.Integer({ minimum: 0, maximum: 100, description: 'Percent of stages done' }),
     result: Type.Unknown({ description: 'What the job produced, once succeeded' }),
@@ -62,7 +83,7 @@ export const JobListQuerySchema = Type.Object(
     cursor: Type.Optional(Type.String({ maxLength: 512 })),
     status: Type.Optional(ref(JobStatusSchema)),
     kind: Type.Optional(Type.String({ maxLength: 64 })),
-    targetType: Type.Optional(Type.Union([Type.Literal('image'), Type.Literal('vm')])),
+    targetType: Type.Optional(targetType),
     targetId: Type.Optional(Type.String({ maxLength: 64 })),
   },
   { additionalProperties: false },
@@ -84,4 +105,4 @@ export const JobEventsQuerySchema = Type.Object(
   { additionalProperties: false },
 );
 
-export const jobSchemas = [JobStatusSchema, JobStageSchema, JobSchema, JobListSchema];
+export const jobSchemas = [JobStatusSchema, JobStageSchema, JobTargetSchema, JobSelectionSchema, JobSchema, JobListSchema];

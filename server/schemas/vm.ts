@@ -1,6 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox';
-import { maxLabels, maxLabelValueLength, maxPorts, vmNamePattern } from '../services/vms/vm-request.js';
-import { vmStates, type VmState } from '../services/vms/vm-view.js';
+import { accelerations, maxLabels, maxLabelValueLength, maxPorts, vmNamePattern, vmStates, type VmState } from '../domain/vm.js';
 import { ref } from './common.js';
 
 const nullable = <T extends ReturnType<typeof Type.String> | ReturnType<typeof Type.Integer>>(schema: T, description?: string) =>
@@ -35,44 +34,43 @@ export const VmPortSchema = Type.Object(
   { $id: 'VmPort', additionalProperties: false },
 );
 
+// Named for their static types only: without an $id they stay inline in the contract.
+export const VmStateReasonSchema = Type.Object(
+  {
+    code: Type.String({ description: 'e.g. hypervisor_exited, kernel_panic, agent_timeout, port_timeout, interrupted, ttl_expired, stop_requested' }),
+    message: Type.String(),
+    at: nullable(time()),
+  },
+  { additionalProperties: false },
+);
+
+export const VmSshSchema = Type.Object(
+  {
+    host: Type.String(),
+    port: Type.Integer(),
+    user: Type.String(),
+    privateKeyPath: Type.String({ description: "The daemon's private key (on the daemon's host)" }),
+    command: Type.String({ description: 'A ready ssh command line' }),
+  },
+  { additionalProperties: false },
+);
+
 export const VmSchema = Type.Object(
   {
     id: Type.String(),
     name: Type.String(),
     state: ref(VmStateSchema),
-    stateReason: Type.Union([
-      Type.Object(
-        {
-          code: Type.String({ description: 'e.g. hypervisor_exited, kernel_panic, agent_timeout, port_timeout, interrupted, ttl_expired, stop_requested' }),
-          message: Type.String(),
-          at: nullable(time()),
-        },
-        { additionalProperties: false },
-      ),
-      Type.Null(),
-    ]),
+    stateReason: Type.Union([VmStateReasonSchema, Type.Null()]),
     image: Type.Object({ id: Type.String(), name: nullable(Type.String()), href: Type.String() }, { additionalProperties: false }),
     cpus: Type.Integer(),
     memoryMiB: Type.Integer(),
     workDiskSize: Type.String({ description: 'e.g. 1G' }),
     workDiskBytes: Type.Integer(),
     hypervisor: Type.String({ description: 'qemu' }),
-    accel: Type.Union([Type.Literal('kvm'), Type.Literal('tcg'), Type.Null()]),
+    accel: Type.Union([...accelerations.map((accel) => Type.Literal(accel)), Type.Null()]),
     pid: nullable(Type.Integer(), 'The hypervisor process while it runs'),
     ports: Type.Array(ref(VmPortSchema), { description: 'Published guest ports: SSH (22) always, then the requested ones' }),
-    ssh: Type.Union([
-      Type.Object(
-        {
-          host: Type.String(),
-          port: Type.Integer(),
-          user: Type.String(),
-          privateKeyPath: Type.String({ description: "The daemon's private key (on the daemon's host)" }),
-          command: Type.String({ description: 'A ready ssh command line' }),
-        },
-        { additionalProperties: false },
-      ),
-      Type.Null(),
-    ]),
+    ssh: Type.Union([VmSshSchema, Type.Null()]),
     labels: LabelsSchema,
     ttlSeconds: nullable(Type.Integer()),
     expiresAt: nullable(time(), 'When the daemon deletes the VM'),

@@ -37,6 +37,7 @@ export const problemCatalogue = {
   'vm-limit-reached': { status: 409, title: 'The VM limit is reached' },
   'vm-state-conflict': { status: 409, title: 'The VM is not in a state that allows this' },
   'vm-ports-exhausted': { status: 409, title: 'No free host port for a forward' },
+  'hypervisor-unavailable': { status: 409, title: "The VM's hypervisor is not available on this daemon" },
   'image-not-bootable': { status: 422, title: 'The image lacks what a VM needs to boot' },
   'kernel-panic': { status: 500, title: 'The guest kernel panicked' },
   'hypervisor-exited': { status: 500, title: 'The hypervisor exited' },

@@ -4,7 +4,9 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { queryAgent } from '../../server/guest/agent-protocol.js';
-import { kvmUsable, qemuBootArgs, type HostForward } from '../../server/guest/qemu-boot-args.js';
+import { kvmUsable } from '../../server/host/kvm.js';
+import { qemuBootArgs, type HostForward } from '../../server/hypervisor/qemu/boot-args.js';
+import { unixSocketTransport } from '../../server/hypervisor/unix-socket-transport.js';
 import { run, RunError, type RunResult } from '../../server/host/runner.js';
 
 /** Kernel downloads and other slow inputs are kept between test runs here. */
@@ -58,11 +60,10 @@ export async function bootGuest(t: Teardownable, options: BootOptions): Promise<
   const dir = await mkdtemp(join(tmpdir(), 'banger-guest-'));
   const overlay = join(dir, 'root.qcow2');
   await run('qemu-img', ['create', '-q', '-f', 'qcow2', '-F', 'raw', '-b', options.rootfs, overlay]);
-  const extraDrives: string[] = [];
+  let workDisk: string | undefined;
   if (options.workSeed) {
-    const workOverlay = join(dir, 'work.qcow2');
-    await run('qemu-img', ['create', '-q', '-f', 'qcow2', '-F', 'raw', '-b', options.workSeed, workOverlay]);
-    extraDrives.push('-drive', `file=${workOverlay},format=qcow2,if=virtio,cache=unsafe`);
+    workDisk = join(dir, 'work.qcow2');
+    await run('qemu-img', ['create', '-q', '-f', 'qcow2', '-F', 'raw', '-b', options.workSeed, workDisk]);
   }
   const agentSocket = join(dir, 'agent.sock');
   const consoleLog = join(dir, 'console.log');
@@ -71,7 +72,7 @@ export async function bootGuest(t: Teardownable, options: BootOptions): Promise<
     kernel: options.kernel,
     initrd: options.initrd,
     rootfs: overlay,
-    rootfsFormat: 'qcow2',
+    workDisk,
     memoryMiB: options.memoryMiB ?? 256,
     cpus: options.cpus ?? 1,
     agentSocket,
@@ -82,7 +83,7 @@ export async function bootGuest(t: Teardownable, options: BootOptions): Promise<
   const stopQemu = new AbortController();
   const exited = new AbortController();
   let pid: number | undefined;
-  const running: Promise<RunResult | RunError> = run('qemu-system-x86_64', [...args, ...extraDrives], {
+  const running: Promise<RunResult | RunError> = run('qemu-system-x86_64', args, {
     signal: stopQemu.signal,
     timeoutMs: 30 * 60 * 1000,
     onSpawn: (spawned) => {
@@ -110,7 +111,7 @@ export async function bootGuest(t: Teardownable, options: BootOptions): Promise<
     },
     async waitForAgent(timeoutMs) {
       try {
-        return await queryAgent(agentSocket, { command: 'health', timeoutMs, signal: exited.signal });
+        return await queryAgent(unixSocketTransport(agentSocket), { command: 'health', timeoutMs, signal: exited.signal });
       } catch (error) {
         const outcome = await Promise.race([running, new Promise<null>((resolve) => setTimeout(() => resolve(null), 10))]);
         const state = outcome === null ? 'QEMU still running' : outcome instanceof RunError ? `QEMU ended: ${outcome.message}` : 'QEMU exited';

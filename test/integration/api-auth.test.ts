@@ -64,30 +64,19 @@ t.test('no token: 401 unauthorized with WWW-Authenticate', async (t) => {
   assertProblem(t, res, { status: 401, code: 'unauthorized', detail: /requires Authorization: Bearer/ });
   t.match(String(res.headers['www-authenticate']), /^Bearer realm="banger"$/);
   t.match(res.body.hint, /--token|BANGER_TOKEN/, 'the hint says where the token comes from');
-  for (const path of ['/healthz', '/jobs', '/openapi.json', '/no/such/route']) {
-    const other = await tcp(url, path);
-    t.equal(other.status, 401, `${path} needs the token too`);
-    t.equal(other.body.code, 'unauthorized');
-  }
-  const post = await tcp(url, '/images', { 'content-type': 'application/json' }, 'POST');
-  t.equal(post.status, 401, 'a POST is refused before its body is looked at');
 });
 
+// Other paths, wrong tokens and the scheme's case are checked in-process in test/api/problems.test.ts.
 t.test('a wrong token: 401', async (t) => {
-  for (const authorization of [`Bearer ${token.replace(/f$/, '0')}`, `Bearer ${token}x`, `Bearer ${token.slice(0, 16)}`, 'Bearer ', `Basic ${token}`, token]) {
-    const res = await tcp(url, '/images', { authorization });
-    assertProblem(t, res, { status: 401, code: 'unauthorized' });
-    t.ok(res.headers['www-authenticate'], `WWW-Authenticate for ${JSON.stringify(authorization.slice(0, 12))}`);
-  }
+  const res = await tcp(url, '/images', { authorization: `Bearer ${token}x` });
+  assertProblem(t, res, { status: 401, code: 'unauthorized' });
+  t.ok(res.headers['www-authenticate'], 'WWW-Authenticate');
 });
 
 t.test('the right token: 200', async (t) => {
   const res = await tcp(url, '/images', { authorization: `Bearer ${token}` });
   t.equal(res.status, 200);
   t.same(res.body, { items: [], nextCursor: null });
-  t.equal((await tcp(url, '/healthz', { authorization: `bearer ${token}` })).status, 200, 'the scheme is case-insensitive');
-  const missing = await tcp(url, '/images/nope', { authorization: `Bearer ${token}` });
-  assertProblem(t, missing, { status: 404, code: 'image-not-found' });
 });
 
 t.test('the unix socket needs no token, and is mode 0660', async (t) => {

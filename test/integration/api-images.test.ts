@@ -1,7 +1,7 @@
 // The image catalogue over the real daemon's unix socket: register, list, get, update, delete,
-// and every bad input answered with a complete problem and nothing left behind.
-import Sqlite from 'better-sqlite3';
-import { existsSync, mkdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+// promote; bad input answered with a complete problem and nothing left behind (the full set of
+// refusals runs in-process in test/api/).
+import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { assertProblem, imagesDirEntries, stagingDirs } from '../helpers/api.js';
@@ -137,112 +137,41 @@ t.test('a work seed beside the rootfs is picked up', async (t) => {
   for (const name of ['seeded', 'debian', 'no-seed']) t.equal((await daemon.http('DELETE', `/images/${name}`)).status, 200);
 });
 
-t.test('bad requests are refused with a problem and leave nothing behind', async (t) => {
+// Every refusal is checked in-process in test/api/; these few keep each problem family covered
+// over the real socket, where Node's HTTP parser and the listener come into play.
+t.test('bad requests are refused with a problem over the socket and leave nothing behind', async (t) => {
   const before = await listAll();
   const dirBefore = imagesDirEntries(daemon.stateDir);
-  const sub = join(files, 'sub');
-  mkdirSync(sub);
-  const missing = join(files, 'missing.ext4');
-  const danglingTarget = join(files, 'gone', 'rootfs.ext4');
-  const dangling = join(files, 'dangling.ext4');
-  symlinkSync(danglingTarget, dangling);
-  const goodLink = join(files, 'good-link.ext4');
-  symlinkSync(rootfs, goodLink);
   const base = { rootfsPath: rootfs, kernelPath: kernel };
 
-  const preflight = async (name: string, body: Record<string, unknown>, fields: string[], messages: RegExp[]) => {
-    await t.test(name, async (t) => {
-      const res = await daemon.http('POST', '/images', { name: 'bad', ...body });
-      assertProblem(t, res, { status: 422, code: 'preflight-failed', fields, detail: /^Cannot register image bad: / });
-      const errors = res.body.errors ?? [];
-      messages.forEach((message, i) => t.match(errors[i]?.message, message, `errors[${i}].message`));
-      t.ok(errors.every((e: any) => typeof e.hint === 'string' && e.hint.length > 0), 'each field error has a hint');
-    });
-  };
-
-  await preflight('relative rootfsPath', { ...base, rootfsPath: 'images/rootfs.ext4' }, ['rootfsPath'], [/must be absolute, got "images\/rootfs.ext4"/]);
-  await preflight('relative kernelPath', { ...base, kernelPath: 'vmlinuz' }, ['kernelPath'], [/must be absolute/]);
-  await preflight('missing rootfs', { ...base, rootfsPath: missing }, ['rootfsPath'], [new RegExp(`${missing} does not exist`)]);
-  await preflight('a directory where the rootfs file belongs', { ...base, rootfsPath: plainDir }, ['rootfsPath'], [/is a directory, expected a regular file/]);
-  await preflight('a symlink to a missing file', { ...base, rootfsPath: dangling }, ['rootfsPath'], [new RegExp(`is a symlink to ${danglingTarget}, which does not exist`)]);
-  await preflight('".." segments', { ...base, rootfsPath: `${sub}/../plain/rootfs.ext4` }, ['rootfsPath'], [/must not contain "\.\." segments/]);
-  await preflight('a file where the modules dir belongs', { ...base, modulesDir: kernel }, ['modulesDir'], [/is not a directory/]);
-  await preflight('missing work seed, initrd and packages', { ...base, workSeedPath: missing, initrdPath: join(files, 'nope.img'), packagesPath: sub }, ['workSeedPath', 'initrdPath', 'packagesPath'], [/does not exist/, /does not exist/, /is a directory/]);
-  await t.test('bad rootfs and bad kernel are reported together', async (t) => {
-    const res = await daemon.http('POST', '/images', { name: 'bad', rootfsPath: missing, kernelPath: 'relative/vmlinuz' });
+  await t.test('422 preflight-failed: bad rootfs and bad kernel, reported together', async (t) => {
+    const res = await daemon.http('POST', '/images', { name: 'bad', rootfsPath: join(files, 'missing.ext4'), kernelPath: 'relative/vmlinuz' });
     assertProblem(t, res, { status: 422, code: 'preflight-failed', fields: ['rootfsPath', 'kernelPath'] });
     t.equal(res.body.errors.length, 2, 'two errors in one response');
     t.match(res.body.detail, /2 paths are unusable \(rootfsPath, kernelPath\)/, 'the detail names both');
     t.match(res.body.hint, /fix every listed field/);
   });
-  if (process.env.BANGER_DEFAULT_KERNEL === undefined) {
-    await preflight('no kernel and no default kernel', { rootfsPath: rootfs }, ['kernelPath'], [/no default kernel is configured/]);
-  }
-
-  const invalid = async (name: string, body: unknown, fields: string[], detail?: RegExp) => {
-    await t.test(name, async (t) => {
-      const res = await daemon.http('POST', '/images', body);
-      assertProblem(t, res, { status: 422, code: 'validation-failed', fields, ...(detail ? { detail } : {}) });
-    });
-  };
-  await invalid('a name with a slash', { ...base, name: 'a/b' }, ['body.name'], /^body\.name: /);
-  await invalid('a name that climbs', { ...base, name: '../etc' }, ['body.name']);
-  await invalid('a 300-character name', { ...base, name: 'n'.repeat(300) }, ['body.name'], /63/);
-  await invalid('an empty name', { ...base, name: '' }, ['body.name']);
-  await invalid('an unknown body field', { ...base, name: 'extra', colour: 'red' }, ['body.colour'], /unknown field "colour"/);
-  await invalid('a missing rootfsPath', { name: 'norootfs', kernelPath: kernel }, ['body.rootfsPath'], /is required/);
-  await invalid('a wrongly typed field', { ...base, name: 'typed', docker: 'perhaps' }, ['body.docker']);
-  await invalid('several problems at once', { rootfsPath: rootfs, name: 'x/y', extra: 1 }, ['body.name', 'body.extra']);
-  await invalid('a JSON array body', [], ['body']);
-  await t.test('a name hint says what a name may hold', async (t) => {
+  await t.test('422 validation-failed: a name with a slash', async (t) => {
     const res = await daemon.http('POST', '/images', { ...base, name: 'a/b' });
+    assertProblem(t, res, { status: 422, code: 'validation-failed', fields: ['body.name'], detail: /^body\.name: / });
     t.match(res.body.errors[0].hint, /letters, digits/);
   });
-
-  await t.test('a body that is not JSON', async (t) => {
-    const res = await daemon.http('POST', '/images', '{"name": "broken", ');
-    assertProblem(t, res, { status: 422, code: 'validation-failed', detail: /not valid JSON/ });
-  });
-  await t.test('a text/plain body is an unsupported media type', async (t) => {
+  await t.test('415 unsupported-media-type: a text/plain body', async (t) => {
     const res = await daemon.http('POST', '/images', 'name=x', { 'content-type': 'text/plain' });
     assertProblem(t, res, { status: 415, code: 'unsupported-media-type' });
   });
-  await t.test('a form body is an unsupported media type', async (t) => {
-    const res = await daemon.http('POST', '/images', 'name=x', { 'content-type': 'application/x-www-form-urlencoded' });
-    assertProblem(t, res, { status: 415, code: 'unsupported-media-type' });
-  });
-  await t.test('an empty body declared as JSON', async (t) => {
-    const res = await daemon.http('POST', '/images', '', { 'content-type': 'application/json' });
-    assertProblem(t, res, { status: 422, code: 'validation-failed', detail: /not valid JSON/ });
-  });
-  await t.test('a body over 64 KiB', async (t) => {
+  await t.test('413 body-too-large: a body over 64 KiB', async (t) => {
     const body = JSON.stringify({ ...base, name: 'huge', padding: 'x'.repeat(70 * 1024) });
     t.ok(Buffer.byteLength(body) > 64 * 1024);
     const res = await daemon.http('POST', '/images', body);
     assertProblem(t, res, { status: 413, code: 'body-too-large' });
   });
-  await t.test('a symlink to a real file is accepted (control)', async (t) => {
-    const image = await register({ name: 'linked', rootfsPath: goodLink, kernelPath: kernel });
-    t.equal(image.rootfsPath, goodLink, 'the path is recorded as given');
-    t.equal((await daemon.http('DELETE', '/images/linked')).status, 200);
-  });
-
-  await t.test('unknown images and routes', async (t) => {
+  await t.test('404: an unknown image and an unknown route', async (t) => {
     assertProblem(t, await daemon.http('GET', '/images/no-such-image'), { status: 404, code: 'image-not-found', detail: /no-such-image/ });
-    assertProblem(t, await daemon.http('DELETE', '/images/no-such-image'), { status: 404, code: 'image-not-found' });
-    assertProblem(t, await daemon.http('POST', '/images/no-such-image/promote'), { status: 404, code: 'image-not-found' });
     assertProblem(t, await daemon.http('GET', '/no/such/route'), { status: 404, code: 'not-found', detail: 'GET /no/such/route' });
-    const other = await daemon.http('PUT', '/images');
-    t.match(String(other.headers['content-type']), /^application\/problem\+json/, 'an unsupported method is a problem');
-    t.equal(other.body.code, 'not-found');
   });
-
-  // Fastify's router answers some failures itself; they must still be problems.
-  await t.test('router-level failures are problems too', async (t) => {
-    const longName = 'x'.repeat(101);
-    assertProblem(t, await daemon.http('GET', `/images/${longName}`), { status: 404, code: 'image-not-found', detail: longName });
-    const tooLong = await daemon.http('GET', `/images/${'x'.repeat(300)}`);
-    assertProblem(t, tooLong, { status: 422, code: 'validation-failed', fields: ['params.idOrName'] });
+  // Fastify's router answers this itself; it must still be a problem.
+  await t.test('a malformed %-escape', async (t) => {
     const badEscape = await daemon.http('GET', '/images/%E0%A4%A');
     t.match(String(badEscape.headers['content-type']), /^application\/problem\+json/, 'a malformed %-escape is answered with a problem');
     t.ok(badEscape.status >= 400 && badEscape.status < 500, `4xx (${badEscape.status})`);
@@ -279,36 +208,7 @@ t.test('pagination walks every image with nextCursor', async (t) => {
   t.same([...two.body.items, ...rest.body.items].map((image: any) => image.name), all);
   t.equal(rest.body.nextCursor, null);
 
-  assertProblem(t, await daemon.http('GET', '/images?cursor=this-is-not-a-cursor'), { status: 422, code: 'validation-failed', fields: ['querystring.cursor'] });
-  const wrongShape = Buffer.from('{"createdAt":"x","id":"y"}').toString('base64url');
-  assertProblem(t, await daemon.http('GET', `/images?cursor=${wrongShape}`), { status: 422, code: 'validation-failed', fields: ['querystring.cursor'] });
-  assertProblem(t, await daemon.http('GET', '/images?limit=0'), { status: 422, code: 'validation-failed', fields: ['querystring.limit'] });
-  assertProblem(t, await daemon.http('GET', '/images?limit=501'), { status: 422, code: 'validation-failed', fields: ['querystring.limit'] });
-  assertProblem(t, await daemon.http('GET', '/images?limit=1&sort=desc'), { status: 422, code: 'validation-failed', fields: ['querystring.sort'] });
-
   for (const name of names) t.equal((await daemon.http('DELETE', `/images/${name}`)).status, 200);
-});
-
-t.test('an image used by a VM cannot be deleted', async (t) => {
-  const image = await register({ name: 'in-use', rootfsPath: rootfs, kernelPath: kernel });
-  // VMs arrive with a later capability: write the row the way that capability will.
-  const db = new Sqlite(join(daemon.stateDir, 'banger.db'));
-  t.teardown(() => db.close());
-  db.pragma('busy_timeout = 5000');
-  db.pragma('foreign_keys = ON');
-  const stamp = new Date().toISOString();
-  const insert = db.prepare('INSERT INTO vms (id, name, image_id, state, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)');
-  insert.run('vm0000000000000a', 'web-1', image.id, 'stopped', stamp, stamp);
-  insert.run('vm0000000000000b', 'db-1', image.id, 'running', stamp, stamp);
-
-  const refused = await daemon.http('DELETE', '/images/in-use');
-  assertProblem(t, refused, { status: 409, code: 'image-in-use', detail: /used by 2 VM\(s\): db-1, web-1/ });
-  t.same((await daemon.http('GET', `/images/${image.id}`)).body, image, 'the image is still there, unchanged');
-
-  db.prepare('DELETE FROM vms WHERE image_id = ?').run(image.id);
-  const deleted = await daemon.http('DELETE', '/images/in-use');
-  t.equal(deleted.status, 200, 'deletes once no VM uses it');
-  t.equal((await daemon.http('GET', `/images/${image.id}`)).status, 404);
 });
 
 t.test('managed images: promote, refusals, delete removes the artifacts', async (t) => {

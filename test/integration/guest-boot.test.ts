@@ -5,10 +5,12 @@ import { join } from 'node:path';
 import t from 'tap';
 import { queryAgent } from '../../server/guest/agent-protocol.js';
 import { BUSYBOX_PROBE_PORT, buildBusyboxRootfs } from '../../server/guest/busybox-rootfs.js';
-import { kvmUsable, qemuBootArgs } from '../../server/guest/qemu-boot-args.js';
+import { buildInitrd, DEFAULT_INITRD_MODULES } from '../../server/guest/initrd.js';
+import { kvmUsable } from '../../server/host/kvm.js';
+import { qemuBootArgs } from '../../server/hypervisor/qemu/boot-args.js';
+import { unixSocketTransport } from '../../server/hypervisor/unix-socket-transport.js';
 import { makeExt4 } from '../../server/host/ext4.js';
-import { buildInitrd, DEFAULT_INITRD_MODULES } from '../../server/host/initrd.js';
-import { ensureDefaultKernel } from '../../server/host/kernel.js';
+import { ensureDefaultKernel } from '../../server/host/kernel/cache.js';
 import { run, RunError, type RunResult } from '../../server/host/runner.js';
 import { isAlive, processesMentioning } from '../helpers/api.js';
 import { freePort, tailOf, testCacheRoot } from '../helpers/guest.js';
@@ -89,7 +91,7 @@ t.test('a busybox guest boots under QEMU and its agent answers', async (t) => {
 
   let health;
   try {
-    health = await queryAgent(agentSocket, { timeoutMs: BOOT_TIMEOUT_MS, signal: stopWaiting.signal });
+    health = await queryAgent(unixSocketTransport(agentSocket), { timeoutMs: BOOT_TIMEOUT_MS, signal: stopWaiting.signal });
   } catch (error) {
     t.fail(
       `guest agent did not answer (${error instanceof Error ? error.message : String(error)}); ${await exitReport()}\n` +
@@ -108,7 +110,7 @@ t.test('a busybox guest boots under QEMU and its agent answers', async (t) => {
   t.ok(health.addresses.includes('10.0.2.15/24'), `address from DHCP: ${health.addresses.join(', ')}`);
 
   // A new connection after the first one closed: the agent must notice and answer again.
-  const ping = await queryAgent(agentSocket, { command: 'ping', timeoutMs: 15_000, signal: stopWaiting.signal });
+  const ping = await queryAgent(unixSocketTransport(agentSocket), { command: 'ping', timeoutMs: 15_000, signal: stopWaiting.signal });
   t.equal(ping.ok, true, 'agent answers a second connection');
 
   // httpd is started by init alongside the agent, so give it a moment.

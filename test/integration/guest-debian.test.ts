@@ -7,7 +7,8 @@ import { mountsUnder } from '../../server/host/remove-tree.js';
 import { processesMentioning } from '../helpers/api.js';
 import { extractBaseRootfs, installPackagesInto, NotExt4Error } from '../../server/guest/base-rootfs.js';
 import { bootstrapDebianRootfs, type DebianBuildPhase } from '../../server/guest/debian-rootfs.js';
-import { AGENT_GUEST_PATH, type InstalledPackage } from '../../server/guest/rootfs-config.js';
+import { AGENT_GUEST_PATH } from '../../server/guest/debian/guest-spec.js';
+import type { InstalledPackage } from '../../server/guest/debian/packages.js';
 import { makeExt4 } from '../../server/host/ext4.js';
 import { run, RunError } from '../../server/host/runner.js';
 

@@ -1,22 +1,26 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { mkdir, mkdtemp, open, rm, writeFile } from 'node:fs/promises';
-import { connect } from 'node:net';
+import { once } from 'node:events';
+import { connect, createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { BUSYBOX_PROBE_PORT, buildBusyboxRootfs } from '../../server/guest/busybox-rootfs.js';
+import { buildInitrd, DEFAULT_INITRD_MODULES } from '../../server/guest/initrd.js';
 import { readProcStat } from '../../server/host/proc.js';
-import { createRootOverlay, createWorkDisk, DiskSizeError } from '../../server/host/disks.js';
+import { createWorkDisk, DiskSizeError } from '../../server/host/disks.js';
+import { createQemuRootDisk } from '../../server/hypervisor/qemu/root-disk.js';
 import { makeExt4 } from '../../server/host/ext4.js';
-import { buildInitrd, DEFAULT_INITRD_MODULES } from '../../server/host/initrd.js';
-import { ensureDefaultKernel } from '../../server/host/kernel.js';
+import { ensureDefaultKernel } from '../../server/host/kernel/cache.js';
 import { killProcessGroup } from '../../server/host/runner.js';
 import { BootFailureError } from '../../server/hypervisor/boot-failure.js';
 import { waitForGuestAgent } from '../../server/hypervisor/boot-wait.js';
-import { LaunchError, type LaunchSpec, type VmProcess } from '../../server/hypervisor/driver.js';
+import { LaunchError, PortConflictError, type LaunchSpec, type VmProcess } from '../../server/hypervisor/driver.js';
 import { lastLines, readLogTail } from '../../server/hypervisor/log-tail.js';
 import { QemuDriver } from '../../server/hypervisor/qemu/qemu-driver.js';
+import { withQmp } from '../../server/hypervisor/qemu/qmp-client.js';
+import { spawnDetached } from '../../server/host/detached.js';
 import { freePort, testCacheRoot } from '../helpers/guest.js';
 
 const MiB = 1024 * 1024;
@@ -92,9 +96,10 @@ t.test('a root overlay costs the same for a 1 GiB and a 16 GiB base', async (t) 
     await sparseFile(base, size);
     const samples: number[] = [];
     for (let i = 0; i < 5; i++) {
-      const overlay = join(dir, `overlay-${size}-${i}.qcow2`);
+      const overlayDir = join(dir, `overlay-${size}-${i}`);
+      await mkdir(overlayDir);
       const started = performance.now();
-      await createRootOverlay(base, overlay);
+      const overlay = await createQemuRootDisk(base, overlayDir);
       samples.push(performance.now() - started);
       if (i === 0) {
         const info = JSON.parse(execFileSync('qemu-img', ['info', '--output=json', overlay], { encoding: 'utf8' })) as Record<string, unknown>;
@@ -103,14 +108,14 @@ t.test('a root overlay costs the same for a 1 GiB and a 16 GiB base', async (t) 
         t.equal(info['backing-filename-format'], 'raw');
         t.ok(statSync(overlay).blocks * 512 < MiB, 'the overlay allocates almost nothing');
       }
-      await rm(overlay);
+      await rm(overlayDir, { recursive: true });
     }
     timings.set(size, samples);
     await rm(base);
   }
   const small = median(timings.get(1 * GiB) ?? []);
   const large = median(timings.get(16 * GiB) ?? []);
-  t.comment(`createRootOverlay median: 1 GiB ${small.toFixed(1)} ms, 16 GiB ${large.toFixed(1)} ms`);
+  t.comment(`createQemuRootDisk median: 1 GiB ${small.toFixed(1)} ms, 16 GiB ${large.toFixed(1)} ms`);
   t.ok(small < 100, `1 GiB under 100 ms (${small.toFixed(1)} ms)`);
   t.ok(large < 100, `16 GiB under 100 ms (${large.toFixed(1)} ms)`);
   t.ok(Math.max(small, large) / Math.min(small, large) < 3, 'the same order of time');
@@ -149,9 +154,9 @@ t.test('QEMU VMs: launch, stop, relaunch from the same disks, kill', async (t) =
   const accel = await driver.accel();
   const vmDir = join(dir, 'vm');
   await mkdir(vmDir);
-  const rootDisk = join(vmDir, 'root.qcow2');
+  const rootDisk = await driver.prepareRootDisk(rootfs, vmDir);
+  t.equal(rootDisk, driver.rootDiskPath(vmDir));
   const workDisk = join(vmDir, 'work.ext4');
-  await createRootOverlay(rootfs, rootDisk);
   await createWorkDisk(workSeed, workDisk, 128 * MiB);
   const probePort = await freePort();
   const spec: LaunchSpec = {
@@ -199,16 +204,17 @@ t.test('QEMU VMs: launch, stop, relaunch from the same disks, kill', async (t) =
   t.equal(stat?.session, vm.pid, 'QEMU leads its own session, so it outlives the daemon');
   t.not(stat?.processGroup, readProcStat(process.pid)?.processGroup, 'not in the test process group');
   t.equal(readFileSync(join(vmDir, 'qemu.pid'), 'utf8').trim(), String(vm.pid), 'QEMU wrote its pid file');
-  t.same(await driver.queryStatus(vm), { status: 'running', running: true }, 'query-status');
+  t.same(await withQmp(vm.controlSocket, (client) => client.execute('query-status')), { status: 'running', singlestep: false, running: true }, 'query-status');
 
   const probe = await fetch(`http://127.0.0.1:${probePort}/`, { signal: AbortSignal.timeout(10_000) }).catch((error: unknown) => error);
   t.ok(probe instanceof Response && probe.ok, 'the forwarded port reaches the guest service');
   if (probe instanceof Response) await probe.text();
 
   // Another VM can get an overlay of the same base while this one runs from it.
-  const second = join(dir, 'second.qcow2');
-  await createRootOverlay(rootfs, second);
-  await rm(second);
+  const secondDir = join(dir, 'second');
+  await mkdir(secondDir);
+  await driver.prepareRootDisk(rootfs, secondDir);
+  await rm(secondDir, { recursive: true });
 
   const stopStarted = Date.now();
   const outcome = await driver.stop(vm, { graceMs: STOP_GRACE_MS });
@@ -236,8 +242,7 @@ t.test('failures are classified', async (t) => {
   const driver = new QemuDriver();
   const vmDir = join(dir, 'broken');
   await mkdir(vmDir);
-  const rootDisk = join(vmDir, 'root.qcow2');
-  await createRootOverlay(rootfs, rootDisk);
+  const rootDisk = await driver.prepareRootDisk(rootfs, vmDir);
   const workDisk = join(vmDir, 'work.ext4');
   await createWorkDisk(workSeed, workDisk, 64 * MiB);
   const spec: LaunchSpec = { vmDir, kernel: kernel.kernelPath, initrd, rootDisk, workDisk, cpus: 1, memoryMiB: 256, portForwards: [] };
@@ -246,6 +251,18 @@ t.test('failures are classified', async (t) => {
   t.ok(missingDisk instanceof LaunchError, String(missingDisk));
   t.match((missingDisk as LaunchError).message, /exited during start: .*missing\.ext4/);
   t.match((missingDisk as LaunchError).stderrTail, /missing\.ext4/);
+
+  // A host port another program listens on: the driver names it without QEMU's words.
+  const blocker = createServer().listen(0, '127.0.0.1');
+  await once(blocker, 'listening');
+  const takenPort = (blocker.address() as AddressInfo).port;
+  const conflict = await driver
+    .launch({ ...spec, portForwards: [{ hostPort: takenPort, guestPort: BUSYBOX_PROBE_PORT }] }, { onSpawn: (vm) => launched.push(vm) })
+    .catch((error: unknown) => error);
+  blocker.close();
+  t.ok(conflict instanceof PortConflictError, String(conflict));
+  t.same((conflict as PortConflictError).hostPorts, [takenPort], 'the taken host port is named');
+  t.notOk(driver.isRunning(launched.at(-1) as VmProcess), 'nothing left running after a port conflict');
 
   const noBinary = await new QemuDriver({ binary: 'banger-no-such-qemu' }).launch(spec).catch((error: unknown) => error);
   t.ok(noBinary instanceof LaunchError, String(noBinary));
@@ -270,4 +287,24 @@ t.test('failures are classified', async (t) => {
   t.ok(panic instanceof BootFailureError && panic.kind === 'kernel_panic', `${String(panic)} after ${Date.now() - started} ms`);
   await waitUntil('QEMU to exit after the panic', () => !driver.isRunning(running.process), 30_000);
   t.equal(await driver.stop(running.process, { graceMs: 0 }), 'already-gone', 'panic=-1 and -no-reboot ended QEMU');
+});
+
+t.test('kill and stray sweep go by process identity', async (t) => {
+  const driver = new QemuDriver();
+  const vmDir = join(dir, 'strays');
+  await mkdir(vmDir);
+  // A process naming a path in the VM dir, as a hypervisor whose pid was never recorded would.
+  const log = join(vmDir, 'stray.log');
+  const stray = await spawnDetached('sh', ['-c', 'sleep 300', join(vmDir, 'disk.img')], { cwd: vmDir, stdoutPath: log, stderrPath: log });
+  const other = await spawnDetached('sleep', ['300'], { cwd: dir, stdoutPath: join(dir, 'other.log'), stderrPath: join(dir, 'other.log') });
+  t.teardown(() => killProcessGroup(other.pid, other.startTime, 'SIGKILL'));
+  t.equal(await driver.killStrays(vmDir), 1, 'one stray named the VM dir');
+  t.equal(readProcStat(stray.pid)?.startTime === stray.startTime && readProcStat(stray.pid)?.state !== 'Z', false, 'the stray is gone');
+  t.ok(readProcStat(other.pid), 'a process outside the VM dir is untouched');
+
+  const fake: VmProcess = { hypervisor: 'qemu', pid: other.pid, startTime: `${other.startTime}9`, accel: 'tcg', controlSocket: join(vmDir, 'q'), agentSocket: join(vmDir, 'a'), consoleLog: join(vmDir, 'c'), stderrLog: join(vmDir, 'e') };
+  await driver.kill(fake).catch(() => undefined);
+  t.ok(readProcStat(other.pid), 'kill with a start time that does not match signals nothing');
+  await driver.kill({ ...fake, startTime: other.startTime });
+  t.notOk(driver.isRunning({ ...fake, startTime: other.startTime }), 'kill with the right identity ends it');
 });

@@ -6,6 +6,7 @@ import t, { type Test } from 'tap';
 import { AgentError, formatAgentRequest, parseAgentReply, queryAgent } from '../../server/guest/agent-protocol.js';
 import { guestFiles } from '../../server/guest/guest-files.js';
 import { run } from '../../server/host/runner.js';
+import { unixSocketTransport } from '../../server/hypervisor/unix-socket-transport.js';
 
 async function socketPath(t: Test): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'banger-agent-'));
@@ -67,7 +68,7 @@ t.test('waits for the socket, resends, and ignores stale and foreign lines', asy
     });
   }, 300);
   const started = Date.now();
-  const reply = await queryAgent(path, { timeoutMs: 10_000, resendMs: 200 });
+  const reply = await queryAgent(unixSocketTransport(path), { timeoutMs: 10_000, resendMs: 200 });
   t.same(reply.addresses, ['10.0.2.15/24']);
   t.equal(reply.uptimeSeconds, 3.5);
   t.ok(seen.length >= 2 && seen.every((command) => command === 'health'), `requests resent: ${seen.join(',')}`);
@@ -77,7 +78,7 @@ t.test('waits for the socket, resends, and ignores stale and foreign lines', asy
 t.test('ping', async (t) => {
   const path = await socketPath(t);
   await fakeAgent(t, path, (socket, command, id) => socket.write(`{"ok":true,"id":"${id}"}\n`));
-  const reply = await queryAgent(path, { command: 'ping', timeoutMs: 5000 });
+  const reply = await queryAgent(unixSocketTransport(path), { command: 'ping', timeoutMs: 5000 });
   t.equal(reply.ok, true);
   t.match(reply.id, /^[0-9a-f]{12}$/);
 });
@@ -88,30 +89,30 @@ t.test('reconnects when the connection drops', async (t) => {
     if (count === 1) socket.destroy();
     else socket.write(health(id));
   });
-  const reply = await queryAgent(path, { timeoutMs: 5000, resendMs: 5000 });
+  const reply = await queryAgent(unixSocketTransport(path), { timeoutMs: 5000, resendMs: 5000 });
   t.equal(reply.hostname, 'banger');
 });
 
 t.test('timeout, refusal and cancellation', async (t) => {
   const silent = await socketPath(t);
   await fakeAgent(t, silent, () => {});
-  const timedOut = await queryAgent(silent, { timeoutMs: 600, resendMs: 100 }).catch((error: unknown) => error);
+  const timedOut = await queryAgent(unixSocketTransport(silent), { timeoutMs: 600, resendMs: 100 }).catch((error: unknown) => error);
   t.ok(timedOut instanceof AgentError && timedOut.code === 'timeout', 'timeout');
   t.match((timedOut as Error).message, /did not answer health within 600 ms/);
 
-  const missing = await queryAgent(join(tmpdir(), 'banger-no-such-socket'), { timeoutMs: 300 }).catch((error: unknown) => error);
+  const missing = await queryAgent(unixSocketTransport(join(tmpdir(), 'banger-no-such-socket')), { timeoutMs: 300 }).catch((error: unknown) => error);
   t.ok(missing instanceof AgentError && missing.code === 'timeout');
   t.match((missing as Error).message, /ENOENT/);
 
   const refusing = await socketPath(t);
   await fakeAgent(t, refusing, (socket, _command, id) => socket.write(`{"ok":false,"id":"${id}","error":"unknown request"}\n`));
-  const refused = await queryAgent(refusing, { timeoutMs: 5000 }).catch((error: unknown) => error);
+  const refused = await queryAgent(unixSocketTransport(refusing), { timeoutMs: 5000 }).catch((error: unknown) => error);
   t.ok(refused instanceof AgentError && refused.code === 'refused');
 
   const controller = new AbortController();
   setTimeout(() => controller.abort(), 200);
   const started = Date.now();
-  const aborted = await queryAgent(silent, { timeoutMs: 10_000, signal: controller.signal }).catch((error: unknown) => error);
+  const aborted = await queryAgent(unixSocketTransport(silent), { timeoutMs: 10_000, signal: controller.signal }).catch((error: unknown) => error);
   t.ok(aborted instanceof AgentError && aborted.code === 'aborted');
   t.ok(Date.now() - started < 2000, 'stops promptly');
 });

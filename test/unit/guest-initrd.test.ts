@@ -5,9 +5,10 @@ import { gunzipSync } from 'node:zlib';
 import t, { type Test } from 'tap';
 import { buildBusyboxRootfs } from '../../server/guest/busybox-rootfs.js';
 import { guestFiles } from '../../server/guest/guest-files.js';
+import { buildInitrd, DEFAULT_INITRD_MODULES } from '../../server/guest/initrd.js';
+import { isStaticElf } from '../../server/host/busybox.js';
 import { decodeCpio } from '../../server/host/cpio.js';
-import { buildInitrd, DEFAULT_INITRD_MODULES, isStaticElf } from '../../server/host/initrd.js';
-import { ModuleNotFoundError } from '../../server/host/kernel.js';
+import { ModuleNotFoundError } from '../../server/host/kernel/modules-dep.js';
 
 const VERSION = '6.1.0-99-test-amd64';
 

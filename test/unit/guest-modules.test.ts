@@ -2,18 +2,10 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import {
-  decompressModules,
-  formatModulesDep,
-  moduleLoadOrder,
-  moduleNameFromPath,
-  ModuleNotFoundError,
-  parseKernelDependency,
-  parseModulesDep,
-  readModinfo,
-  writeModulesDep,
-  type ModuleCompression,
-} from '../../server/host/kernel.js';
+import { readModinfo } from '../../server/host/kernel/modinfo.js';
+import { decompressModules, writeModulesDep, type ModuleCompression } from '../../server/host/kernel/module-files.js';
+import { formatModulesDep, moduleLoadOrder, moduleNameFromPath, ModuleNotFoundError, parseModulesDep } from '../../server/host/kernel/modules-dep.js';
+import { parseKernelDependency } from '../../server/host/kernel/package.js';
 import { run, RunError } from '../../server/host/runner.js';
 
 // Shaped like the Debian 6.1 cloud kernel's modules.dep (depmod lists a module's

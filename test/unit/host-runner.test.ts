@@ -166,7 +166,7 @@ t.test('a child that exits while a descendant keeps stdout open still resolves',
   t.ok(Date.now() - started < 5000, `resolved after ${Date.now() - started}ms`);
   const background = Number(result.stdout.trim());
   t.ok(background > 1);
-  t.ok(killProcessGroup(background, processStartTime(background)), 'background sleep cleaned up');
+  t.ok(killProcessGroup(background, processStartTime(background) as string), 'background sleep cleaned up');
 });
 
 t.test('processStartTime', async (t) => {
@@ -204,7 +204,7 @@ t.test('processStartTime parses comm containing spaces and parentheses', async (
   while (pid === 0) await new Promise((resolve) => setTimeout(resolve, 10));
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   t.match(stat, /\(a\) b \(c\)/, 'comm really contains ") "');
-  const expected = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? null;
+  const expected = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? '';
   t.equal(processStartTime(pid), expected);
   t.ok(killProcessGroup(pid, expected));
   const error = await promise;
@@ -224,16 +224,16 @@ t.test('killProcessGroup checks identity before signalling', async (t) => {
 
   t.equal(killProcessGroup(pid, `${startTime}1`), false, 'different start time: not signalled');
   t.ok(alive(pid));
-  t.equal(killProcessGroup(99_999_999, null), false, 'missing process: not signalled');
-  t.equal(killProcessGroup(1, null), false, 'never signals pid 1 / all processes');
-  t.equal(killProcessGroup(0, null), false);
+  t.equal(killProcessGroup(99_999_999, startTime as string), false, 'missing process: not signalled');
+  t.equal(killProcessGroup(1, processStartTime(1) as string), false, 'never signals pid 1 / all processes');
+  t.equal(killProcessGroup(0, startTime as string), false);
 
-  t.equal(killProcessGroup(pid, startTime), true);
+  t.equal(killProcessGroup(pid, startTime as string), true);
   const error = await runError(promise);
   t.equal(error.reason, 'exit');
   t.equal(error.signal, 'SIGKILL');
   t.match(error.message, /killed by SIGKILL/);
   const grandchild = Number(error.stdout.trim());
   t.ok(await waitUntilGone(grandchild), 'whole group received the signal');
-  t.equal(killProcessGroup(pid, startTime), false, 'gone: no ESRCH thrown, just false');
+  t.equal(killProcessGroup(pid, startTime as string), false, 'gone: no ESRCH thrown, just false');
 });

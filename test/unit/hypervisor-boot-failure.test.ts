@@ -6,6 +6,7 @@ import { BootFailureError, classifyBootFailure, describeBootFailure } from '../.
 import { waitForGuestAgent } from '../../server/hypervisor/boot-wait.js';
 import type { VmProcess } from '../../server/hypervisor/driver.js';
 import { lastLines, readLogTail } from '../../server/hypervisor/log-tail.js';
+import { unixSocketTransport } from '../../server/hypervisor/unix-socket-transport.js';
 
 const panicConsole = [
   '[    2.1] VFS: Cannot open root device "vda" or unknown-block(0,0): error -6',
@@ -75,11 +76,16 @@ async function fakeVm(t: Test): Promise<VmProcess> {
   };
 }
 
+/** The two driver answers the wait needs: a process state the test decides, and the VM's real agent socket, where nothing answers. */
+function fakeDriver(running: boolean) {
+  return { isRunning: () => running, agentTransport: (vm: VmProcess) => unixSocketTransport(vm.agentSocket) };
+}
+
 t.test('waiting for the agent ends early with the right class', async (t) => {
   const exitedVm = await fakeVm(t);
   await writeFile(exitedVm.stderrLog, 'qemu-system-x86_64: -m 99999999: cannot set up guest memory\n');
   let started = Date.now();
-  const exited = await waitForGuestAgent({ isRunning: () => false }, exitedVm, { timeoutMs: 30_000 }).catch((error: unknown) => error);
+  const exited = await waitForGuestAgent(fakeDriver(false), exitedVm, { timeoutMs: 30_000 }).catch((error: unknown) => error);
   t.ok(exited instanceof BootFailureError && exited.kind === 'hypervisor_exited', String(exited));
   t.match((exited as Error).message, /cannot set up guest memory/);
   t.ok(Date.now() - started < 5000, 'did not wait for the timeout');
@@ -88,17 +94,17 @@ t.test('waiting for the agent ends early with the right class', async (t) => {
   let consoleSeen = 0;
   setTimeout(() => void writeFile(panicVm.consoleLog, panicConsole), 300);
   started = Date.now();
-  const panicked = await waitForGuestAgent({ isRunning: () => true }, panicVm, { timeoutMs: 30_000, onConsoleOutput: () => consoleSeen++ }).catch((error: unknown) => error);
+  const panicked = await waitForGuestAgent(fakeDriver(true), panicVm, { timeoutMs: 30_000, onConsoleOutput: () => consoleSeen++ }).catch((error: unknown) => error);
   t.ok(panicked instanceof BootFailureError && panicked.kind === 'kernel_panic', String(panicked));
   t.ok(Date.now() - started < 5000, 'a panic ends the wait while the hypervisor still runs');
   t.equal(consoleSeen, 1, 'console output reported once');
 
   const quietVm = await fakeVm(t);
-  const timedOut = await waitForGuestAgent({ isRunning: () => true }, quietVm, { timeoutMs: 800 }).catch((error: unknown) => error);
+  const timedOut = await waitForGuestAgent(fakeDriver(true), quietVm, { timeoutMs: 800 }).catch((error: unknown) => error);
   t.ok(timedOut instanceof BootFailureError && timedOut.kind === 'agent_timeout', String(timedOut));
 
   const cancelled = new AbortController();
   setTimeout(() => cancelled.abort(), 200);
-  const aborted = await waitForGuestAgent({ isRunning: () => true }, quietVm, { timeoutMs: 30_000, signal: cancelled.signal }).catch((error: unknown) => error);
+  const aborted = await waitForGuestAgent(fakeDriver(true), quietVm, { timeoutMs: 30_000, signal: cancelled.signal }).catch((error: unknown) => error);
   t.notOk(aborted instanceof BootFailureError, 'a cancellation is not a boot failure');
 });

@@ -4,7 +4,7 @@ import { finishedJobStatuses, type Job, type JobListFilter, type JobStatus } fro
 import { groupCommand, leafCommand } from '../command-builder.js';
 import type { CliContext, Session } from '../context.js';
 import { followJob } from '../follow.js';
-import { durationBetween, formatDuration, formatTime, orDash } from '../format.js';
+import { durationBetween, formatDuration, formatTarget, formatTime, orDash } from '../format.js';
 import { nameWidth, paintFor, stageLine } from '../stage-line.js';
 
 const pageSize = 200;
@@ -29,7 +29,7 @@ export function jobCommands(program: Command, context: CliContext): void {
         if (jobs.length === 0) return session.output.line('no jobs');
         session.output.table(
           ['ID', 'KIND', 'TARGET', 'STATUS', 'PROGRESS', 'CREATED'],
-          jobs.map((item) => [item.id, item.kind, targetOf(item), item.status, `${item.progress}%`, formatTime(item.createdAt)]),
+          jobs.map((item) => [item.id, item.kind, formatTarget(item), item.status, `${item.progress}%`, formatTime(item.createdAt)]),
         );
       }),
     );
@@ -57,7 +57,7 @@ export function jobCommands(program: Command, context: CliContext): void {
     context.action(async (session, id: string) => {
       const cancelled = await session.client().cancelJob(id);
       if (session.output.json) return session.output.printJson(cancelled);
-      session.output.line(`job ${cancelled.id} (${cancelled.kind} of ${targetOf(cancelled)}) ${cancelled.status}`);
+      session.output.line(`job ${cancelled.id} (${cancelled.kind} of ${formatTarget(cancelled)}) ${cancelled.status}`);
     }),
   );
 }
@@ -73,17 +73,13 @@ async function allJobs(client: BangerClient, filter: JobListFilter): Promise<Job
   return jobs;
 }
 
-function targetOf(job: Job): string {
-  return `${job.target.type} ${job.target.name ?? job.target.id}`;
-}
-
 function showJob(session: Session, job: Job): void {
   const { output } = session;
   const elapsed = durationBetween(job.startedAt, job.finishedAt);
   output.fields([
     ['id', job.id],
     ['kind', job.kind],
-    ['target', `${targetOf(job)} (id ${job.target.id})`],
+    ...targetFields(job),
     ['status', job.status + (job.error ? `: ${job.error.detail}` : '')],
     ['progress', `${job.progress}%`],
     ['created', formatTime(job.createdAt)],
@@ -96,4 +92,12 @@ function showJob(session: Session, job: Job): void {
   output.line('stages:');
   const paint = paintFor(output.interactive, session.env);
   for (const stage of job.stages) output.line(`  ${stageLine(stage, nameWidth(job.stages), paint)}`);
+}
+
+/** The resource with its id; for a job over several, each of them too. */
+function targetFields(job: Job): Array<[string, string]> {
+  const { target, targets } = job;
+  const fields: Array<[string, string]> = [['target', 'id' in target ? `${formatTarget(job)} (id ${target.id})` : `${formatTarget(job)}, ${target.href}`]];
+  if (!('id' in target) || targets.length > 1) fields.push(['targets', targets.map((each) => each.name ?? each.id).join(', ') || '-']);
+  return fields;
 }

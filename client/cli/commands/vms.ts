@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { constants } from 'node:os';
 import { Option, type Command } from 'commander';
 import type { BangerClient } from '../../client.js';
+import { targetIdOf } from '../../job-target.js';
 import type { CreateVmRequest, Job, Vm, VmState } from '../../types.js';
 import { groupCommand, leafCommand } from '../command-builder.js';
 import type { CliContext, Session } from '../context.js';
@@ -58,7 +59,7 @@ export function vmCommands(program: Command, context: CliContext): void {
         if (!flags.wait) return printJobId(session, job);
         const code = await followJob(session, job);
         if (code !== 0 || session.output.json) return code;
-        printConnection(session, await client.getVm(job.target.id));
+        printConnection(session, await client.getVm(targetIdOf(job)));
         return 0;
       }),
     );
@@ -133,7 +134,7 @@ export function vmCommands(program: Command, context: CliContext): void {
         const client = session.client();
         const job = await client.startVm(name);
         const code = await finishJob(session, job, flags.wait);
-        if (code === 0 && flags.wait && !session.output.json) printConnection(session, await client.getVm(job.target.id));
+        if (code === 0 && flags.wait && !session.output.json) printConnection(session, await client.getVm(targetIdOf(job)));
         return code;
       }),
     );

@@ -1,14 +1,26 @@
-import { and, asc, desc, eq, gt, inArray, lt, or, sql, type SQL } from 'drizzle-orm';
+import { and, asc, desc, eq, exists, gt, inArray, lt, or, sql, type SQL } from 'drizzle-orm';
+import type { JobStatus, TargetType } from '../../domain/job.js';
 import type { Db } from '../database.js';
-import { jobEvents, jobs } from '../schema.js';
+import { jobEvents, jobs, jobTargets } from '../schema.js';
 
 export type JobRow = typeof jobs.$inferSelect;
+export type JobTargetRow = typeof jobTargets.$inferSelect;
 export type JobEventRow = typeof jobEvents.$inferSelect;
 
+/** A job with its targets, in order. */
+export interface JobRecord extends JobRow {
+  targets: JobTargetRow[];
+}
+
+/** A target as a new job names it; its position and `active` flag come from the insert. */
+export type NewJobTarget = Pick<JobTargetRow, 'type' | 'targetId' | 'name'>;
+
 export interface JobListFilter {
-  status?: string;
+  status?: JobStatus;
   kind?: string;
-  targetType?: string;
+  /** Matches a job with a target of this type, or over a selection of this type. */
+  targetType?: TargetType;
+  /** Matches a job that has this resource among its targets. */
   targetId?: string;
 }
 
@@ -20,62 +32,70 @@ export interface JobPosition {
 export class JobRepository {
   constructor(private readonly db: Db) {}
 
-  insert(row: JobRow): void {
-    this.db.insert(jobs).values(row).run();
+  /** Records the job holding its targets; fails on the unique index when one is held by another job. */
+  insert(row: JobRow, targets: NewJobTarget[]): void {
+    this.db.transaction((tx) => {
+      tx.insert(jobs).values(row).run();
+      if (targets.length === 0) return;
+      tx.insert(jobTargets)
+        .values(targets.map((target, position) => ({ ...target, jobId: row.id, position, active: true })))
+        .run();
+    });
   }
 
-  get(id: string): JobRow | undefined {
-    return this.db.select().from(jobs).where(eq(jobs.id, id)).get();
+  get(id: string): JobRecord | undefined {
+    const row = this.db.select().from(jobs).where(eq(jobs.id, id)).get();
+    return row && this.withTargets([row])[0];
   }
 
   update(id: string, fields: Partial<Omit<JobRow, 'id'>>): void {
     this.db.update(jobs).set(fields).where(eq(jobs.id, id)).run();
   }
 
-  activeFor(targetType: string, targetId: string): JobRow | undefined {
-    return this.db
-      .select()
-      .from(jobs)
-      .where(
-        and(eq(jobs.targetType, targetType), eq(jobs.targetId, targetId), inArray(jobs.status, ['queued', 'running'])),
-      )
-      .get();
+  /** Records the job's end and lets go of its targets in one step. */
+  finish(id: string, fields: Partial<Omit<JobRow, 'id'>> & { status: JobStatus }): void {
+    this.db.transaction((tx) => {
+      tx.update(jobs).set(fields).where(eq(jobs.id, id)).run();
+      tx.update(jobTargets).set({ active: false }).where(eq(jobTargets.jobId, id)).run();
+    });
+  }
+
+  /** The queued or running job that holds a resource. */
+  activeFor(type: TargetType, targetId: string): JobRow | undefined {
+    return this.activeWhere(and(eq(jobTargets.type, type), eq(jobTargets.targetId, targetId)));
   }
 
   /** An active job of `kind` for a target that may not have a row yet (an image being built, say). */
   activeByTargetName(kind: string, targetName: string): JobRow | undefined {
-    return this.db
-      .select()
-      .from(jobs)
-      .where(and(eq(jobs.kind, kind), eq(jobs.targetName, targetName), inArray(jobs.status, ['queued', 'running'])))
-      .get();
+    return this.activeWhere(and(eq(jobs.kind, kind), eq(jobTargets.name, targetName)));
   }
 
-  withStatus(statuses: string[]): JobRow[] {
+  withStatus(statuses: readonly JobStatus[]): JobRow[] {
     return this.db.select().from(jobs).where(inArray(jobs.status, statuses)).all();
   }
 
   /** Newest first; the cursor is the position of the last job of the previous page. */
-  list(filter: JobListFilter, limit: number, after?: JobPosition): JobRow[] {
+  list(filter: JobListFilter, limit: number, after?: JobPosition): JobRecord[] {
     const conditions: SQL[] = [];
     if (filter.status) conditions.push(eq(jobs.status, filter.status));
     if (filter.kind) conditions.push(eq(jobs.kind, filter.kind));
-    if (filter.targetType) conditions.push(eq(jobs.targetType, filter.targetType));
-    if (filter.targetId) conditions.push(eq(jobs.targetId, filter.targetId));
+    const targetFilter = this.targetCondition(filter);
+    if (targetFilter) conditions.push(targetFilter);
     if (after) {
       const older = or(lt(jobs.createdAt, after.createdAt), and(eq(jobs.createdAt, after.createdAt), lt(jobs.id, after.id)));
       if (older) conditions.push(older);
     }
-    return this.db
+    const rows = this.db
       .select()
       .from(jobs)
       .where(and(...conditions))
       .orderBy(desc(jobs.createdAt), desc(jobs.id))
       .limit(limit)
       .all();
+    return this.withTargets(rows);
   }
 
-  appendEvent(jobId: string, type: string, data: Record<string, unknown>, at: string): JobEventRow {
+  appendEvent(jobId: string, type: JobEventRow['type'], data: JobEventRow['data'], at: string): JobEventRow {
     const next = this.db
       .select({ seq: sql<number>`coalesce(max(${jobEvents.seq}), 0) + 1` })
       .from(jobEvents)
@@ -93,5 +113,37 @@ export class JobRepository {
       .where(and(eq(jobEvents.jobId, jobId), gt(jobEvents.seq, seq)))
       .orderBy(asc(jobEvents.seq))
       .all();
+  }
+
+  private activeWhere(condition: SQL | undefined): JobRow | undefined {
+    const found = this.db
+      .select({ job: jobs })
+      .from(jobTargets)
+      .innerJoin(jobs, eq(jobs.id, jobTargets.jobId))
+      .where(and(condition, eq(jobTargets.active, true)))
+      .get();
+    return found?.job;
+  }
+
+  private targetCondition(filter: JobListFilter): SQL | undefined {
+    if (!filter.targetType && !filter.targetId) return undefined;
+    const matching = [eq(jobTargets.jobId, jobs.id)];
+    if (filter.targetType) matching.push(eq(jobTargets.type, filter.targetType));
+    if (filter.targetId) matching.push(eq(jobTargets.targetId, filter.targetId));
+    const hasTarget = exists(this.db.select({ one: sql`1` }).from(jobTargets).where(and(...matching)));
+    // A selection has no id, so only a type alone can match it.
+    if (filter.targetId || !filter.targetType) return hasTarget;
+    return or(hasTarget, eq(jobs.selectionType, filter.targetType));
+  }
+
+  private withTargets(rows: JobRow[]): JobRecord[] {
+    if (rows.length === 0) return [];
+    const targets = this.db
+      .select()
+      .from(jobTargets)
+      .where(inArray(jobTargets.jobId, rows.map((row) => row.id)))
+      .orderBy(asc(jobTargets.jobId), asc(jobTargets.position))
+      .all();
+    return rows.map((row) => ({ ...row, targets: targets.filter((target) => target.jobId === row.id) }));
   }
 }

@@ -1,4 +1,5 @@
 import { and, asc, count, eq, gt, inArray, isNotNull, lte, notInArray, or, sql, type SQL } from 'drizzle-orm';
+import type { VmState } from '../../domain/vm.js';
 import type { Db } from '../database.js';
 import { vmPorts, vms } from '../schema.js';
 
@@ -6,7 +7,7 @@ export type VmRow = typeof vms.$inferSelect;
 export type VmPortRow = typeof vmPorts.$inferSelect;
 
 export interface VmListFilter {
-  state?: string;
+  state?: VmState;
   /** Every pair must match (AND). */
   labels?: Array<{ key: string; value: string }>;
 }
@@ -61,7 +62,7 @@ export class VmRepository {
       .all();
   }
 
-  withStates(states: string[]): VmRow[] {
+  withStates(states: VmState[]): VmRow[] {
     return this.db.select().from(vms).where(inArray(vms.state, states)).orderBy(asc(vms.name)).all();
   }
 

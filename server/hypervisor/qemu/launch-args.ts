@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { qemuBootArgs, qemuOptionValue } from '../../guest/qemu-boot-args.js';
+import { qemuBootArgs } from './boot-args.js';
 import type { Acceleration, LaunchSpec } from '../driver.js';
 
 /** Where a QEMU VM keeps its runtime files inside its VM dir. */
@@ -32,36 +32,21 @@ export function checkSocketPath(path: string): void {
   }
 }
 
-/**
- * The full qemu-system-x86_64 command line for a VM: banger's boot arguments on
- * q35 (the machine type that booted every time under TCG, docs/guest-agent.md)
- * plus the work disk as the second virtio disk. Pure: nothing is checked on disk.
- */
+/** The full qemu-system-x86_64 command line for a VM. Pure: nothing is checked on disk. */
 export function qemuLaunchArgs(spec: LaunchSpec, accel: Acceleration, files: QemuVmFiles): string[] {
-  const args = qemuBootArgs({
+  return qemuBootArgs({
     kernel: spec.kernel,
     initrd: spec.initrd,
-    // Format from the name (.qcow2 or raw), never probed from the content: a
-    // guest could write a qcow2 header into a raw disk and name a host file as backing.
     rootfs: spec.rootDisk,
+    workDisk: spec.workDisk,
     memoryMiB: spec.memoryMiB,
     cpus: spec.cpus,
     agentSocket: files.agentSocket,
     consoleLog: files.consoleLog,
     accel,
-    machine: 'q35',
-    hostForwards: spec.portForwards.map(({ hostPort, guestPort }) => ({ hostPort, guestPort })),
+    hostForwards: spec.portForwards,
     kernelArgs: spec.kernelArgs,
     qmpSocket: files.qmpSocket,
     pidFile: files.pidFile,
   });
-  // Devices are numbered on the PCI bus in command-line order, so this disk
-  // probes after the root disk and the guest sees it as /dev/vdb.
-  args.push(
-    '-drive',
-    `file=${qemuOptionValue(spec.workDisk)},if=none,id=work,format=raw,discard=unmap`,
-    '-device',
-    'virtio-blk-pci,drive=work',
-  );
-  return args;
 }

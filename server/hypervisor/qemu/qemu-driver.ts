@@ -1,11 +1,15 @@
 import { rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { kvmUsable } from '../../guest/qemu-boot-args.js';
+import type { AgentTransport } from '../../guest/agent-protocol.js';
 import { isProcessAlive, spawnDetached, SpawnDetachedError, waitForExit } from '../../host/detached.js';
+import { kvmUsable } from '../../host/kvm.js';
 import { killProcessGroup } from '../../host/runner.js';
+import { killProcessesUsing } from '../../host/strays.js';
 import {
   LaunchError,
+  PortConflictError,
   type Acceleration,
+  type DiskOptions,
   type HypervisorDriver,
   type LaunchOptions,
   type LaunchSpec,
@@ -15,8 +19,11 @@ import {
   type VmProcess,
 } from '../driver.js';
 import { lastLines, readLogTail } from '../log-tail.js';
+import { unixSocketTransport } from '../unix-socket-transport.js';
+import { refusedHostForwards } from './boot-args.js';
 import { checkSocketPath, qemuLaunchArgs, qemuVmFiles } from './launch-args.js';
 import { QmpClient, QmpError, withQmp } from './qmp-client.js';
+import { createQemuRootDisk, qemuRootDiskPath } from './root-disk.js';
 
 export interface QemuDriverOptions {
   /** Default qemu-system-x86_64 from PATH. */
@@ -34,12 +41,6 @@ const QMP_CONNECT_MS = 3000;
 // QEMU flushes its block layer on quit; on a busy host that is not instant.
 const QUIT_WAIT_MS = 10_000;
 const KILL_WAIT_MS = 5000;
-
-/** The part of query-status banger reads. */
-export interface QemuStatus {
-  status: string;
-  running: boolean;
-}
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
@@ -93,7 +94,7 @@ export class QemuDriver implements HypervisorDriver {
 
     try {
       options.onSpawn?.({ ...vm });
-      await this.waitUntilServing(vm, options.signal);
+      await this.waitUntilServing(vm, spec.portForwards.map((forward) => forward.hostPort), options.signal);
     } catch (error) {
       // A launch that throws must leave nothing running for the caller to find.
       killProcessGroup(vm.pid, vm.startTime, 'SIGKILL');
@@ -108,7 +109,7 @@ export class QemuDriver implements HypervisorDriver {
    * so an answer means the command line was accepted; an exit before it means
    * it was not, and the log says why.
    */
-  private async waitUntilServing(vm: VmProcess, signal: AbortSignal | undefined): Promise<void> {
+  private async waitUntilServing(vm: VmProcess, forwardedPorts: number[], signal: AbortSignal | undefined): Promise<void> {
     const deadline = Date.now() + this.startTimeoutMs;
     let lastProblem = 'no QMP socket yet';
     for (;;) {
@@ -116,7 +117,10 @@ export class QemuDriver implements HypervisorDriver {
       if (!isProcessAlive(vm.pid, vm.startTime)) {
         const stderrTail = await readLogTail(vm.stderrLog, 4096);
         const why = lastLines(stderrTail, 1).trim();
-        throw new LaunchError(`${this.binary} exited during start${why ? `: ${why}` : ''}`, stderrTail);
+        const message = `${this.binary} exited during start${why ? `: ${why}` : ''}`;
+        const taken = refusedHostForwards(stderrTail, forwardedPorts);
+        if (taken.length > 0) throw new PortConflictError(message, stderrTail, taken);
+        throw new LaunchError(message, stderrTail);
       }
       if (Date.now() > deadline) {
         throw new LaunchError(`${this.binary} did not answer QMP within ${this.startTimeoutMs} ms (${lastProblem})`, await readLogTail(vm.stderrLog, 4096));
@@ -135,9 +139,28 @@ export class QemuDriver implements HypervisorDriver {
     return isProcessAlive(vm.pid, vm.startTime);
   }
 
-  async queryStatus(vm: VmProcess): Promise<QemuStatus> {
-    const answer = await withQmp(vm.controlSocket, (client) => client.execute<QemuStatus>('query-status'), { timeoutMs: QMP_CONNECT_MS });
-    return { status: String(answer.status), running: Boolean(answer.running) };
+  rootDiskPath(vmDir: string): string {
+    return qemuRootDiskPath(vmDir);
+  }
+
+  prepareRootDisk(imageRootfs: string, vmDir: string, options: DiskOptions = {}): Promise<string> {
+    return createQemuRootDisk(imageRootfs, vmDir, options);
+  }
+
+  async kill(vm: VmProcess): Promise<void> {
+    killProcessGroup(vm.pid, vm.startTime, 'SIGKILL');
+    if (!(await waitForExit(vm.pid, vm.startTime, KILL_WAIT_MS))) {
+      throw new Error(`QEMU process ${vm.pid} did not exit after SIGKILL`);
+    }
+    await this.removeRuntimeFiles(vm);
+  }
+
+  killStrays(vmDir: string): Promise<number> {
+    return killProcessesUsing(vmDir, KILL_WAIT_MS);
+  }
+
+  agentTransport(vm: VmProcess): AgentTransport {
+    return unixSocketTransport(vm.agentSocket);
   }
 
   /**
@@ -179,11 +202,8 @@ export class QemuDriver implements HypervisorDriver {
     if (!this.isRunning(vm)) {
       outcome = requested === 'powerdown' ? 'powered-off' : requested === 'quit' ? 'quit' : 'already-gone';
     } else {
-      killProcessGroup(vm.pid, vm.startTime, 'SIGKILL');
-      if (!(await waitForExit(vm.pid, vm.startTime, KILL_WAIT_MS))) {
-        throw new Error(`QEMU process ${vm.pid} did not exit after SIGKILL`);
-      }
-      outcome = 'killed';
+      await this.kill(vm);
+      return 'killed';
     }
     await this.removeRuntimeFiles(vm);
     return outcome;

@@ -9,26 +9,19 @@ import type { VmRepository } from '../../db/repositories/vms.js';
 import { copyFilePreferClone } from '../../host/copy.js';
 import { seedAuthorizedKey } from '../../host/ext4.js';
 import type { SshIdentity } from '../../host/ssh-key.js';
+import type { RegisterImageBody } from '../../schemas/image.js';
 import { BangerError } from '../errors.js';
 import { newId, now } from '../ids.js';
 import type { JobService } from '../jobs/job-service.js';
 import type { Job } from '../jobs/types.js';
 import { packagesFileHash } from './packages.js';
 import { Preflight } from './preflight.js';
-import { buildStages, type ImageBuilder } from './build/image-builder.js';
+import type { ImageBuilder } from './build/image-builder.js';
 import { planBuild, type BuildImageInput } from './build/plan-build.js';
+import { imageBuildJob, imagePromoteJob } from './image-jobs.js';
 import { imageView, type Image } from './image-view.js';
 
-export interface RegisterImageInput {
-  name: string;
-  rootfsPath: string;
-  kernelPath?: string;
-  workSeedPath?: string;
-  initrdPath?: string;
-  modulesDir?: string;
-  packagesPath?: string;
-  docker?: boolean;
-}
+export type RegisterImageInput = RegisterImageBody;
 
 export interface ImageDefaults {
   kernel: string | null;
@@ -47,8 +40,6 @@ export interface ImageServiceOptions {
   builder: ImageBuilder;
   logger: Logger;
 }
-
-export const promoteStages = ['copy_rootfs', 'copy_work_seed', 'seed_ssh_key', 'write_metadata', 'activate_artifacts'];
 
 const rootfsFileName = 'rootfs.ext4';
 const workSeedFileName = 'work-seed.ext4';
@@ -145,9 +136,8 @@ export class ImageService {
       });
     }
     return this.options.jobs.start({
-      kind: 'image.promote',
-      target: { type: 'image', id: image.id, name: image.name },
-      stages: promoteStages,
+      kind: imagePromoteJob,
+      targets: [{ type: 'image', id: image.id, name: image.name }],
       run: async (context) => {
         const imagesDir = this.options.layout.imagesDir;
         const stagingDir = join(imagesDir, `${image.id}.promote-${context.jobId}`);
@@ -205,7 +195,7 @@ export class ImageService {
         hint: `pick another name, or delete it first: banger image rm ${plan.name}`,
       });
     }
-    const building = this.options.jobRecords.activeByTargetName('image.build', plan.name);
+    const building = this.options.jobRecords.activeByTargetName(imageBuildJob.name, plan.name);
     if (building) {
       throw new BangerError('resource-busy', `Image ${plan.name} is already being built by job ${building.id}`, {
         hint: `wait for it: GET /jobs/${building.id}?wait=60, or cancel it: POST /jobs/${building.id}/cancel`,
@@ -213,9 +203,8 @@ export class ImageService {
     }
     const { builder } = this.options;
     return this.options.jobs.start({
-      kind: 'image.build',
-      target: { type: 'image', id: plan.id, name: plan.name },
-      stages: buildStages,
+      kind: imageBuildJob,
+      targets: [{ type: 'image', id: plan.id, name: plan.name }],
       logPath: builder.logPathFor(plan.id),
       run: (context) => builder.run(plan, context),
     });

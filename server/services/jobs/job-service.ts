@@ -1,21 +1,17 @@
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import type { Database } from '../../db/database.js';
-import type { JobListFilter, JobPosition, JobRepository, JobRow } from '../../db/repositories/jobs.js';
+import type { JobListFilter, JobPosition, JobRepository, JobRow, NewJobTarget } from '../../db/repositories/jobs.js';
 import type { StoredProblem, StoredStage } from '../../db/schema.js';
+import { activeJobStatuses, finishedJobStatuses, type JobStatus } from '../../domain/job.js';
 import { removeTree } from '../../host/remove-tree.js';
 import { killProcessGroup, processStartTime, RunError } from '../../host/runner.js';
 import { BangerError, problemFor } from '../errors.js';
 import { newId, now } from '../ids.js';
+import type { JobKind } from './job-kind.js';
 import { jobView, progressOf } from './job-view.js';
-import {
-  finishedStatuses,
-  type Job,
-  type JobContext,
-  type JobDefinition,
-  type JobEvent,
-  type JobStatus,
-} from './types.js';
+import { endRunningStage, plannedStages, recordedStageName, skipStage, startStage } from './stage-plan.js';
+import type { Job, JobContext, JobDefinition, JobEvent, JobTargetRef, StageRecorder } from './types.js';
 
 type AbortReason = 'cancel' | 'shutdown';
 
@@ -54,18 +50,23 @@ export class JobService {
     this.events.setMaxListeners(0);
   }
 
-  /** Records the job and starts it in the background. Throws resource-busy when the target has one. */
-  start<Result>(definition: JobDefinition<Result>): Job {
+  /**
+   * Records the job holding its targets and starts it in the background. Throws resource-busy,
+   * naming the resource and its job, when another active job holds any of the targets.
+   */
+  start<Kind extends JobKind, Result>(definition: JobDefinition<Kind, Result>): Job {
     if (this.closing) throw new BangerError('shutting-down', 'The daemon is shutting down and accepts no new jobs');
+    checkTargets(definition);
+    const { targets } = definition;
     const id = newId();
     const row: JobRow = {
       id,
-      kind: definition.kind,
+      kind: definition.kind.name,
       status: 'queued',
-      targetType: definition.target.type,
-      targetId: definition.target.id,
-      targetName: definition.target.name ?? null,
-      stages: definition.stages.map((name) => ({ name, status: 'pending', startedAt: null, finishedAt: null })),
+      selectionType: definition.selection?.type ?? null,
+      selectionName: definition.selection?.name ?? null,
+      selectionQuery: definition.selection?.query ?? null,
+      stages: plannedStages(definition.kind, targets),
       progress: 0,
       result: null,
       error: null,
@@ -78,20 +79,12 @@ export class JobService {
       finishedAt: null,
     };
     try {
-      this.jobs.insert(row);
+      this.jobs.insert(row, targets.map((target): NewJobTarget => ({ type: target.type, targetId: target.id, name: target.name ?? null })));
     } catch (error) {
-      const busy = this.jobs.activeFor(definition.target.type, definition.target.id);
-      if (busy) {
-        throw new BangerError(
-          'resource-busy',
-          `${definition.target.type} ${definition.target.name ?? definition.target.id} is busy with job ${busy.id} (${busy.kind})`,
-          { hint: `wait for it: GET /jobs/${busy.id}?wait=60, or cancel it: POST /jobs/${busy.id}/cancel` },
-        );
-      }
-      throw error;
+      throw this.busyProblem(targets) ?? error;
     }
     this.publish(id, 'status');
-    this.logger.info({ jobId: id, kind: row.kind, target: definition.target }, 'job queued');
+    this.logger.info({ jobId: id, kind: row.kind, targets, selection: definition.selection }, 'job queued');
 
     const controller = new AbortController();
     const settled = this.runWhenSlotFree(id, definition, controller);
@@ -155,7 +148,7 @@ export class JobService {
     this.events.on(id, onLive);
     this.events.on('close', close);
     for (const stored of this.jobs.eventsAfter(id, afterSeq)) {
-      deliver({ seq: stored.seq, type: stored.type as JobEvent['type'], at: stored.at, job: stored.data as unknown as Job });
+      deliver({ seq: stored.seq, type: stored.type, at: stored.at, job: stored.data });
     }
     if (this.isFinished(job.status)) close();
     return unsubscribe;
@@ -188,8 +181,9 @@ export class JobService {
    */
   async recoverInterrupted(): Promise<Job[]> {
     const recovered: Job[] = [];
-    for (const row of this.jobs.withStatus(['queued', 'running'])) {
-      for (const process of row.processes) killProcessGroup(process.pid, process.startTime, 'SIGKILL');
+    for (const row of this.jobs.withStatus(activeJobStatuses)) {
+      // A child recorded without a start time was gone before it could be identified: nothing to kill.
+      for (const process of row.processes) if (process.startTime !== null) killProcessGroup(process.pid, process.startTime, 'SIGKILL');
       await this.removeScratch(row.scratchPaths);
       this.updateStages(row.id, (stages) => endRunningStage(stages, 'failed'));
       this.finish(
@@ -219,11 +213,23 @@ export class JobService {
   }
 
   private isFinished(status: JobStatus): boolean {
-    return finishedStatuses.includes(status);
+    return finishedJobStatuses.includes(status);
+  }
+
+  /** Which target another job holds, if that is why a job could not be recorded. */
+  private busyProblem(targets: readonly JobTargetRef[]): BangerError | undefined {
+    for (const target of targets) {
+      const busy = this.jobs.activeFor(target.type, target.id);
+      if (!busy) continue;
+      return new BangerError('resource-busy', `${target.type} ${target.name ?? target.id} is busy with job ${busy.id} (${busy.kind})`, {
+        hint: `wait for it: GET /jobs/${busy.id}?wait=60, or cancel it: POST /jobs/${busy.id}/cancel`,
+      });
+    }
+    return undefined;
   }
 
   /** Waits for a free slot (or an abort, which needs none), then runs the job in it. */
-  private async runWhenSlotFree<Result>(id: string, definition: JobDefinition<Result>, controller: AbortController): Promise<void> {
+  private async runWhenSlotFree<Result>(id: string, definition: JobDefinition<JobKind, Result>, controller: AbortController): Promise<void> {
     const signal = controller.signal;
     while (this.running >= this.maxConcurrent && !signal.aborted) {
       await new Promise<void>((resolve) => {
@@ -245,11 +251,11 @@ export class JobService {
     }
   }
 
-  private async execute<Result>(id: string, definition: JobDefinition<Result>, controller: AbortController): Promise<void> {
+  private async execute<Result>(id: string, definition: JobDefinition<JobKind, Result>, controller: AbortController): Promise<void> {
     const signal = controller.signal;
     this.jobs.update(id, { status: 'running', startedAt: now() });
     this.publish(id, 'status');
-    const log = this.logger.child({ jobId: id, kind: definition.kind });
+    const log = this.logger.child({ jobId: id, kind: definition.kind.name });
     log.info('job started');
     try {
       const result = await definition.run(this.contextFor(id, definition, signal, log));
@@ -271,25 +277,28 @@ export class JobService {
     }
   }
 
-  private contextFor<Result>(id: string, definition: JobDefinition<Result>, signal: AbortSignal, log: Logger): JobContext {
+  private contextFor<Result>(id: string, definition: JobDefinition<JobKind, Result>, signal: AbortSignal, log: Logger): JobContext {
+    const { kind, targets } = definition;
+    const recorder = (targetId?: string): StageRecorder => ({
+      stage: (stage, detail) => {
+        if (signal.aborted) throw signal.reason;
+        const name = recordedStageName(kind, targets, stage, targetId);
+        this.updateStages(id, (stages) => startStage(stages, name, detail));
+        log.info({ stage: name, detail }, 'job stage');
+      },
+      skip: (stage, detail) => {
+        if (signal.aborted) throw signal.reason;
+        const name = recordedStageName(kind, targets, stage, targetId);
+        this.updateStages(id, (stages) => skipStage(stages, name, detail));
+        log.info({ stage: name, detail }, 'job stage skipped');
+      },
+    });
     return {
+      ...recorder(),
       jobId: id,
       signal,
       logPath: definition.logPath,
-      stage: (name, detail) => {
-        if (signal.aborted) throw signal.reason;
-        this.updateStages(id, (stages) => startStage(endRunningStage(stages, 'succeeded'), name, detail));
-        log.info({ stage: name, detail }, 'job stage');
-      },
-      skip: (name, detail) => {
-        if (signal.aborted) throw signal.reason;
-        this.updateStages(id, (stages) =>
-          endRunningStage(stages, 'succeeded').map((stage) =>
-            stage.name === name && stage.status === 'pending' ? { ...stage, status: 'skipped', detail } : stage,
-          ),
-        );
-        log.info({ stage: name, detail }, 'job stage skipped');
-      },
+      forTarget: (targetId) => recorder(targetId),
       trackProcess: (pid) => {
         const row = this.jobs.get(id);
         if (row) this.jobs.update(id, { processes: [...row.processes, { pid, startTime: processStartTime(pid) }] });
@@ -323,7 +332,7 @@ export class JobService {
   }
 
   private finish(id: string, status: JobStatus, error: StoredProblem | null, result: unknown = null): void {
-    this.jobs.update(id, { status, error, result, finishedAt: now(), processes: [], scratchPaths: [] });
+    this.jobs.finish(id, { status, error, result, finishedAt: now(), processes: [], scratchPaths: [] });
     this.publish(id, 'status');
   }
 
@@ -338,7 +347,7 @@ export class JobService {
 
   private publish(id: string, type: JobEvent['type']): void {
     const job = this.get(id);
-    const stored = this.jobs.appendEvent(id, type, job as unknown as Record<string, unknown>, now());
+    const stored = this.jobs.appendEvent(id, type, job, now());
     this.events.emit(id, { seq: stored.seq, type, at: stored.at, job } satisfies JobEvent);
   }
 
@@ -353,15 +362,11 @@ export class JobService {
   }
 }
 
-function endRunningStage(stages: StoredStage[], status: 'succeeded' | 'failed' | 'cancelled'): StoredStage[] {
-  return stages.map((stage) => (stage.status === 'running' ? { ...stage, status, finishedAt: now() } : stage));
-}
-
-function startStage(stages: StoredStage[], name: string, detail?: string): StoredStage[] {
-  const started: StoredStage = { name, status: 'running', startedAt: now(), finishedAt: null, ...(detail ? { detail } : {}) };
-  const index = stages.findIndex((stage) => stage.name === name && stage.status === 'pending');
-  if (index === -1) return [...stages, started];
-  return stages.map((stage, i) => (i === index ? started : stage));
+/** A job changes something, and names each thing once: a second mention would make it block itself. */
+function checkTargets({ kind, targets, selection }: JobDefinition<JobKind, unknown>): void {
+  if (targets.length === 0 && !selection) throw new Error(`a ${kind.name} job needs a target or a selection`);
+  const keys = new Set(targets.map((target) => `${target.type} ${target.id}`));
+  if (keys.size !== targets.length) throw new Error(`a ${kind.name} job names a target twice`);
 }
 
 function problemFromError(error: unknown, logPath: string | undefined): StoredProblem {

@@ -1,32 +1,48 @@
-import type { JobRow } from '../../db/repositories/jobs.js';
+import type { JobRecord, JobTargetRow } from '../../db/repositories/jobs.js';
 import type { StoredStage } from '../../db/schema.js';
-import type { Job, JobStatus, TargetType } from './types.js';
+import type { TargetType } from '../../domain/job.js';
+import type { Job, JobTarget } from './types.js';
 
 const targetCollections: Record<TargetType, string> = { image: 'images', vm: 'vms' };
 
-export function jobView(row: JobRow): Job {
-  const targetType = row.targetType as TargetType;
+export function jobView(record: JobRecord): Job {
+  const targets = record.targets.map(targetView);
   return {
-    id: row.id,
-    kind: row.kind,
-    status: row.status as JobStatus,
-    target: {
-      type: targetType,
-      id: row.targetId,
-      ...(row.targetName ? { name: row.targetName } : {}),
-      // A target id that is a query (`?label=…`) stands for the set of resources it selects.
-      href: `/${targetCollections[targetType]}${row.targetId.startsWith('?') ? '' : '/'}${row.targetId}`,
-    },
-    stages: row.stages.map((stage) => ({ ...stage, durationMs: durationOf(stage) })),
-    progress: row.progress,
-    result: row.result ?? null,
-    error: row.error ?? null,
-    logPath: row.logPath,
-    cancellable: row.cancellable,
-    createdAt: row.createdAt,
-    startedAt: row.startedAt,
-    finishedAt: row.finishedAt,
-    href: `/jobs/${row.id}`,
+    id: record.id,
+    kind: record.kind,
+    status: record.status,
+    target: subjectOf(record, targets),
+    targets,
+    stages: record.stages.map((stage) => ({ ...stage, durationMs: durationOf(stage) })),
+    progress: record.progress,
+    result: record.result ?? null,
+    error: record.error ?? null,
+    logPath: record.logPath,
+    cancellable: record.cancellable,
+    createdAt: record.createdAt,
+    startedAt: record.startedAt,
+    finishedAt: record.finishedAt,
+    href: `/jobs/${record.id}`,
+  };
+}
+
+/** A job over a selection is about the selection; any other job is about its first target. */
+function subjectOf(record: JobRecord, targets: JobTarget[]): Job['target'] {
+  if (record.selectionType !== null) {
+    const collection = targetCollections[record.selectionType];
+    return { type: record.selectionType, name: record.selectionName ?? '', href: `/${collection}?${record.selectionQuery ?? ''}` };
+  }
+  const [first] = targets;
+  if (!first) throw new Error(`job ${record.id} has neither a target nor a selection`);
+  return first;
+}
+
+function targetView(row: JobTargetRow): JobTarget {
+  return {
+    type: row.type,
+    id: row.targetId,
+    ...(row.name ? { name: row.name } : {}),
+    href: `/${targetCollections[row.type]}/${row.targetId}`,
   };
 }
 

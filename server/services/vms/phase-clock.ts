@@ -1,31 +1,31 @@
-import type { JobContext } from '../jobs/types.js';
+import type { StageRecorder } from '../jobs/types.js';
 
 /**
  * Moves a job from stage to stage and times each one: the VM keeps these timings, so
  * `GET /vms/{id}` says where its last boot spent its time.
  */
-export class PhaseClock {
+export class PhaseClock<Stage extends string = string> {
   readonly timings: Record<string, number> = {};
   private current: { name: string; started: number } | undefined;
   private readonly began = performance.now();
   private readonly entered = new Set<string>();
 
-  constructor(private readonly context: Pick<JobContext, 'stage' | 'skip'>) {}
+  constructor(private readonly context: StageRecorder<Stage>) {}
 
-  enter(name: string, detail?: string): void {
+  enter(name: Stage, detail?: string): void {
     this.close();
     this.context.stage(name, detail);
     this.entered.add(name);
     this.current = { name, started: performance.now() };
   }
 
-  skip(name: string, detail: string): void {
+  skip(name: Stage, detail: string): void {
     this.close();
     this.context.skip(name, detail);
     this.entered.add(name);
   }
 
-  has(name: string): boolean {
+  has(name: Stage): boolean {
     return this.entered.has(name);
   }
 

@@ -1,10 +1,11 @@
 import { queryAgent, type AgentHealth } from '../../guest/agent-protocol.js';
 import { BootFailureError, classifyBootFailure, type BootEvidence, type BootFailureKind } from '../../hypervisor/boot-failure.js';
 import { collectBootEvidence, waitForGuestAgent } from '../../hypervisor/boot-wait.js';
-import { LaunchError, type HypervisorDriver, type LaunchSpec, type VmProcess } from '../../hypervisor/driver.js';
+import { LaunchError, PortConflictError, type HypervisorDriver, type LaunchSpec, type VmProcess } from '../../hypervisor/driver.js';
 import { lastLines } from '../../hypervisor/log-tail.js';
 import { BangerError, type ProblemCode } from '../errors.js';
 import type { PhaseClock } from './phase-clock.js';
+import type { BootStage } from './vm-jobs.js';
 import type { PortAllocation } from './port-allocator.js';
 import { probeTcpPort, type ProbeOutcome } from './port-probe.js';
 import { hostAddress } from './vm-view.js';
@@ -14,7 +15,7 @@ export interface BootOptions {
   /** Everything but the port forwards, which come from `ports`. */
   spec: Omit<LaunchSpec, 'portForwards'>;
   ports: PortAllocation[];
-  clock: PhaseClock;
+  clock: PhaseClock<BootStage>;
   signal: AbortSignal;
   agentTimeoutMs: number;
   portTimeoutMs: number;
@@ -62,7 +63,7 @@ export async function bootVm(options: BootOptions): Promise<BootResult> {
     } catch (error) {
       if (signal.aborted) throw signal.reason;
       if (!(error instanceof LaunchError)) throw error;
-      const taken = takenHostPorts(error.stderrTail, ports);
+      const taken = error instanceof PortConflictError ? ports.filter((port) => error.hostPorts.includes(port.hostPort)) : [];
       if (taken.length === 0 || attempt >= launchAttempts) {
         throw new VmBootFailure('hypervisor_exited', `the hypervisor did not start: ${error.message}`, { consoleTail: '', exited: true, stderrTail: error.stderrTail });
       }
@@ -101,19 +102,11 @@ export async function bootVm(options: BootOptions): Promise<BootResult> {
   return { process: launched, ports };
 }
 
-/** Ports named in QEMU's "could not set up host forwarding rule 'tcp:127.0.0.1:PORT-:GUEST'". */
-function takenHostPorts(stderr: string, ports: PortAllocation[]): PortAllocation[] {
-  if (!/host forwarding/i.test(stderr)) return [];
-  const named = [...stderr.matchAll(/:(\d+)-/g)].map((match) => Number(match[1]));
-  const found = ports.filter((port) => named.includes(port.hostPort));
-  return found.length > 0 ? found : ports;
-}
-
 async function waitForGuestPorts(driver: HypervisorDriver, vm: VmProcess, waited: PortAllocation[], options: BootOptions, hasAddress: boolean): Promise<void> {
   const { signal } = options;
   const deadline = Date.now() + options.portTimeoutMs;
   // Through a user-mode NAT a guest without an address yet looks like a silent, open port.
-  if (!hasAddress) await waitForGuestAddress(vm, deadline, signal);
+  if (!hasAddress) await waitForGuestAddress(driver, vm, deadline, signal);
 
   const pending = new Map(waited.map((port) => [port.hostPort, port]));
   const last = new Map<number, ProbeOutcome>();
@@ -156,11 +149,11 @@ function describeOutcome(outcome: ProbeOutcome | undefined): string {
   }
 }
 
-async function waitForGuestAddress(vm: VmProcess, deadline: number, signal: AbortSignal): Promise<void> {
+async function waitForGuestAddress(driver: HypervisorDriver, vm: VmProcess, deadline: number, signal: AbortSignal): Promise<void> {
   while (Date.now() < deadline) {
     if (signal.aborted) throw signal.reason;
     try {
-      const health = await queryAgent(vm.agentSocket, { command: 'health', timeoutMs: Math.max(1000, Math.min(5000, deadline - Date.now())), signal });
+      const health = await queryAgent(driver.agentTransport(vm), { command: 'health', timeoutMs: Math.max(1000, Math.min(5000, deadline - Date.now())), signal });
       if (health.addresses.length > 0) return;
     } catch {
       if (signal.aborted) throw signal.reason;

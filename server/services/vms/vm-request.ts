@@ -1,25 +1,13 @@
 import { randomBytes } from 'node:crypto';
+import { labelKeyPattern, maxLabels, maxLabelValueLength, maxPorts } from '../../domain/vm.js';
+import type { CreateVmBody } from '../../schemas/vm.js';
 import type { FieldError } from '../errors.js';
 import { formatSize, parseSize } from '../images/build/build-request.js';
 import type { VmSettings } from './vm-settings.js';
 
-export const vmNamePattern = '^[A-Za-z0-9][A-Za-z0-9._-]*$';
-export const labelKeyPattern = '^[A-Za-z0-9]([A-Za-z0-9._/-]{0,62})$';
 const labelKey = new RegExp(labelKeyPattern);
-export const maxLabels = 32;
-export const maxLabelValueLength = 255;
-export const maxPorts = 16;
 
-export interface CreateVmInput {
-  name?: string;
-  image: string;
-  cpus?: number;
-  memoryMiB?: number;
-  workDiskSize?: string;
-  ports?: number[];
-  labels?: Record<string, string>;
-  ttlSeconds?: number;
-}
+export type CreateVmInput = CreateVmBody;
 
 export interface LabelSelector {
   key: string;

@@ -1,68 +1,24 @@
+import type { Static } from '@sinclair/typebox';
 import type { VmPortRow, VmRow } from '../../db/repositories/vms.js';
+import type { VmState } from '../../domain/vm.js';
+import type { VmPortSchema, VmSchema, VmSshSchema, VmStateReasonSchema } from '../../schemas/vm.js';
 import { formatSize } from '../images/build/build-request.js';
 
-export const vmStates = ['creating', 'starting', 'running', 'stopping', 'stopped', 'failed', 'deleting'] as const;
-export type VmState = (typeof vmStates)[number];
+// Re-exported so the VM modules keep taking all their view types from this one place.
+export type { VmState };
 
 /** Where published ports listen on the host: a forward is never opened to the network. */
 export const hostAddress = '127.0.0.1';
 export const sshGuestPort = 22;
 export const sshUser = 'root';
 
-export interface VmPort {
-  guestPort: number;
-  hostPort: number;
-  hostAddress: string;
-  /** True when creates and starts wait for it to accept connections. */
-  wait: boolean;
-}
-
-export interface VmSsh {
-  host: string;
-  port: number;
-  user: string;
-  /** The daemon's private key; only usable on the daemon's host. */
-  privateKeyPath: string;
-  command: string;
-}
-
-export interface VmStateReason {
-  code: string;
-  message: string;
-  at: string | null;
-}
-
+export type VmPort = Static<typeof VmPortSchema>;
+export type VmSsh = Static<typeof VmSshSchema>;
+export type VmStateReason = Static<typeof VmStateReasonSchema>;
 /** The VM as clients see it. */
-export interface Vm {
-  id: string;
-  name: string;
-  state: VmState;
-  stateReason: VmStateReason | null;
-  image: { id: string; name: string | null; href: string };
-  cpus: number;
-  memoryMiB: number;
-  workDiskSize: string;
-  workDiskBytes: number;
-  hypervisor: string;
-  accel: 'kvm' | 'tcg' | null;
-  /** The hypervisor's pid while it runs. */
-  pid: number | null;
-  ports: VmPort[];
-  ssh: VmSsh | null;
-  labels: Record<string, string>;
-  ttlSeconds: number | null;
-  expiresAt: string | null;
-  /** Milliseconds per phase of the last create or start, and their total. */
-  timings: Record<string, number> | null;
-  bootedAt: string | null;
-  dir: string | null;
-  consoleLogPath: string | null;
-  createdAt: string;
-  updatedAt: string;
-  href: string;
-}
+export type Vm = Static<typeof VmSchema>;
 
-const liveStates: readonly string[] = ['creating', 'starting', 'running', 'stopping', 'deleting'];
+const liveStates: readonly VmState[] = ['creating', 'starting', 'running', 'stopping', 'deleting'];
 
 export function vmView(row: VmRow, imageName: string | null, ports: VmPortRow[], sshPrivateKeyPath: string): Vm {
   const published = ports
@@ -72,7 +28,7 @@ export function vmView(row: VmRow, imageName: string | null, ports: VmPortRow[],
   return {
     id: row.id,
     name: row.name,
-    state: row.state as VmState,
+    state: row.state,
     stateReason: row.stateReason ? { code: row.stateReason, message: row.stateMessage ?? '', at: row.stateChangedAt } : null,
     image: { id: row.imageId, name: imageName, href: `/images/${row.imageId}` },
     cpus: row.cpus,
@@ -80,7 +36,7 @@ export function vmView(row: VmRow, imageName: string | null, ports: VmPortRow[],
     workDiskSize: formatSize(row.workDiskBytes),
     workDiskBytes: row.workDiskBytes,
     hypervisor: row.hypervisor,
-    accel: (row.accel as Vm['accel']) ?? null,
+    accel: row.accel,
     pid: row.process && liveStates.includes(row.state) ? row.process.pid : null,
     ports: published,
     ssh: sshPort ? sshBlock(sshPort.hostPort, sshPrivateKeyPath) : null,

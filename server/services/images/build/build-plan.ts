@@ -1,4 +1,4 @@
-import type { Recipe } from './build-request.js';
+import type { Recipe } from '../../../domain/image.js';
 
 export type BuildSource = { kind: 'recipe'; recipe: Recipe } | { kind: 'baseRootfs'; path: string };
 

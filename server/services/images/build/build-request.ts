@@ -1,8 +1,6 @@
-import { isValidPackageName } from '../../../guest/rootfs-config.js';
+import type { Recipe } from '../../../domain/image.js';
+import { isValidPackageName } from '../../../guest/debian/packages.js';
 import { BangerError, type FieldError } from '../../errors.js';
-
-export const recipes = ['debian-bookworm', 'busybox'] as const;
-export type Recipe = (typeof recipes)[number];
 
 const mib = 1024 * 1024;
 export const minimumImageSize = 64 * mib;

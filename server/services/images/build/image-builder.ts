@@ -4,38 +4,24 @@ import { basename, join } from 'node:path';
 import type { Logger } from 'pino';
 import type { StateLayout } from '../../../config.js';
 import type { ImageRepository, ImageRow } from '../../../db/repositories/images.js';
+import { installKernelModules } from '../../../guest/debian/kernel-modules.js';
+import { buildInitrd, DEFAULT_INITRD_MODULES } from '../../../guest/initrd.js';
 import { copyFilePreferClone } from '../../../host/copy.js';
 import { makeExt4, seedAuthorizedKey } from '../../../host/ext4.js';
-import { buildInitrd, DEFAULT_INITRD_MODULES } from '../../../host/initrd.js';
-import { ensureDefaultKernel } from '../../../host/kernel.js';
-import { installKernelModules } from '../../../guest/rootfs-config.js';
+import { ensureDefaultKernel } from '../../../host/kernel/cache.js';
 import { removeTree } from '../../../host/remove-tree.js';
 import { run, RunError } from '../../../host/runner.js';
 import type { SshIdentity } from '../../../host/ssh-key.js';
 import { BangerError } from '../../errors.js';
 import { now } from '../../ids.js';
-import type { JobContext } from '../../jobs/types.js';
+import type { BuildContext, BuildStage } from '../image-jobs.js';
+import { StepRunner } from './step-runner.js';
 import { imageView, type Image } from '../image-view.js';
 import { packagesHash } from '../packages.js';
 import { formatSize } from './build-request.js';
 import { requireHostTools } from './host-tools.js';
 import { recipeFor, type RecipeTools } from './recipes.js';
 import type { BuildPlan } from './build-plan.js';
-
-export const buildStages = [
-  'preflight',
-  'fetch_kernel',
-  'bootstrap_rootfs',
-  'install_packages',
-  'install_modules',
-  'install_guest_files',
-  'make_initrd',
-  'make_rootfs',
-  'make_work_seed',
-  'seed_ssh_key',
-  'write_metadata',
-  'persisted',
-];
 
 export interface ImageBuilderOptions {
   images: ImageRepository;
@@ -58,7 +44,7 @@ export class ImageBuilder {
     return join(this.options.layout.imageBuildLogs, `${imageId}.log`);
   }
 
-  async run(plan: BuildPlan, context: JobContext): Promise<{ image: Image }> {
+  async run(plan: BuildPlan, context: BuildContext): Promise<{ image: Image }> {
     const { layout } = this.options;
     await mkdir(layout.imageBuildLogs, { recursive: true });
     await mkdir(layout.imagesDir, { recursive: true });
@@ -207,12 +193,12 @@ export class ImageBuilder {
     }
   }
 
-  private commandOptions(context: JobContext, log: WriteStream) {
+  private commandOptions(context: BuildContext, log: WriteStream) {
     return { signal: context.signal, log, onSpawn: (pid: number) => context.trackProcess(pid), timeoutMs: 60 * 60 * 1000 };
   }
 
   /** Says "too small" before mkfs does, in words a user can act on. */
-  private async requireRoom(dir: string, sizeBytes: number, sizeText: string, context: JobContext): Promise<void> {
+  private async requireRoom(dir: string, sizeBytes: number, sizeText: string, context: BuildContext): Promise<void> {
     const used = await diskUsage(dir, context);
     const needed = roundUpToMib(used * 1.1 + filesystemOverheadBytes);
     if (needed > sizeBytes) throw sizeTooSmall(sizeText, used, needed);
@@ -224,7 +210,7 @@ export class ImageBuilder {
     fromDir: string,
     label: string,
     sizeText: string,
-    context: JobContext,
+    context: BuildContext,
     log: WriteStream,
   ): Promise<void> {
     try {
@@ -239,43 +225,13 @@ export class ImageBuilder {
   }
 }
 
-/** Runs one stage's work and turns a failed command into a problem that says what went wrong. */
-export class StepRunner {
-  constructor(
-    private readonly context: JobContext,
-    private readonly log: WriteStream,
-  ) {}
-
-  async run<T>(stage: string, work: () => Promise<T>): Promise<T> {
-    try {
-      return await work();
-    } catch (error) {
-      if (error instanceof RunError && !this.context.signal.aborted) {
-        throw new BangerError('image-build-failed', `${stage} failed: ${essentialLines(error)}`, {
-          hint: `the full output is in the build log: ${this.log.path}`,
-          cause: error,
-        });
-      }
-      throw error;
-    }
-  }
-}
-
-/** The lines of a failed command that say why: apt's `E:` lines, else the last few. */
-export function essentialLines(error: RunError): string {
-  const lines = `${error.stderr}\n${error.stdout}`.split('\n').map((line) => line.trim()).filter(Boolean);
-  const errors = lines.filter((line) => /^(E:|error:|mmdebstrap: error|dpkg: error)/i.test(line));
-  const chosen = errors.length > 0 ? errors.slice(0, 5) : lines.slice(-3);
-  return chosen.length > 0 ? `${error.message}; ${chosen.join(' | ')}` : error.message;
-}
-
 function sizeTooSmall(sizeText: string, used: number, needed: number): BangerError {
   return new BangerError('image-size-too-small', `The image content takes ${formatSize(used)}; size ${sizeText} leaves no room for it`, {
     hint: `pass a size of at least ${formatSize(needed)}`,
   });
 }
 
-async function diskUsage(dir: string, context: JobContext): Promise<number> {
+async function diskUsage(dir: string, context: BuildContext): Promise<number> {
   const { stdout } = await run('du', ['-s', '--block-size=1', '--', dir], { signal: context.signal, timeoutMs: 10 * 60 * 1000 });
   return Number(stdout.split(/\s/)[0] ?? 0);
 }

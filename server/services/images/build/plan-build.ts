@@ -1,25 +1,15 @@
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { isExt4 } from '../../../host/ext4.js';
+import type { BuildImageBody } from '../../../schemas/image-build.js';
 import type { FieldError } from '../../errors.js';
 import { newId } from '../../ids.js';
 import { normalizePackages } from '../packages.js';
 import { Preflight } from '../preflight.js';
 import type { BuildPlan, BuildSource, SuppliedKernel } from './build-plan.js';
-import { checkSize, defaultSizes, invalidPackageNames, validationError, type Recipe } from './build-request.js';
+import { checkSize, defaultSizes, invalidPackageNames, validationError } from './build-request.js';
 
-export interface BuildImageInput {
-  name: string;
-  recipe?: Recipe;
-  baseRootfs?: string;
-  packages?: string[];
-  packagesFile?: string;
-  kernel?: string;
-  initrd?: string;
-  modulesDir?: string;
-  size?: string;
-  docker?: boolean;
-}
+export type BuildImageInput = BuildImageBody;
 
 /** Checks a build request completely before any job exists; every problem is reported at once. */
 export async function planBuild(input: BuildImageInput): Promise<BuildPlan> {

@@ -4,16 +4,18 @@ import { join } from 'node:path';
 import { extractBaseRootfs, installPackagesInto } from '../../../guest/base-rootfs.js';
 import { bootstrapDebianRootfs, DOCKER_PACKAGES } from '../../../guest/debian-rootfs.js';
 import { guestFiles } from '../../../guest/guest-files.js';
-import { configureDebianGuest, DEBIAN_GUEST_PACKAGES, missingPackages, type InstalledPackage } from '../../../guest/rootfs-config.js';
+import { configureDebianGuest } from '../../../guest/debian/configure-guest.js';
+import { DEBIAN_GUEST_PACKAGES } from '../../../guest/debian/guest-spec.js';
+import { missingPackages, type InstalledPackage } from '../../../guest/debian/packages.js';
 import { BangerError } from '../../errors.js';
 import { buildBusyboxRootfs } from '../../../guest/busybox-rootfs.js';
-import type { JobContext } from '../../jobs/types.js';
+import type { BuildContext } from '../image-jobs.js';
 import type { BuildPlan, BuildSource } from './build-plan.js';
 import type { HostTool } from './host-tools.js';
-import type { StepRunner } from './image-builder.js';
+import type { StepRunner } from './step-runner.js';
 
 export interface RecipeTools {
-  context: JobContext;
+  context: BuildContext;
   log: WriteStream;
   step: StepRunner;
 }

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { kernelCommandLine, parseTscKhz, qemuBootArgs, qemuOptionValue, type QemuBootOptions } from '../../server/guest/qemu-boot-args.js';
+import { diskFormat, kernelCommandLine, qemuBootArgs, qemuOptionValue, refusedHostForwards, type QemuBootOptions } from '../../server/hypervisor/qemu/boot-args.js';
 
 const base: QemuBootOptions = {
   kernel: '/k/vmlinuz',
@@ -50,25 +50,33 @@ t.test('KVM uses the host CPU', async (t) => {
   t.same(values(args, '-cpu'), ['host']);
 });
 
-t.test('microvm uses virtio-mmio devices and needs the TSC frequency under TCG', async (t) => {
-  t.throws(() => qemuBootArgs({ ...base, machine: 'microvm' }), /tscKhz/);
-  const args = qemuBootArgs({ ...base, machine: 'microvm', tscKhz: 2445426, rootfs: '/vm/root.ext4' });
-  t.match(values(args, '-machine')[0], /^microvm,/);
-  t.match(values(args, '-append')[0], / tsc_early_khz=2445426$/);
-  t.same(values(args, '-device').slice(0, 3), ['virtio-blk-device,drive=root', 'virtio-net-device,netdev=n0', 'virtio-serial-device,id=vser0']);
-  t.match(values(args, '-drive')[0], /format=raw/, 'raw unless the name says qcow2');
-  t.notMatch(kernelCommandLine({ machine: 'microvm', accel: 'kvm' }), /tsc_early_khz/, 'KVM needs no calibration help');
+t.test('the work disk is the second virtio disk', async (t) => {
+  const args = qemuBootArgs({ ...base, workDisk: '/vm/work.ext4' });
+  t.same(values(args, '-drive'), [
+    'file=/vm/disk.qcow2,if=none,id=root,format=qcow2,discard=unmap',
+    'file=/vm/work.ext4,if=none,id=work,format=raw,discard=unmap',
+  ]);
+  const devices = values(args, '-device');
+  t.ok(devices.indexOf('virtio-blk-pci,drive=root') < devices.indexOf('virtio-blk-pci,drive=work'), 'root disk probed first (vda), work disk second (vdb)');
+  t.equal(diskFormat('/vm/root.img'), 'raw', 'raw unless the name says qcow2: never probed');
+  t.equal(kernelCommandLine(), 'console=ttyS0 root=/dev/vda rw panic=-1 net.ifnames=0');
+});
+
+t.test('a refused host forward names its port', async (t) => {
+  const stderr = "qemu-system-x86_64: -netdev user,id=n0,hostfwd=tcp:127.0.0.1:40022-:22: could not set up host forwarding rule 'tcp:127.0.0.1:40022-:22'\n";
+  t.same(refusedHostForwards(stderr, [40022, 40080]), [40022]);
+  t.same(refusedHostForwards('qemu-system-x86_64: could not set up host forwarding rule\n', [40022, 40080]), [40022, 40080], 'no port named: every forward is suspect');
+  t.same(refusedHostForwards('qemu-system-x86_64: -drive file=/x: Could not open', [40022]), [], 'another failure is no port conflict');
 });
 
 t.test('options and escaping', async (t) => {
   const args = qemuBootArgs({
     ...base,
     rootfs: '/odd,dir/disk.img',
-    rootfsFormat: 'raw',
     agentSocket: '/odd,dir/agent.sock',
     hostForwards: [
       { hostPort: 2222, guestPort: 22 },
-      { hostPort: 5353, guestPort: 53, protocol: 'udp', hostAddress: '0.0.0.0' },
+      { hostPort: 5353, guestPort: 53 },
     ],
     kernelArgs: ['banger.hostname=ci-1', 'quiet'],
     qmpSocket: '/vm/qmp.sock',
@@ -77,25 +85,14 @@ t.test('options and escaping', async (t) => {
   t.equal(qemuOptionValue('a,b,,c'), 'a,,b,,,,c');
   t.same(values(args, '-drive'), ['file=/odd,,dir/disk.img,if=none,id=root,format=raw,discard=unmap']);
   t.ok(values(args, '-chardev').includes('socket,id=agent,path=/odd,,dir/agent.sock,server=on,wait=off'));
-  t.same(values(args, '-netdev'), ['user,id=n0,hostfwd=tcp:127.0.0.1:2222-:22,hostfwd=udp:0.0.0.0:5353-:53']);
+  t.same(values(args, '-netdev'), ['user,id=n0,hostfwd=tcp:127.0.0.1:2222-:22,hostfwd=tcp:127.0.0.1:5353-:53']);
   t.match(values(args, '-append')[0], / banger\.hostname=ci-1 quiet$/);
   t.same(values(args, '-qmp'), ['unix:/vm/qmp.sock,server=on,wait=off']);
   t.same(values(args, '-pidfile'), ['/vm/qemu.pid']);
 
   t.throws(() => qemuBootArgs({ ...base, hostForwards: [{ hostPort: 0, guestPort: 80 }] }), /port/);
   t.throws(() => qemuBootArgs({ ...base, hostForwards: [{ hostPort: 80, guestPort: 70000 }] }), /port/);
-  t.throws(() => qemuBootArgs({ ...base, hostForwards: [{ hostPort: 80, guestPort: 80, hostAddress: '1.2.3.4,x=y' }] }), /address/);
   t.throws(() => qemuBootArgs({ ...base, kernelArgs: ['two words'] }), /one word/);
   t.throws(() => qemuBootArgs({ ...base, memoryMiB: 12.5 }), /memoryMiB/);
   t.throws(() => qemuBootArgs({ ...base, cpus: 0 }), /cpus/);
-});
-
-t.test('parseTscKhz', async (t) => {
-  t.equal(parseTscKhz('[    0.000070] tsc: Detected 2445.426 MHz processor\n'), 2445426);
-  t.equal(
-    parseTscKhz('tsc: Detected 2400.000 MHz processor\n[ 2.7] tsc: Refined TSC clocksource calibration: 2399.987 MHz\n'),
-    2399987,
-    'the refined value wins',
-  );
-  t.equal(parseTscKhz('nothing here'), null);
 });

@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
-import { waitForExit } from '../../host/detached.js';
-import { readProcStat } from '../../host/proc.js';
-import { killProcessGroup } from '../../host/runner.js';
+import { waitForExit } from './detached.js';
+import { readProcStat } from './proc.js';
+import { killProcessGroup } from './runner.js';
 
 export interface StrayProcess {
   pid: number;

@@ -1,0 +1,17 @@
+import { defineJobKind } from '../jobs/job-kind.js';
+
+const bootStages = ['spawn', 'kernel_boot', 'agent_ready', 'ports_ready', 'running'] as const;
+/** What every boot goes through, whichever job boots: create, start or restart. */
+export type BootStage = (typeof bootStages)[number];
+
+export const vmCreateJob = defineJobKind('vm.create', ['validate', 'clone_disks', 'seed_work_disk', 'allocate_network', ...bootStages] as const);
+export const vmStartJob = defineJobKind('vm.start', ['validate', ...bootStages] as const);
+export const vmStopJob = defineJobKind('vm.stop', ['stop_hypervisor', 'stopped'] as const);
+export const vmRestartJob = defineJobKind('vm.restart', ['stop_hypervisor', 'validate', ...bootStages] as const);
+export const vmDeleteJob = defineJobKind('vm.delete', ['stop_hypervisor', 'remove_files', 'release_network', 'deleted'] as const);
+
+/**
+ * DELETE /vms?label=…: one job over every VM the labels selected, one `delete <name>` stage per
+ * VM. Its kind in the API stays vm.delete, like the delete of one VM.
+ */
+export const vmDeleteSelectedJob = defineJobKind('vm.delete', ['delete'] as const, { eachTarget: true });

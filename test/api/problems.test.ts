@@ -1,0 +1,134 @@
+// Problems every route shares, in-process: bodies that are not JSON or too large, unknown routes,
+// failures Fastify's router answers itself, idempotency keys, bearer tokens and shutdown.
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import t, { type Test } from 'tap';
+import { assertProblem } from '../helpers/api.js';
+import { checkProblemCases, startApp, type ProblemCase } from '../helpers/app.js';
+import { makeTempDir, type HttpResult } from '../helpers/daemon.js';
+import { makeKernelFile } from '../helpers/ext4.js';
+
+const app = await startApp(t);
+const files = await makeTempDir(t, 'banger-problems-');
+const rootfs = join(files, 'rootfs.ext4');
+writeFileSync(rootfs, 'stand-in rootfs\n');
+const kernel = makeKernelFile(files);
+const base = { rootfsPath: rootfs, kernelPath: kernel };
+
+t.test('bodies, routes and URLs the router refuses are problems too', async (t) => {
+  const huge = JSON.stringify({ ...base, name: 'huge', padding: 'x'.repeat(70 * 1024) });
+  await checkProblemCases(t, app, [
+    { name: 'a body that is not JSON', method: 'POST', path: '/images', body: '{"name": "broken", ', status: 422, code: 'validation-failed', detail: /not valid JSON/ },
+    { name: 'an empty body declared as JSON', method: 'POST', path: '/images', body: '', status: 422, code: 'validation-failed', detail: /not valid JSON/ },
+    { name: 'a text/plain body', method: 'POST', path: '/images', body: 'name=x', headers: { 'content-type': 'text/plain' }, status: 415, code: 'unsupported-media-type' },
+    { name: 'a form body', method: 'POST', path: '/images', body: 'name=x', headers: { 'content-type': 'application/x-www-form-urlencoded' }, status: 415, code: 'unsupported-media-type' },
+    {
+      name: 'a body over 64 KiB',
+      method: 'POST',
+      path: '/images',
+      body: huge,
+      status: 413,
+      code: 'body-too-large',
+      check: (t) => t.ok(Buffer.byteLength(huge) > 64 * 1024, 'the body really is over 64 KiB'),
+    },
+    { name: 'an unknown route', method: 'GET', path: '/no/such/route', status: 404, code: 'not-found', detail: 'GET /no/such/route' },
+    { name: 'an unsupported method', method: 'PUT', path: '/images', status: 404, code: 'not-found', detail: 'PUT /images' },
+    { name: 'a malformed %-escape', method: 'GET', path: '/images/%E0%A4%A', status: 422, code: 'validation-failed', detail: /URL is not valid/ },
+    { name: 'a path parameter over 1024 characters', method: 'GET', path: `/images/${'x'.repeat(2000)}`, status: 422, code: 'validation-failed', detail: /longer than 1024/ },
+  ]);
+});
+
+t.test('Idempotency-Key: a replay gets the first response, another request with the key is refused', async (t) => {
+  const body = { name: 'idem-reg', ...base };
+  const key = { 'idempotency-key': 'register-0001' };
+  const registered = await app.inject('POST', '/images', body, key);
+  t.equal(registered.status, 201);
+  const replayed = await app.inject('POST', '/images', body, key);
+  t.equal(replayed.status, 201, 'the replay keeps 201, not the 200 of an update');
+  t.equal(replayed.headers['idempotent-replayed'], 'true');
+  t.same(replayed.body, registered.body);
+
+  await checkProblemCases(t, app, [
+    { name: 'the key with a changed body', method: 'POST', path: '/images', body: { ...body, docker: true }, headers: key, status: 422, code: 'idempotency-key-reused', detail: /POST \/images\b/ },
+    { name: 'the key with another name', method: 'POST', path: '/images', body: { ...body, name: 'idem-reg-2' }, headers: key, status: 422, code: 'idempotency-key-reused' },
+    { name: 'the key on another route', method: 'POST', path: '/images/idem-reg/promote', headers: key, status: 422, code: 'idempotency-key-reused' },
+    {
+      name: 'a key over 255 characters',
+      method: 'POST',
+      path: '/images/idem-reg/promote',
+      headers: { 'idempotency-key': 'k'.repeat(256) },
+      status: 422,
+      code: 'validation-failed',
+      fields: ['headers.idempotency-key'],
+    },
+  ]);
+  t.equal((await app.inject('GET', '/images/idem-reg')).body.docker, false, 'the refused request changed nothing');
+  t.equal((await app.inject('GET', '/images/idem-reg-2')).status, 404, 'nothing registered under the refused request');
+});
+
+t.test('the TCP listener app wants a bearer token', async (t) => {
+  const token = '0123456789abcdef0123456789abcdef';
+  const tcp = await startApp(t, { token });
+  const challenged = (t: Test, res: HttpResult) => t.equal(res.headers['www-authenticate'], 'Bearer realm="banger"', 'WWW-Authenticate');
+  const noToken = (method: string, path: string, headers?: Record<string, string>): ProblemCase => ({
+    name: `no token: ${method} ${path}`,
+    method,
+    path,
+    ...(headers ? { headers } : {}),
+    status: 401,
+    code: 'unauthorized',
+    detail: /requires Authorization: Bearer/,
+    check: (t, res) => {
+      challenged(t, res);
+      t.match(res.body.hint, /--token|BANGER_TOKEN/, 'the hint says where the token comes from');
+    },
+  });
+  const wrong = (what: string, authorization: string): ProblemCase => ({
+    name: `a wrong token: ${what}`,
+    method: 'GET',
+    path: '/images',
+    headers: { authorization },
+    status: 401,
+    code: 'unauthorized',
+    check: challenged,
+  });
+
+  await checkProblemCases(t, tcp, [
+    // Over a real listener this is a smoke test in test/integration/api-auth.test.ts.
+    noToken('GET', '/images'),
+    noToken('GET', '/healthz'),
+    noToken('GET', '/jobs'),
+    noToken('GET', '/openapi.json'),
+    noToken('GET', '/no/such/route'),
+    // Refused before its body is looked at: no body, yet no 422.
+    noToken('POST', '/images', { 'content-type': 'application/json' }),
+    wrong('the last character differs', `Bearer ${token.replace(/f$/, '0')}`),
+    wrong('one character more', `Bearer ${token}x`),
+    wrong('its first half', `Bearer ${token.slice(0, 16)}`),
+    wrong('an empty bearer', 'Bearer '),
+    wrong('the Basic scheme', `Basic ${token}`),
+    wrong('no scheme', token),
+    { name: 'the right token, an unknown image', method: 'GET', path: '/images/nope', headers: { authorization: `Bearer ${token}` }, status: 404, code: 'image-not-found' },
+  ]);
+
+  const lowercase = await tcp.inject('GET', '/healthz', undefined, { authorization: `bearer ${token}` });
+  t.equal(lowercase.status, 200, 'the scheme is case-insensitive');
+});
+
+t.test('while shutting down every request gets 503 and changes nothing', async (t) => {
+  const draining = await startApp(t);
+  draining.drain();
+  const requests: Array<[string, string, unknown?]> = [
+    ['GET', '/healthz'],
+    ['GET', '/images'],
+    ['POST', '/images', { name: 'late', ...base }],
+    ['DELETE', '/vms?label=a=b'],
+  ];
+  for (const [method, path, body] of requests) {
+    const res = await draining.inject(method, path, body);
+    assertProblem(t, res, { status: 503, code: 'shutting-down' });
+    t.equal(res.headers.connection, 'close', `${method} ${path}: the connection is closed`);
+  }
+  t.same(draining.daemon.services.images.list(500), [], 'no image was registered');
+  t.same(draining.daemon.services.jobs.list({}, 500), [], 'no job was started');
+});

@@ -1,0 +1,92 @@
+// VM requests refused in-process before any job, disk or hypervisor: the create body, lookups,
+// query strings, label selectors, and conflicts that need only a stopped VM's row.
+import { mkdirSync, truncateSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import t from 'tap';
+import { checkProblemCases, insertVmRow, invalidField, startApp, type ProblemCase } from '../helpers/app.js';
+import { makeTempDir } from '../helpers/daemon.js';
+import { makeKernelFile } from '../helpers/ext4.js';
+
+// One VM at most, and `held` below is it: a create that passed every check would be refused too,
+// so no case can start a real boot.
+const app = await startApp(t, { env: { BANGER_MAX_VMS: '1' } });
+const files = await makeTempDir(t, 'banger-vms-');
+
+function fileOf(name: string, bytes = 0): string {
+  const path = join(files, name);
+  mkdirSync(dirname(path), { recursive: true });
+  writeFileSync(path, `stand-in ${name}\n`);
+  if (bytes > 0) truncateSync(path, bytes);
+  return path;
+}
+
+// A create checks that the image's files exist and reads the work seed's size; nothing boots from them.
+const kernel = makeKernelFile(files);
+const image = await app.inject('POST', '/images', {
+  name: 'bb',
+  rootfsPath: fileOf('rootfs.ext4'),
+  kernelPath: kernel,
+  initrdPath: fileOf('initrd.img'),
+  workSeedPath: fileOf('work-seed.ext4', 16 * 1024 * 1024),
+});
+if (image.status !== 201) throw new Error(`POST /images: ${image.status} ${image.text}`);
+// In a dir of its own, so that no work seed is found beside its rootfs.
+const bare = await app.inject('POST', '/images', { name: 'bare', rootfsPath: fileOf('bare/rootfs.ext4'), kernelPath: kernel });
+if (bare.status !== 201) throw new Error(`POST /images: ${bare.status} ${bare.text}`);
+insertVmRow(app, { id: 'vm0000000000held', name: 'held', imageId: image.body.id, state: 'stopped' });
+
+const create = (name: string, body: Record<string, unknown>, status: number, code: string, fields?: string[]): ProblemCase => ({
+  name: `create: ${name}`,
+  method: 'POST',
+  path: '/vms',
+  body,
+  status,
+  code,
+  ...(fields ? { fields } : {}),
+});
+const unknownVm = (method: string, path: string): ProblemCase => ({ name: `${method} ${path}`, method, path, status: 404, code: 'vm-not-found', detail: /nope/ });
+
+t.test('bad VM requests are refused before any job, row or file exists', async (t) => {
+  await checkProblemCases(t, app, [
+    create('an unknown image', { image: 'nope' }, 404, 'image-not-found'),
+    create('no image', { name: 'x' }, 422, 'validation-failed', ['body.image']),
+    create('an image without initrd or work seed', { image: 'bare' }, 422, 'image-not-bootable', ['initrdPath', 'workSeedPath']),
+    create('a taken name', { name: 'held', image: 'bb' }, 409, 'vm-name-taken'),
+    create('one VM more than BANGER_MAX_VMS', { name: 'one-more', image: 'bb' }, 409, 'vm-limit-reached'),
+    create('a bad name', { name: '-x', image: 'bb' }, 422, 'validation-failed', ['body.name']),
+    create('too many cpus', { image: 'bb', cpus: 512 }, 422, 'validation-failed', ['body.cpus']),
+    create('zero cpus', { image: 'bb', cpus: 0 }, 422, 'validation-failed', ['body.cpus']),
+    create('too little memory', { image: 'bb', memoryMiB: 16 }, 422, 'validation-failed', ['body.memoryMiB']),
+    create('too much memory', { image: 'bb', memoryMiB: 16_000_000 }, 422, 'validation-failed', ['body.memoryMiB']),
+    create('an unreadable disk size', { image: 'bb', workDiskSize: 'lots' }, 422, 'validation-failed', ['body.workDiskSize']),
+    create('a disk smaller than the work seed', { image: 'bb', workDiskSize: '1M' }, 422, 'validation-failed', ['body.workDiskSize']),
+    create('a disk over the limit', { image: 'bb', workDiskSize: '100T' }, 422, 'validation-failed', ['body.workDiskSize']),
+    create('port 0', { image: 'bb', ports: [0] }, 422, 'validation-failed', ['body.ports.0']),
+    create('port 70000', { image: 'bb', ports: [70000] }, 422, 'validation-failed', ['body.ports.0']),
+    create('a port listed twice', { image: 'bb', ports: [8080, 8080] }, 422, 'validation-failed', ['body.ports']),
+    create('a port that is not a number', { image: 'bb', ports: ['http'] }, 422, 'validation-failed', ['body.ports.0']),
+    create('a bad label key', { image: 'bb', labels: { 'no spaces': 'x' } }, 422, 'validation-failed', ['body.labels.no spaces']),
+    create('a label value that is not a string', { image: 'bb', labels: { a: { nested: true } } }, 422, 'validation-failed', ['body.labels.a']),
+    create('a TTL of zero', { image: 'bb', ttlSeconds: 0 }, 422, 'validation-failed', ['body.ttlSeconds']),
+    create('an unknown field', { image: 'bb', colour: 'red' }, 422, 'validation-failed', ['body.colour']),
+
+    unknownVm('GET', '/vms/nope'),
+    unknownVm('POST', '/vms/nope/stop'),
+    unknownVm('POST', '/vms/nope/start'),
+    unknownVm('POST', '/vms/nope/restart'),
+    unknownVm('DELETE', '/vms/nope'),
+    unknownVm('GET', '/vms/nope/console'),
+    { name: 'stop a stopped VM', method: 'POST', path: '/vms/held/stop', status: 409, code: 'vm-state-conflict', detail: /held is stopped/ },
+
+    invalidField('GET', '/vms/held/console?tail=0', 'querystring.tail'),
+    invalidField('POST', '/vms/held/stop?graceSeconds=-1', 'querystring.graceSeconds'),
+    invalidField('GET', '/vms?state=asleep', 'querystring.state'),
+    invalidField('GET', '/vms?limit=0', 'querystring.limit'),
+    invalidField('GET', `/vms/${'x'.repeat(300)}`, 'params.idOrName'),
+    invalidField('GET', '/vms?label=nolabel', 'querystring.label.0'),
+    invalidField('GET', `/vms?label=${encodeURIComponent('bad key=x')}`, 'querystring.label'),
+    invalidField('DELETE', '/vms', 'querystring.label'),
+    invalidField('DELETE', '/vms?label=nolabel', 'querystring.label.0'),
+    invalidField('DELETE', `/vms?label=${encodeURIComponent('bad key=x')}`, 'querystring.label'),
+  ]);
+});
