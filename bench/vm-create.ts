@@ -14,13 +14,11 @@
  *
  *   npm run build && npx tsx bench/vm-create.ts [--recipe busybox|debian-bookworm] [--rounds 3] [--memory 512] [--clone-samples 7]
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, open, rm } from 'node:fs/promises';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { createClient, targetIdOf, type BangerClient } from '../client/index.js';
+import { targetIdOf, type BangerClient } from '../client/index.js';
 import { queryAgent } from '../server/guest/agent-protocol.js';
 import { kvmUsable } from '../server/host/kvm.js';
 import { qemuBootArgs } from '../server/hypervisor/qemu/boot-args.js';
@@ -30,7 +28,7 @@ import { createWorkDisk } from '../server/host/disks.js';
 import { run, RunError } from '../server/host/runner.js';
 import { probeTcpPort } from '../server/services/vms/port-probe.js';
 import { killProcessesUsing } from '../server/host/strays.js';
-import { benchKernelCache } from './busybox-image.js';
+import { median, seconds, startBenchDaemon, type BenchDaemon } from './bench-daemon.js';
 
 const { values: flags } = parseArgs({
   options: {
@@ -50,53 +48,21 @@ const imageName = `bench-${recipe}`;
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
 
-const repoRoot = join(import.meta.dirname, '..');
-const bangerBin = join(repoRoot, 'dist', 'bin', 'banger.js');
-if (!existsSync(bangerBin)) throw new Error(`${bangerBin} is missing: run npm run build first`);
-
 const work = await mkdtemp(join(tmpdir(), 'banger-bench-create-'));
 const stateDir = join(work, 'state');
-let daemon: ChildProcess | undefined;
+let daemon: BenchDaemon | undefined;
 let rawQemu: AbortController | undefined;
 
 async function cleanUp(): Promise<void> {
   rawQemu?.abort();
-  if (daemon && daemon.exitCode === null) {
-    daemon.kill('SIGTERM');
-    await new Promise((resolve) => daemon?.once('exit', resolve));
-  }
   // Guests outlive the daemon by design; the bench's own must not (found by pid and start time).
+  await daemon?.stop();
   await killProcessesUsing(stateDir);
   await rm(work, { recursive: true, force: true });
 }
 for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void cleanUp().finally(() => process.exit(130)));
 
-const ms = (value: number) => `${(value / 1000).toFixed(2)} s`;
-const median = (values: number[]) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = (sorted.length - 1) / 2;
-  return ((sorted[Math.floor(middle)] as number) + (sorted[Math.ceil(middle)] as number)) / 2;
-};
-
-async function startDaemon(): Promise<BangerClient> {
-  await mkdir(stateDir, { recursive: true });
-  const socketPath = join(stateDir, 'banger.sock');
-  daemon = spawn(process.execPath, [bangerBin, 'serve', '--state-dir', stateDir], {
-    env: { ...process.env, BANGER_KERNEL_CACHE: benchKernelCache, BANGER_LOG_LEVEL: 'warn', BANGER_VM_STOP_GRACE_SECONDS: '0' },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-  const client = createClient({ socketPath });
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    try {
-      await client.health();
-      return client;
-    } catch (error) {
-      if (Date.now() > deadline || daemon.exitCode !== null) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-  }
-}
+const ms = seconds;
 
 async function waitReady(agentSocket: string, hostPort: number, exited: AbortSignal): Promise<void> {
   // The same readiness banger waits for: an agent answer with an address, then a probe that passes.
@@ -188,7 +154,8 @@ try {
   const accel = (await kvmUsable()) ? 'kvm' : 'tcg';
   console.log(`vm-create bench: ${recipe} image, 1 vCPU, ${memoryMiB} MiB, guest port ${probePort} published and probed, ${rounds} rounds, accel ${accel}`);
   console.log(`host: ${availableParallelism()} cores, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
-  const client = await startDaemon();
+  daemon = await startBenchDaemon(stateDir);
+  const { client } = daemon;
   const build = await client.buildImage({ name: imageName, recipe });
   const built = await client.waitJob(build.id, { timeoutMs: 600_000 });
   if (built.status !== 'succeeded') throw new Error(`image build failed: ${built.error?.detail}`);

@@ -2,6 +2,7 @@ import { parseEventStream } from './event-stream.js';
 import { Transport, segment } from './transport.js';
 import type {
   BuildImageRequest,
+  CreateSnapshotRequest,
   CreateVmRequest,
   Health,
   Image,
@@ -12,10 +13,14 @@ import type {
   JobList,
   JobListFilter,
   RegisterImageRequest,
+  Snapshot,
+  SnapshotList,
+  SnapshotPageQuery,
   Version,
   Vm,
   VmList,
   VmListQuery,
+  WarmImageRequest,
 } from './types.js';
 import { waitJob, type WaitJobOptions } from './wait-job.js';
 
@@ -47,12 +52,22 @@ export interface BangerClient {
   buildImage(body: BuildImageRequest, options?: IdempotencyOptions): Promise<Job>;
   reseedImage(idOrName: string, options?: IdempotencyOptions): Promise<Image>;
   deleteImage(idOrName: string): Promise<Image>;
+  /** Starts the job that boots, snapshots and deletes a VM of the image; its result is `{ snapshot }`. */
+  warmImage(idOrName: string, body?: WarmImageRequest, options?: IdempotencyOptions): Promise<Job>;
+  /** Starts the snapshot job of a VM; its result is `{ snapshot }`. */
+  createSnapshot(vmIdOrName: string, body: CreateSnapshotRequest, options?: IdempotencyOptions): Promise<Job>;
+  listSnapshots(query?: SnapshotPageQuery): Promise<SnapshotList>;
+  getSnapshot(idOrName: string): Promise<Snapshot>;
+  deleteSnapshot(idOrName: string): Promise<Snapshot>;
   listVms(query?: VmListQuery): Promise<VmList>;
   getVm(idOrName: string): Promise<Vm>;
   /** Starts the create job; follow it with waitJob, its result is `{ vm }`. */
   createVm(body: CreateVmRequest, options?: IdempotencyOptions): Promise<Job>;
   stopVm(idOrName: string, options?: StopVmOptions): Promise<Job>;
   startVm(idOrName: string, options?: IdempotencyOptions): Promise<Job>;
+  /** Answers once the VM is paused (or resumed): no job to follow. */
+  pauseVm(idOrName: string, options?: IdempotencyOptions): Promise<Vm>;
+  resumeVm(idOrName: string, options?: IdempotencyOptions): Promise<Vm>;
   restartVm(idOrName: string, options?: StopVmOptions): Promise<Job>;
   deleteVm(idOrName: string): Promise<Job>;
   /** One job deleting every VM that carries all these labels. */
@@ -102,6 +117,21 @@ export function createClient(options: ClientOptions): BangerClient {
     async deleteImage(idOrName) {
       return (await transport.json<Image>('DELETE', `/images/${segment(idOrName)}`)).body;
     },
+    async warmImage(idOrName, body = {}, requestOptions) {
+      return (await transport.json<Job>('POST', `/images/${segment(idOrName)}/warm`, { body, headers: idempotency(requestOptions) })).body;
+    },
+    async createSnapshot(vmIdOrName, body, requestOptions) {
+      return (await transport.json<Job>('POST', `/vms/${segment(vmIdOrName)}/snapshots`, { body, headers: idempotency(requestOptions) })).body;
+    },
+    async listSnapshots(query = {}) {
+      return (await transport.json<SnapshotList>('GET', '/snapshots', { query })).body;
+    },
+    async getSnapshot(idOrName) {
+      return (await transport.json<Snapshot>('GET', `/snapshots/${segment(idOrName)}`)).body;
+    },
+    async deleteSnapshot(idOrName) {
+      return (await transport.json<Snapshot>('DELETE', `/snapshots/${segment(idOrName)}`)).body;
+    },
     async listVms(query = {}) {
       const { label, ...rest } = query;
       return (await transport.json<VmList>('GET', `/vms${labelQuery(label ?? [], rest)}`)).body;
@@ -118,6 +148,12 @@ export function createClient(options: ClientOptions): BangerClient {
     },
     async startVm(idOrName, requestOptions) {
       return (await transport.json<Job>('POST', `/vms/${segment(idOrName)}/start`, { headers: idempotency(requestOptions) })).body;
+    },
+    async pauseVm(idOrName, requestOptions) {
+      return (await transport.json<Vm>('POST', `/vms/${segment(idOrName)}/pause`, { headers: idempotency(requestOptions) })).body;
+    },
+    async resumeVm(idOrName, requestOptions) {
+      return (await transport.json<Vm>('POST', `/vms/${segment(idOrName)}/resume`, { headers: idempotency(requestOptions) })).body;
     },
     async restartVm(idOrName, requestOptions = {}) {
       const path = `/vms/${segment(idOrName)}/restart`;

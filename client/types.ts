@@ -17,6 +17,10 @@ export type VmList = Schemas['VmList'];
 export type VmPort = Schemas['VmPort'];
 export type VmState = Schemas['VmState'];
 export type CreateVmRequest = Schemas['CreateVmRequest'];
+export type Snapshot = Schemas['Snapshot'];
+export type SnapshotList = Schemas['SnapshotList'];
+export type CreateSnapshotRequest = Schemas['CreateSnapshotRequest'];
+export type WarmImageRequest = Schemas['WarmImageRequest'];
 
 export type Health = paths['/healthz']['get']['responses'][200]['content']['application/json'];
 export type Version = paths['/version']['get']['responses'][200]['content']['application/json'];
@@ -25,6 +29,7 @@ export type RegisterImageRequest = paths['/images']['post']['requestBody']['cont
 export type BuildImageRequest = paths['/images/builds']['post']['requestBody']['content']['application/json'];
 
 export type ImagePageQuery = Partial<paths['/images']['get']['parameters']['query']>;
+export type SnapshotPageQuery = Partial<paths['/snapshots']['get']['parameters']['query']>;
 export type JobListFilter = Partial<paths['/jobs']['get']['parameters']['query']>;
 export type VmListQuery = Partial<NonNullable<paths['/vms']['get']['parameters']['query']>>;
 

@@ -8,22 +8,26 @@ import { enableIdempotencyKeys } from './http/idempotency.js';
 import { registerProblemHandlers, sendProblem, writeRawProblem } from './http/problems.js';
 import { imageRoutes } from './routes/images.js';
 import { jobRoutes } from './routes/jobs.js';
+import { snapshotRoutes } from './routes/snapshots.js';
 import { vmRoutes } from './routes/vms.js';
 import { systemRoutes, version } from './routes/system.js';
 import { sharedSchemas } from './schemas/common.js';
 import { imageSchemas } from './schemas/image.js';
 import { imageBuildSchemas } from './schemas/image-build.js';
 import { jobSchemas } from './schemas/job.js';
+import { snapshotSchemas } from './schemas/snapshot.js';
 import { vmSchemas } from './schemas/vm.js';
 import { problemFor } from './services/errors.js';
 import type { ImageService } from './services/images/image-service.js';
 import type { JobService } from './services/jobs/job-service.js';
+import type { SnapshotService } from './services/snapshots/snapshot-service.js';
 import type { VmService } from './services/vms/vm-service.js';
 
 export interface Services {
   images: ImageService;
   jobs: JobService;
   vms: VmService;
+  snapshots: SnapshotService;
   idempotencyKeys: IdempotencyRepository;
 }
 
@@ -58,7 +62,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     ajv: { customOptions: { removeAdditional: false, allErrors: true, coerceTypes: 'array', useDefaults: true } },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
-  for (const schema of [...sharedSchemas, ...imageSchemas, ...imageBuildSchemas, ...jobSchemas, ...vmSchemas]) app.addSchema(schema);
+  for (const schema of [...sharedSchemas, ...imageSchemas, ...imageBuildSchemas, ...jobSchemas, ...vmSchemas, ...snapshotSchemas]) app.addSchema(schema);
 
   await app.register(swagger, {
     openapi: {
@@ -72,6 +76,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       tags: [
         { name: 'images', description: 'The guest image catalogue' },
         { name: 'vms', description: 'VMs: create, boot, stop, delete, console' },
+        { name: 'snapshots', description: 'Memory snapshots of VMs, and VMs restored from them' },
         { name: 'jobs', description: 'Slow operations, their stages and results' },
         { name: 'system', description: 'Health and versions' },
       ],
@@ -101,6 +106,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(systemRoutes);
   await app.register(imageRoutes(options.services.images));
   await app.register(vmRoutes(options.services.vms));
+  await app.register(snapshotRoutes(options.services.snapshots, options.services.vms));
   await app.register(jobRoutes(options.services.jobs));
   return app;
 }

@@ -7,6 +7,7 @@ import { openDatabase, type Database } from './db/database.js';
 import { IdempotencyRepository } from './db/repositories/idempotency.js';
 import { ImageRepository } from './db/repositories/images.js';
 import { JobRepository } from './db/repositories/jobs.js';
+import { SnapshotRepository } from './db/repositories/snapshots.js';
 import { VmRepository } from './db/repositories/vms.js';
 import { removeTree } from './host/remove-tree.js';
 import { ensureSshIdentity } from './host/ssh-key.js';
@@ -15,6 +16,8 @@ import { HypervisorRegistry } from './hypervisor/registry.js';
 import { ImageBuilder } from './services/images/build/image-builder.js';
 import { ImageService } from './services/images/image-service.js';
 import { JobService } from './services/jobs/job-service.js';
+import { SnapshotService } from './services/snapshots/snapshot-service.js';
+import { SnapshotStore } from './services/snapshots/snapshot-store.js';
 import { VmService } from './services/vms/vm-service.js';
 import { vmSettingsFromEnv } from './services/vms/vm-settings.js';
 
@@ -37,6 +40,15 @@ export async function openDaemon(config: Config, logger: Logger): Promise<Daemon
   const identity = await ensureSshIdentity(layout.sshDir);
   const imageRows = new ImageRepository(database.db);
   const vmRows = new VmRepository(database.db);
+  const snapshotsDir = join(config.stateDir, 'snapshots');
+  mkdirSync(snapshotsDir, { recursive: true, mode: 0o700 });
+  const snapshotStore = new SnapshotStore({
+    snapshots: new SnapshotRepository(database.db),
+    images: imageRows,
+    jobRecords,
+    snapshotsDir,
+    logger: logger.child({ component: 'snapshots' }),
+  });
   const images = new ImageService({
     images: imageRows,
     vms: vmRows,
@@ -46,6 +58,7 @@ export async function openDaemon(config: Config, logger: Logger): Promise<Daemon
     defaults: { kernel: config.defaultKernel, initrd: config.defaultInitrd, modulesDir: config.defaultModulesDir },
     identity,
     builder: new ImageBuilder({ images: imageRows, layout, identity, logger }),
+    snapshots: snapshotStore,
     logger,
   });
 
@@ -63,7 +76,7 @@ export async function openDaemon(config: Config, logger: Logger): Promise<Daemon
     identity,
     settings: vmSettingsFromEnv(),
     logger: logger.child({ component: 'vms' }),
-  });
+  }, snapshotStore);
 
   await jobs.recoverInterrupted();
   await removeStaleWorkDirs(layout, logger);
@@ -74,7 +87,7 @@ export async function openDaemon(config: Config, logger: Logger): Promise<Daemon
   idempotencyKeys.expireBefore(new Date(Date.now() - idempotencyKeyLifetimeMs).toISOString());
 
   return {
-    services: { images, jobs, vms, idempotencyKeys },
+    services: { images, jobs, vms, snapshots: new SnapshotService(snapshotStore), idempotencyKeys },
     database,
   };
 }

@@ -52,3 +52,15 @@ function successLine(job: Job): string {
   if (job.kind === 'image.promote') return `${formatTarget(job)} promoted${took}`;
   return `job ${job.id} (${job.kind} of ${formatTarget(job)}) succeeded${took}`;
 }
+
+/** --no-wait prints the job (its id, or JSON) and returns at once; otherwise the job is followed to its end. */
+export async function finishJob(session: Session, job: Job, wait: boolean): Promise<number> {
+  if (wait) return followJob(session, job);
+  printJobId(session, job);
+  return 0;
+}
+
+export function printJobId(session: Session, job: Job): void {
+  if (session.output.json) session.output.printJson(job);
+  else session.output.line(job.id);
+}

@@ -1,3 +1,4 @@
+import { UsageError } from './output.js';
 import type { Job } from '../types.js';
 
 /** `vm web`, or for a job over a selection `vm label ci-run=4711 (3 selected)`. */
@@ -40,4 +41,11 @@ export function yesNo(value: boolean): string {
 
 export function orDash(value: string | null | undefined): string {
   return value === null || value === undefined || value === '' ? '-' : value;
+}
+
+/** A flag's value as a whole number, or undefined when the flag was not given. */
+export function wholeNumber(flag: string, text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  if (!/^\d+$/.test(text.trim())) throw new UsageError(`${flag} expects a whole number, got "${text}"`);
+  return Number(text);
 }

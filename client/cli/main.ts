@@ -2,6 +2,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { imageCommands } from './commands/images.js';
 import { jobCommands } from './commands/jobs.js';
 import { systemCommands } from './commands/system.js';
+import { snapshotCommands } from './commands/snapshots.js';
 import { vmCommands } from './commands/vms.js';
 import { CliContext } from './context.js';
 import { Output } from './output.js';
@@ -79,6 +80,7 @@ function buildProgram(context: CliContext): Command {
     });
 
   vmCommands(program, context);
+  snapshotCommands(program, context);
   imageCommands(program, context);
   jobCommands(program, context);
   systemCommands(program, context);

@@ -139,7 +139,7 @@ export interface paths {
         put?: never;
         /**
          * Create and boot a VM (a job)
-         * @description Stages: `validate` → `clone_disks` → `seed_work_disk` → `allocate_network` → `spawn` → `kernel_boot` → `agent_ready` → `ports_ready` → `running`.
+         * @description Boots the image: Stages: `validate` → `clone_disks` → `seed_work_disk` → `allocate_network` → `spawn` → `kernel_boot` → `agent_ready` → `ports_ready` → `running`. With snapshot (or an image whose warm snapshot fits the request) it restores instead: Stages: `validate` → `clone_disks` → `restore_state` → `resume` → `reidentify` → `agent_ready` → `ports_ready` → `running`.
          */
         post: operations["createVm"];
         /**
@@ -187,6 +187,46 @@ export interface paths {
          * @description Stages: `stop_hypervisor` → `stopped`.
          */
         post: operations["stopVm"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/vms/{idOrName}/pause": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Pause a running VM: its vCPUs stop, its memory, disks and ports stay (answers once it is paused)
+         * @description Runs as a short job (kind vm.pause) so that it never overlaps another job on the VM, and answers with the paused VM. Stop, restart, delete and snapshots work from `paused`.
+         */
+        post: operations["pauseVm"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/vms/{idOrName}/resume": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Resume a paused VM where it stopped (answers once it runs)
+         * @description Runs as a short job (kind vm.resume) and answers with the running VM.
+         */
+        post: operations["resumeVm"];
         delete?: never;
         options?: never;
         head?: never;
@@ -245,6 +285,87 @@ export interface paths {
         put?: never;
         post?: never;
         delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/vms/{idOrName}/snapshots": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Snapshot a running or paused VM (a job): its memory and device state and its disks
+         * @description The VM is paused while its state is saved and its disks are frozen as layers of the snapshot; then it goes on above them (or stops, with stop: true). Restore with POST /vms {"snapshot": name}. Stages: `validate` → `pause` → `save_state` → `freeze_disks` → `resume` → `stop` → `persisted`. One of resume and stop is skipped.
+         */
+        post: operations["createSnapshot"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/images/{idOrName}/warm": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Make a warm snapshot of an image (a job): creates from the image then restore it instead of booting
+         * @description Boots a VM from the image with its RAM in a file, waits until its agent and the given ports are ready, snapshots it, deletes the VM, and records the snapshot on the image (replacing an older one). Afterwards POST /vms {image} restores it when cpus, memoryMiB and the work disk size match (warm: false forces a cold boot); the VM's bootMode says which happened. Re-seeding, re-registering or deleting the image drops it. Stages: `boot` → `snapshot` → `remove_vm` → `persisted`.
+         */
+        post: operations["warmImage"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/snapshots": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List snapshots, ordered by name
+         * @description Snapshots are taken with POST /vms/{idOrName}/snapshots, or made by POST /images/{idOrName}/warm.
+         */
+        get: operations["listSnapshots"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/snapshots/{idOrName}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Show one snapshot: source VM, image, vCPUs, memory, size on disk, what stands on it */
+        get: operations["getSnapshot"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete a snapshot and its files
+         * @description Refused (409 snapshot-in-use, naming them) while VMs restored from it, the VM it was taken of, or later snapshots stand on its disk layers.
+         */
+        delete: operations["deleteSnapshot"];
         options?: never;
         head?: never;
         patch?: never;
@@ -361,6 +482,11 @@ export interface components {
             /** @description Fingerprint of the daemon's SSH key seeded into the work seed */
             seededSshPublicKeyFingerprint: string | null;
             docker: boolean;
+            /** @description The snapshot creates from this image restore by default (POST /images/{idOrName}/warm); null when there is none */
+            warmSnapshot: {
+                id: string;
+                href: string;
+            } | null;
             /** Format: date-time */
             createdAt: string;
             /** Format: date-time */
@@ -431,14 +557,14 @@ export interface components {
         };
         /** @description A resource a job changes */
         JobTarget: {
-            type: "image" | "vm";
+            type: "image" | "vm" | "snapshot";
             id: string;
             name?: string;
             href: string;
         };
         /** @description The resources a query selected (DELETE /vms?label=…): it has no id of its own; the job's targets are what it selected */
         JobSelection: {
-            type: "image" | "vm";
+            type: "image" | "vm" | "snapshot";
             /** @description The selector in words, e.g. label ci-run=4711 */
             name: string;
             /** @description Lists what the selector selects now, e.g. /vms?label=ci-run%3D4711 */
@@ -475,7 +601,7 @@ export interface components {
          * @description creating → running; stopping → stopped; starting → running; failed (a create that did not finish); deleting
          * @enum {string}
          */
-        VmState: "creating" | "starting" | "running" | "stopping" | "stopped" | "failed" | "deleting";
+        VmState: "creating" | "starting" | "running" | "paused" | "stopping" | "stopped" | "failed" | "deleting";
         VmPort: {
             guestPort: number;
             hostPort: number;
@@ -532,6 +658,15 @@ export interface components {
                 [key: string]: number;
             } | null;
             bootedAt: string | null;
+            /** @description How the guest came up last: cold (booted from its disks) or warm (restored from a snapshot); null before it first ran */
+            bootMode: "cold" | "warm" | null;
+            /** @description The snapshot whose disk layers lie under this VM’s disks (it was restored from it, or snapshotted onto it) */
+            baseSnapshot: {
+                id: string;
+                href: string;
+            } | null;
+            /** @description Resident memory of the hypervisor process beyond guest RAM; measured on GET /vms/{idOrName} of a running VM, null otherwise (and in lists) */
+            hostOverheadBytes: number | null;
             /** @description The VM's directory (disks, sockets, console log) */
             dir: string | null;
             consoleLogPath: string | null;
@@ -549,8 +684,12 @@ export interface components {
         CreateVmRequest: {
             /** @description 1-63 letters, digits, ".", "_" or "-", starting with a letter or digit */
             name?: string;
-            /** @description Image id or name */
-            image: string;
+            /** @description Image id or name; give this or snapshot */
+            image?: string;
+            /** @description Restore this snapshot (id or name) instead of booting an image; cpus, memory and work disk come from it */
+            snapshot?: string;
+            /** @description With image: restore the image's warm snapshot when it has one and the resources match (default true); false forces a cold boot */
+            warm?: boolean;
             /** @description vCPUs (default 1; at most the host limit) */
             cpus?: number;
             /** @description Memory in MiB (default 512) */
@@ -565,6 +704,86 @@ export interface components {
             };
             /** @description Delete the VM this long after its creation */
             ttlSeconds?: number;
+        };
+        Snapshot: {
+            id: string;
+            name: string;
+            /**
+             * @description user: taken of a VM on request; warm: made by POST /images/{idOrName}/warm for fast creates from that image
+             * @enum {string}
+             */
+            purpose: "user" | "warm";
+            /**
+             * @description creating: being saved; ready: can be restored; failed: its job ended early, but the VM it was taken of went on above its disk layers, so its files stay until that VM is deleted
+             * @enum {string}
+             */
+            state: "creating" | "ready" | "failed";
+            stateMessage: string | null;
+            sourceVm: {
+                /** @description null once that VM is deleted */
+                id: string | null;
+                name: string;
+                href: string | null;
+            };
+            image: {
+                id: string;
+                name: string | null;
+                href: string;
+            };
+            baseSnapshot: {
+                id: string;
+                name: string;
+                href: string;
+            } | null;
+            cpus: number;
+            memoryMiB: number;
+            /**
+             * @description file: guest RAM is a file that restored VMs map copy-on-write (they share its pages); state: RAM is inside the state file and copied into each restored VM
+             * @enum {string}
+             */
+            memory: "file" | "state";
+            hypervisor: string;
+            /** @description A restore needs this very hypervisor version ('' while creating) */
+            hypervisorVersion: string;
+            /** @description The machine type, e.g. q35 ('' while creating) */
+            machine: string;
+            /** @description What its files (device and memory state, frozen disk layers) take on disk */
+            sizeBytes: number;
+            /** @description What stands on its disk layers: it cannot be deleted while any remain */
+            dependents: {
+                vms: {
+                    id: string;
+                    name: string;
+                    href: string;
+                }[];
+                snapshots: {
+                    id: string;
+                    name: string;
+                    href: string;
+                }[];
+            };
+            /** Format: date-time */
+            createdAt: string;
+            href: string;
+        };
+        SnapshotList: {
+            items: components["schemas"]["Snapshot"][];
+            /** @description Pass as ?cursor= for the next page; null on the last */
+            nextCursor: string | null;
+        };
+        CreateSnapshotRequest: {
+            /** @description 1-63 letters, digits, ".", "_" or "-", starting with a letter or digit */
+            name: string;
+            /** @description Stop the VM after the snapshot instead of letting it go on (on new disk layers above the frozen ones) */
+            stop?: boolean;
+        };
+        WarmImageRequest: {
+            /** @description vCPUs of the warm VM; creates restore the snapshot only when they ask for the same (default 1) */
+            cpus?: number;
+            /** @description Memory of the warm VM in MiB; creates must ask for the same (default 512) */
+            memoryMiB?: number;
+            /** @description Guest ports to wait for before the snapshot is taken, so the services behind them are up in every restored VM */
+            ports?: number[];
         };
     };
     responses: never;
@@ -1212,6 +1431,92 @@ export interface operations {
             };
         };
     };
+    pauseVm: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Replays of the same request return the first response */
+                "idempotency-key"?: string;
+            };
+            path: {
+                idOrName: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Vm"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict with the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    resumeVm: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Replays of the same request return the first response */
+                "idempotency-key"?: string;
+            };
+            path: {
+                idOrName: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Vm"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict with the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     startVm: {
         parameters: {
             query?: never;
@@ -1353,6 +1658,240 @@ export interface operations {
             };
         };
     };
+    createSnapshot: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Replays of the same request return the first response */
+                "idempotency-key"?: string;
+            };
+            path: {
+                idOrName: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateSnapshotRequest"];
+            };
+        };
+        responses: {
+            /** @description The snapshot job; its result is { snapshot } */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Job"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict with the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid request */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    warmImage: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Replays of the same request return the first response */
+                "idempotency-key"?: string;
+            };
+            path: {
+                idOrName: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WarmImageRequest"];
+            };
+        };
+        responses: {
+            /** @description The warm-up job; its result is { snapshot } */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Job"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict with the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid request */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listSnapshots: {
+        parameters: {
+            query?: {
+                limit?: number;
+                /** @description nextCursor from the previous page */
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SnapshotList"];
+                };
+            };
+            /** @description Invalid request */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getSnapshot: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                idOrName: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Snapshot"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    deleteSnapshot: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                idOrName: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The deleted snapshot */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Snapshot"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict with the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     listJobs: {
         parameters: {
             query?: {
@@ -1360,7 +1899,7 @@ export interface operations {
                 cursor?: string;
                 status?: components["schemas"]["JobStatus"];
                 kind?: string;
-                targetType?: "image" | "vm";
+                targetType?: "image" | "vm" | "snapshot";
                 targetId?: string;
             };
             header?: never;

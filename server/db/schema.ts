@@ -1,9 +1,11 @@
 import { sql } from 'drizzle-orm';
-import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
+import { index, integer, primaryKey, sqliteTable, text, uniqueIndex, type AnySQLiteColumn } from 'drizzle-orm/sqlite-core';
 import type { Static } from '@sinclair/typebox';
 import { jobEventTypes, jobStatuses, targetTypes, type JobStageStatus } from '../domain/job.js';
 import { accelerations, hypervisorNames, vmStates, type Acceleration, type HypervisorName } from '../domain/vm.js';
+import { bootModes, snapshotPurposes, snapshotStates } from '../domain/snapshot.js';
 import type { JobSchema } from '../schemas/job.js';
+import type { SnapshotArtifacts } from '../hypervisor/snapshot.js';
 
 // Timestamps are ISO-8601 strings: they sort correctly as text and read well in `sqlite3`.
 
@@ -22,6 +24,8 @@ export const images = sqliteTable('images', {
   buildSize: text('build_size'),
   seededSshPublicKeyFingerprint: text('seeded_ssh_public_key_fingerprint'),
   docker: integer('docker', { mode: 'boolean' }).notNull().default(false),
+  /** The snapshot creates from this image restore by default (POST /images/{id}/warm); kept by the snapshot service. */
+  warmSnapshotId: text('warm_snapshot_id'),
   createdAt: text('created_at').notNull(),
   updatedAt: text('updated_at').notNull(),
 });
@@ -53,6 +57,14 @@ export const vms = sqliteTable(
     process: text('process', { mode: 'json' }).$type<StoredVmProcess>(),
     /** The serial console log of the latest boot; kept outside vmDir after a failed create. */
     consoleLog: text('console_log'),
+    /** The VM's disks once made; null for VMs from before they were recorded (root.qcow2 and work.ext4 in vmDir). */
+    disks: text('disks', { mode: 'json' }).$type<{ rootDisk: string; workDisk: string }>(),
+    /** Guest RAM in this file, shared with the hypervisor, so that a snapshot needs to save no RAM (warm images). */
+    memoryFile: text('memory_file'),
+    /** The snapshot whose frozen disk layers lie under this VM's disks: it cannot be deleted while the VM exists. */
+    baseSnapshotId: text('base_snapshot_id').references((): AnySQLiteColumn => snapshots.id, { onDelete: 'restrict' }),
+    /** cold: booted from its disks; warm: restored from a snapshot. */
+    bootMode: text('boot_mode', { enum: bootModes }),
     labels: text('labels', { mode: 'json' }).notNull().default({}).$type<Record<string, string>>(),
     ttlSeconds: integer('ttl_seconds'),
     expiresAt: text('expires_at'),
@@ -63,7 +75,43 @@ export const vms = sqliteTable(
     createdAt: text('created_at').notNull(),
     updatedAt: text('updated_at').notNull(),
   },
-  (table) => [index('vms_image_id').on(table.imageId), index('vms_state').on(table.state), index('vms_expires_at').on(table.expiresAt)],
+  (table) => [
+    index('vms_image_id').on(table.imageId),
+    index('vms_state').on(table.state),
+    index('vms_expires_at').on(table.expiresAt),
+    index('vms_base_snapshot').on(table.baseSnapshotId),
+  ],
+);
+
+// A snapshot's files (device and memory state, frozen disk layers) live in its own dir. VMs restored
+// from it, VMs that went on above its layers, and later snapshots of those all depend on its layers.
+export const snapshots = sqliteTable(
+  'snapshots',
+  {
+    id: text('id').primaryKey(),
+    name: text('name').notNull().unique(),
+    /** The VM it was taken from, while that VM exists; its name stays for the record. */
+    sourceVmId: text('source_vm_id'),
+    sourceVmName: text('source_vm_name').notNull(),
+    imageId: text('image_id')
+      .notNull()
+      .references(() => images.id, { onDelete: 'restrict' }),
+    /** The snapshot whose layers lie under this one's frozen layers. */
+    baseSnapshotId: text('base_snapshot_id').references((): AnySQLiteColumn => snapshots.id, { onDelete: 'restrict' }),
+    purpose: text('purpose', { enum: snapshotPurposes }).notNull(),
+    state: text('state', { enum: snapshotStates }).notNull(),
+    stateMessage: text('state_message'),
+    dir: text('dir').notNull(),
+    /** Null until the state is saved and the disks frozen. */
+    artifacts: text('artifacts', { mode: 'json' }).$type<SnapshotArtifacts>(),
+    cpus: integer('cpus').notNull(),
+    memoryMib: integer('memory_mib').notNull(),
+    /** Clones get work disks of this size (layers over the frozen one). */
+    workDiskBytes: integer('work_disk_bytes').notNull(),
+    sizeBytes: integer('size_bytes').notNull().default(0),
+    createdAt: text('created_at').notNull(),
+  },
+  (table) => [index('snapshots_image_id').on(table.imageId), index('snapshots_base').on(table.baseSnapshotId)],
 );
 
 // One row per published guest port. The unique host port is what keeps two VMs from ever

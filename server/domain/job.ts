@@ -17,5 +17,5 @@ export const jobEventTypes = ['status', 'stage'] as const;
 export type JobEventType = (typeof jobEventTypes)[number];
 
 /** The kinds of resource a job can change. */
-export const targetTypes = ['image', 'vm'] as const;
+export const targetTypes = ['image', 'vm', 'snapshot'] as const;
 export type TargetType = (typeof targetTypes)[number];

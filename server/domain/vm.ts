@@ -3,7 +3,7 @@
  * It imports nothing, so db/, schemas/ and services/ can all depend on it without a cycle.
  */
 
-export const vmStates = ['creating', 'starting', 'running', 'stopping', 'stopped', 'failed', 'deleting'] as const;
+export const vmStates = ['creating', 'starting', 'running', 'paused', 'stopping', 'stopped', 'failed', 'deleting'] as const;
 export type VmState = (typeof vmStates)[number];
 
 export const hypervisorNames = ['qemu', 'firecracker'] as const;

@@ -3,8 +3,8 @@ import type { Duplex } from 'node:stream';
 
 /**
  * Host side of the guest agent protocol (docs/guest-agent.md): one request line
- * `<command> <id>\n` over a byte stream to the guest (the hypervisor driver says
- * what carries it), answered by one JSON line carrying the same id.
+ * `<command> <id> [<arguments>]\n` over a byte stream to the guest (the hypervisor
+ * driver says what carries it), answered by one JSON line carrying the same id.
  */
 
 /** A byte stream to the guest agent, whatever carries it: a virtio-serial socket on QEMU, vsock on Firecracker. */
@@ -18,7 +18,24 @@ export interface AgentTransport {
 export const AGENT_PORT_NAME = 'org.banger.agent';
 export const AGENT_PROTOCOL_VERSION = 1;
 
-export type AgentCommand = 'ping' | 'health';
+export type AgentCommand = 'ping' | 'health' | 'reidentify';
+
+/** What `reidentify` asks of a guest restored from a memory snapshot. */
+export interface ReidentifyArguments {
+  /** The VM's own name: an RFC 1123 label (letters, digits, inner hyphens; up to 63). */
+  hostname: string;
+  /** The host's clock, milliseconds since the epoch. */
+  unixMs: number;
+  /** 32 to 256 bytes, hex, mixed into the guest's RNG. */
+  entropyHex: string;
+}
+
+/** The arguments each command takes on its request line. */
+export interface AgentArguments {
+  ping: undefined;
+  health: undefined;
+  reidentify: ReidentifyArguments;
+}
 
 export interface AgentPing {
   ok: true;
@@ -35,9 +52,25 @@ export interface AgentHealth {
   agentVersion: number;
 }
 
+export interface AgentReidentified {
+  ok: true;
+  id?: string;
+  /** The guest kernel's hostname, read back after setting it. */
+  hostname: string;
+  /** The guest clock, unix seconds, read back after setting it. */
+  clockSetTo: number;
+  /** Whether the guest made its kernel RNG reseed at once; if not, the mixed-in entropy shows in its output only after the kernel's next periodic reseed (up to a minute). */
+  rngReseeded: boolean;
+  /** 'none' on guests without sshd. */
+  sshHostKeys: 'regenerated' | 'none';
+  /** The answer to a resent request the guest had already applied. */
+  repeat: boolean;
+}
+
 export interface AgentReplies {
   ping: AgentPing;
   health: AgentHealth;
+  reidentify: AgentReidentified;
 }
 
 export class AgentError extends Error {
@@ -52,10 +85,27 @@ export class AgentError extends Error {
 }
 
 const ID_PATTERN = /^[A-Za-z0-9_.-]{1,64}$/;
+const HOSTNAME_PATTERN = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
+const ENTROPY_PATTERN = /^(?:[0-9A-Fa-f]{2}){32,256}$/;
+/** The guest reads at most 15 digits, which its shell arithmetic handles. */
+const MAX_UNIX_MS = 999_999_999_999_999;
 
-export function formatAgentRequest(command: AgentCommand, id: string): string {
+type RequestArguments<C extends AgentCommand> = AgentArguments[C] extends undefined ? [] : [args: AgentArguments[C]];
+
+/** Throws on anything the guest would refuse, so that a bad request fails before it is sent. */
+export function formatAgentRequest<C extends AgentCommand>(command: C, id: string, ...args: RequestArguments<C>): string {
+  return requestLine(command, id, args[0]);
+}
+
+function requestLine(command: AgentCommand, id: string, args: AgentArguments[AgentCommand]): string {
   if (!ID_PATTERN.test(id)) throw new Error(`invalid agent request id: ${JSON.stringify(id)}`);
-  return `${command} ${id}\n`;
+  if (command !== 'reidentify') return `${command} ${id}\n`;
+  if (args === undefined) throw new Error('reidentify needs its arguments');
+  const { hostname, unixMs, entropyHex } = args;
+  if (!HOSTNAME_PATTERN.test(hostname)) throw new Error(`invalid guest hostname ${JSON.stringify(hostname)}: an RFC 1123 label of up to 63 letters, digits and inner hyphens`);
+  if (!Number.isSafeInteger(unixMs) || unixMs < 1 || unixMs > MAX_UNIX_MS) throw new Error(`invalid guest time ${unixMs}: positive whole milliseconds since the epoch, at most 15 digits`);
+  if (!ENTROPY_PATTERN.test(entropyHex)) throw new Error(`invalid guest entropy: 32 to 256 bytes as hex, got ${entropyHex.length} characters`);
+  return `${command} ${id} ${hostname} ${unixMs} ${entropyHex}\n`;
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
@@ -79,23 +129,44 @@ export function parseAgentReply<C extends AgentCommand>(command: C, line: string
   if (value.ok === false) {
     return { ok: false, ...(id === undefined ? {} : { id }), error: typeof value.error === 'string' ? value.error : 'unknown error' };
   }
-  if (command === 'ping') return { ok: true, ...(id === undefined ? {} : { id }) } as AgentReplies[C];
-  const { uptimeSeconds, addresses, hostname, agentVersion } = value;
-  if (
-    typeof uptimeSeconds !== 'number' ||
-    !Array.isArray(addresses) ||
-    !addresses.every((address) => typeof address === 'string') ||
-    typeof hostname !== 'string' ||
-    typeof agentVersion !== 'number'
-  ) {
-    return null;
-  }
-  const health: AgentHealth = { ok: true, uptimeSeconds, addresses: addresses as string[], hostname, agentVersion };
-  if (id !== undefined) health.id = id;
-  return health as AgentReplies[C];
+  const fields = replyFields[command](value);
+  if (fields === null) return null;
+  return { ok: true, ...(id === undefined ? {} : { id }), ...fields } as AgentReplies[C];
 }
 
-export interface QueryAgentOptions<C extends AgentCommand> {
+type ReplyFields<C extends AgentCommand> = Omit<AgentReplies[C], 'ok' | 'id'>;
+
+/** Each command's fields of a successful reply, or null when one is missing or mistyped. */
+const replyFields: { [C in AgentCommand]: (value: Record<string, unknown>) => ReplyFields<C> | null } = {
+  ping: () => ({}),
+  health: ({ uptimeSeconds, addresses, hostname, agentVersion }) => {
+    if (
+      typeof uptimeSeconds !== 'number' ||
+      !Array.isArray(addresses) ||
+      !addresses.every((address) => typeof address === 'string') ||
+      typeof hostname !== 'string' ||
+      typeof agentVersion !== 'number'
+    ) {
+      return null;
+    }
+    return { uptimeSeconds, addresses: addresses as string[], hostname, agentVersion };
+  },
+  reidentify: ({ hostname, clockSetTo, rngReseeded, sshHostKeys, repeat }) => {
+    if (
+      typeof hostname !== 'string' ||
+      typeof clockSetTo !== 'number' ||
+      !Number.isSafeInteger(clockSetTo) ||
+      typeof rngReseeded !== 'boolean' ||
+      (sshHostKeys !== 'regenerated' && sshHostKeys !== 'none') ||
+      typeof repeat !== 'boolean'
+    ) {
+      return null;
+    }
+    return { hostname, clockSetTo, rngReseeded, sshHostKeys, repeat };
+  },
+};
+
+interface QueryAgentBaseOptions<C extends AgentCommand> {
   /** Default 'health'. */
   command?: C;
   /** Overall limit, covering QEMU not listening yet and the guest still booting. Default 30 s. */
@@ -104,6 +175,14 @@ export interface QueryAgentOptions<C extends AgentCommand> {
   resendMs?: number;
   signal?: AbortSignal;
 }
+
+export type QueryAgentOptions<C extends AgentCommand> = QueryAgentBaseOptions<C> &
+  (AgentArguments[C] extends undefined
+    ? { args?: undefined }
+    : {
+        /** A function is called for every request sent, so that a resend can carry fresher values (the time). */
+        args: AgentArguments[C] | (() => AgentArguments[C]);
+      });
 
 const RETRY_CONNECT_MS = 100;
 const MAX_LINE = 64 * 1024;
@@ -117,9 +196,13 @@ const MAX_LINE = 64 * 1024;
  */
 export async function queryAgent<C extends AgentCommand = 'health'>(
   transport: AgentTransport,
-  options: QueryAgentOptions<C> = {},
+  options: QueryAgentOptions<C> = {} as QueryAgentOptions<C>,
 ): Promise<AgentReplies[C]> {
   const command = (options.command ?? 'health') as C;
+  const { args } = options as { args?: AgentArguments[C] | (() => AgentArguments[C]) };
+  const request = (id: string): string => requestLine(command, id, typeof args === 'function' ? args() : args);
+  // A request the guest would refuse fails here, before any connection.
+  request('check');
   const timeoutMs = options.timeoutMs ?? 30_000;
   const resendMs = options.resendMs ?? 1000;
   const deadline = Date.now() + timeoutMs;
@@ -130,9 +213,10 @@ export async function queryAgent<C extends AgentCommand = 'health'>(
 
   while (Date.now() < deadline) {
     if (signal?.aborted) throw aborted();
-    const outcome = await attempt(transport, command, deadline, resendMs, signal);
+    const outcome = await attempt(transport, command, request, deadline, resendMs, signal);
     if (outcome.kind === 'reply') return outcome.reply;
     if (outcome.kind === 'aborted') throw aborted();
+    if (outcome.kind === 'invalid') throw outcome.error;
     if (outcome.kind === 'refused') {
       throw new AgentError(`guest agent over ${transport.description} refused ${command}: ${outcome.error}`, 'refused');
     }
@@ -147,6 +231,7 @@ type AttemptOutcome<C extends AgentCommand> =
   | { kind: 'reply'; reply: AgentReplies[C] }
   | { kind: 'refused'; error: string }
   | { kind: 'retry'; problem: string }
+  | { kind: 'invalid'; error: unknown }
   | { kind: 'aborted' };
 
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {
@@ -165,6 +250,7 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
 async function attempt<C extends AgentCommand>(
   transport: AgentTransport,
   command: C,
+  request: (id: string) => string,
   deadline: number,
   resendMs: number,
   signal: AbortSignal | undefined,
@@ -204,8 +290,16 @@ async function attempt<C extends AgentCommand>(
 
     const send = (): void => {
       const id = randomBytes(6).toString('hex');
+      let line: string;
+      try {
+        // Arguments computed per send may turn out invalid only now.
+        line = request(id);
+      } catch (error) {
+        finish({ kind: 'invalid', error });
+        return;
+      }
       sent.add(id);
-      stream.write(formatAgentRequest(command, id));
+      stream.write(line);
     };
 
     stream.setEncoding('utf8');
@@ -228,4 +322,63 @@ async function attempt<C extends AgentCommand>(
     send();
     resendTimer = setInterval(send, resendMs);
   });
+}
+
+/**
+ * A hostname reidentify accepts, made from a VM name, which may also hold `.`
+ * and `_`: those become `-`, and hyphens that would start or end it go.
+ */
+export function guestHostnameFor(name: string): string {
+  const label = name
+    .replace(/[^A-Za-z0-9-]/g, '-')
+    .slice(0, 63)
+    .replace(/^-+|-+$/g, '');
+  return label === '' ? 'banger' : label;
+}
+
+export interface ReidentifyGuestOptions {
+  /** The guest's new hostname, an RFC 1123 label; see guestHostnameFor. */
+  hostname: string;
+  /**
+   * The time to give the guest, as of this call; default the host's clock. Each
+   * (re)sent request carries it advanced by the time since the call, so that a
+   * resend the guest applies late does not set its clock back.
+   */
+  now?: Date;
+  /** Mixed into the guest's RNG; default 32 bytes from node:crypto. 32 to 256 bytes. */
+  entropy?: Buffer;
+  timeoutMs?: number;
+  resendMs?: number;
+  signal?: AbortSignal;
+}
+
+/**
+ * Makes a VM restored from a memory snapshot its own machine: hostname, clock,
+ * fresh RNG input and, where sshd runs, new SSH host keys (docs/guest-agent.md,
+ * reidentify). Throws an AgentError ('refused') when the guest refuses or its
+ * reply shows a hostname or clock other than the ones sent.
+ */
+export async function reidentifyGuest(transport: AgentTransport, options: ReidentifyGuestOptions): Promise<AgentReidentified> {
+  const called = Date.now();
+  const base = options.now?.getTime() ?? called;
+  const entropyHex = (options.entropy ?? randomBytes(32)).toString('hex');
+  const at = (): number => Math.round(base + Date.now() - called);
+  const reply = await queryAgent(transport, {
+    command: 'reidentify',
+    args: () => ({ hostname: options.hostname, unixMs: at(), entropyHex }),
+    timeoutMs: options.timeoutMs,
+    resendMs: options.resendMs,
+    signal: options.signal,
+  });
+  const refused = (what: string): AgentError => new AgentError(`guest agent over ${transport.description} did not reidentify: ${what}`, 'refused');
+  if (reply.hostname !== options.hostname) {
+    throw refused(`its hostname is ${JSON.stringify(reply.hostname)}, not ${JSON.stringify(options.hostname)}`);
+  }
+  // The guest sets whole seconds and reads its clock back just after.
+  const earliest = Math.floor(base / 1000) - 1;
+  const latest = Math.ceil(at() / 1000) + 1;
+  if (reply.clockSetTo < earliest || reply.clockSetTo > latest) {
+    throw refused(`its clock reads ${reply.clockSetTo}, not between ${earliest} and ${latest}`);
+  }
+  return reply;
 }

@@ -73,6 +73,8 @@ export async function buildBusyboxRootfs(rootDir: string, options: BusyboxRootfs
   await install(guestFiles.busyboxRcK, at('etc/init.d/rcK'), 0o755);
   await install(guestFiles.udhcpcScript, at('usr/share/udhcpc/default.script'), 0o755);
   await install(guestFiles.agent, at('usr/sbin/banger-agent'), 0o755);
+  await mkdir(at('srv/www/cgi-bin'));
+  await install(guestFiles.busyboxStateCgi, at('srv/www/cgi-bin/state'), 0o755);
 
   const hostname = options.hostname ?? 'banger';
   await writeText(at('etc/hostname'), `${hostname}\n`);

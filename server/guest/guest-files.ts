@@ -19,6 +19,8 @@ export const guestFiles = {
   busyboxRcS: join(filesDir, 'busybox-rcS'),
   /** /etc/init.d/rcK of the busybox image: run at poweroff. */
   busyboxRcK: join(filesDir, 'busybox-rcK'),
+  /** The HTTP probe service's state page of the busybox image: /srv/www/cgi-bin/state. */
+  busyboxStateCgi: join(filesDir, 'busybox-state-cgi'),
   /** udhcpc event script: /usr/share/udhcpc/default.script. */
   udhcpcScript: join(filesDir, 'udhcpc-default.script'),
 } as const;

@@ -1,4 +1,6 @@
+import type { Acceleration, HypervisorName } from '../domain/vm.js';
 import type { AgentTransport } from '../guest/agent-protocol.js';
+import type { GuestMemory, MemoryUsage, SnapshotArtifacts, SnapshotCompatibility, SnapshotOptions, SnapshotSpec } from './snapshot.js';
 
 /**
  * What the VM service needs from a hypervisor. QEMU implements it today and a
@@ -7,8 +9,6 @@ import type { AgentTransport } from '../guest/agent-protocol.js';
  * lines, disk formats or error texts. docs/architecture.md says what a new
  * driver must provide.
  */
-
-import type { Acceleration, HypervisorName } from '../domain/vm.js';
 
 export type { Acceleration, HypervisorName } from '../domain/vm.js';
 
@@ -32,6 +32,12 @@ export interface LaunchSpec {
   portForwards: PortForward[];
   /** Appended to the driver's own kernel command line; one word each. */
   kernelArgs?: string[];
+  /** Where guest RAM lives; default: anonymous memory of the hypervisor process. */
+  memory?: GuestMemory;
+}
+
+export interface RestoreSpec extends Omit<LaunchSpec, 'memory'> {
+  snapshot: SnapshotArtifacts;
 }
 
 /**
@@ -119,6 +125,34 @@ export interface HypervisorDriver {
   killStrays(vmDir: string): Promise<number>;
   /** The stream to the VM's guest agent (docs/guest-agent.md). */
   agentTransport(vm: VmProcess): AgentTransport;
+  /** Stops the guest's vCPUs; memory, devices and port forwards stay. */
+  pause(vm: VmProcess): Promise<void>;
+  resume(vm: VmProcess): Promise<void>;
+  /** Whether the guest's vCPUs are stopped (paused, or loaded from a snapshot and not yet resumed). */
+  isPaused(vm: VmProcess): Promise<boolean>;
+  /** The process's resident memory, and how much of it is guest RAM. */
+  memoryUsage(vm: VmProcess): Promise<MemoryUsage>;
+  /** What a restore must match: binary version and machine type. */
+  compatibility(): Promise<Pick<SnapshotCompatibility, 'hypervisor' | 'binaryVersion' | 'machine'>>;
+  /**
+   * Pauses the VM, saves its device and memory state into spec.dir and freezes its disks there;
+   * then resumes it on new copy-on-write layers above the frozen ones, or stops it. A failure
+   * leaves the VM as it was (running) and removes what it wrote.
+   */
+  snapshot(vm: VmProcess, spec: SnapshotSpec, options?: SnapshotOptions): Promise<SnapshotArtifacts>;
+  /**
+   * After a crash during snapshot() (the VM's process already stopped): the VM goes on from its new
+   * layers when they exist, or its moved files go back to their places. Never removes the snapshot.
+   */
+  settleSnapshot(spec: SnapshotSpec): Promise<'went-on' | 'rolled-back'>;
+  /** New disks for a VM restored from a snapshot: copy-on-write layers over its frozen ones, O(1). */
+  cloneDisks(snapshot: SnapshotArtifacts, vmDir: string, options?: { signal?: AbortSignal }): Promise<{ rootDisk: string; workDisk: string }>;
+  /**
+   * Starts a VM from a snapshot's state instead of booting; returns once the state is loaded, with
+   * the guest still paused (resume() lets it run). Throws LaunchError with the hypervisor's own
+   * message when the state does not load; nothing is left running then.
+   */
+  restore(spec: RestoreSpec, options?: LaunchOptions): Promise<RunningVm>;
 }
 
 export class LaunchError extends Error {

@@ -1,4 +1,3 @@
-import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { IdempotencyHeadersSchema, IdOrNameParamsSchema, PageQuerySchema, problemResponses, ref } from '../schemas/common.js';
 import { ImageListSchema, ImageSchema, RegisterImageBodySchema } from '../schemas/image.js';

@@ -13,7 +13,7 @@ import {
 } from '../schemas/vm.js';
 import { describeStages } from '../services/jobs/job-kind.js';
 import type { VmService } from '../services/vms/vm-service.js';
-import { vmCreateJob, vmDeleteJob, vmDeleteSelectedJob, vmRestartJob, vmStartJob, vmStopJob } from '../services/vms/vm-jobs.js';
+import { vmCreateJob, vmDeleteJob, vmDeleteSelectedJob, vmPauseJob, vmRestartJob, vmRestoreJob, vmResumeJob, vmStartJob, vmStopJob } from '../services/vms/vm-jobs.js';
 import { decodeCursor, defaultPageSize, page } from './cursor.js';
 
 const isName = (value: unknown): value is string => typeof value === 'string';
@@ -40,13 +40,13 @@ export function vmRoutes(vms: VmService): FastifyPluginAsyncTypebox {
         tags: ['vms'],
         operationId: 'createVm',
         summary: 'Create and boot a VM (a job)',
-        description: describeStages(vmCreateJob),
+        description: `Boots the image: ${describeStages(vmCreateJob)} With snapshot (or an image whose warm snapshot fits the request) it restores instead: ${describeStages(vmRestoreJob)}`,
         headers: IdempotencyHeadersSchema,
         body: ref(CreateVmBodySchema),
         response: { 202: accepted('The create job; poll its Location'), ...problemResponses(404, 409, 413, 422) },
       },
     }, async (request, reply) => {
-      const job = vms.create(request.body);
+      const job = await vms.create(request.body);
       return reply.code(202).header('location', job.href).send(job);
     });
 
@@ -72,7 +72,7 @@ export function vmRoutes(vms: VmService): FastifyPluginAsyncTypebox {
         params: IdOrNameParamsSchema,
         response: { 200: ref(VmSchema), ...problemResponses(404) },
       },
-    }, async (request) => vms.get(request.params.idOrName));
+    }, async (request) => vms.describe(request.params.idOrName));
 
     app.delete('/vms/:idOrName', {
       schema: {
@@ -103,6 +103,30 @@ export function vmRoutes(vms: VmService): FastifyPluginAsyncTypebox {
       const job = vms.stop(request.params.idOrName, { graceSeconds: request.query.graceSeconds });
       return reply.code(202).header('location', job.href).send(job);
     });
+
+    app.post('/vms/:idOrName/pause', {
+      schema: {
+        tags: ['vms'],
+        operationId: 'pauseVm',
+        summary: "Pause a running VM: its vCPUs stop, its memory, disks and ports stay (answers once it is paused)",
+        description: `Runs as a short job (kind ${vmPauseJob.name}) so that it never overlaps another job on the VM, and answers with the paused VM. Stop, restart, delete and snapshots work from \`paused\`.`,
+        headers: IdempotencyHeadersSchema,
+        params: IdOrNameParamsSchema,
+        response: { 200: ref(VmSchema), ...problemResponses(404, 409) },
+      },
+    }, async (request) => vms.pause(request.params.idOrName));
+
+    app.post('/vms/:idOrName/resume', {
+      schema: {
+        tags: ['vms'],
+        operationId: 'resumeVm',
+        summary: 'Resume a paused VM where it stopped (answers once it runs)',
+        description: `Runs as a short job (kind ${vmResumeJob.name}) and answers with the running VM.`,
+        headers: IdempotencyHeadersSchema,
+        params: IdOrNameParamsSchema,
+        response: { 200: ref(VmSchema), ...problemResponses(404, 409) },
+      },
+    }, async (request) => vms.resume(request.params.idOrName));
 
     app.post('/vms/:idOrName/start', {
       schema: {

@@ -29,6 +29,10 @@ export const ImageSchema = Type.Object(
     buildSize: nullableString(),
     seededSshPublicKeyFingerprint: nullableString("Fingerprint of the daemon's SSH key seeded into the work seed"),
     docker: Type.Boolean(),
+    warmSnapshot: Type.Union(
+      [Type.Object({ id: Type.String(), href: Type.String() }, { additionalProperties: false }), Type.Null()],
+      { description: 'The snapshot creates from this image restore by default (POST /images/{idOrName}/warm); null when there is none' },
+    ),
     createdAt: Type.String({ format: 'date-time' }),
     updatedAt: Type.String({ format: 'date-time' }),
     href: Type.String(),

@@ -78,6 +78,15 @@ export const VmSchema = Type.Object(
       description: 'Milliseconds per phase of the last create or start (validate, clone_disks, …, ports_ready, running) and their total',
     }),
     bootedAt: nullable(time()),
+    bootMode: Type.Union([Type.Literal('cold'), Type.Literal('warm'), Type.Null()], {
+      description: 'How the guest came up last: cold (booted from its disks) or warm (restored from a snapshot); null before it first ran',
+    }),
+    baseSnapshot: Type.Union([Type.Object({ id: Type.String(), href: Type.String() }, { additionalProperties: false }), Type.Null()], {
+      description: 'The snapshot whose disk layers lie under this VM’s disks (it was restored from it, or snapshotted onto it)',
+    }),
+    hostOverheadBytes: Type.Union([Type.Integer(), Type.Null()], {
+      description: 'Resident memory of the hypervisor process beyond guest RAM; measured on GET /vms/{idOrName} of a running VM, null otherwise (and in lists)',
+    }),
     dir: nullable(Type.String(), "The VM's directory (disks, sockets, console log)"),
     consoleLogPath: nullable(Type.String()),
     createdAt: time(),
@@ -98,7 +107,13 @@ export const VmListSchema = Type.Object(
 export const CreateVmBodySchema = Type.Object(
   {
     name: Type.Optional(VmNameSchema),
-    image: Type.String({ minLength: 1, maxLength: 255, description: 'Image id or name' }),
+    image: Type.Optional(Type.String({ minLength: 1, maxLength: 255, description: 'Image id or name; give this or snapshot' })),
+    snapshot: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 255, description: 'Restore this snapshot (id or name) instead of booting an image; cpus, memory and work disk come from it' }),
+    ),
+    warm: Type.Optional(
+      Type.Boolean({ description: "With image: restore the image's warm snapshot when it has one and the resources match (default true); false forces a cold boot" }),
+    ),
     cpus: Type.Optional(Type.Integer({ minimum: 1, maximum: 1024, description: 'vCPUs (default 1; at most the host limit)' })),
     memoryMiB: Type.Optional(Type.Integer({ minimum: 1, maximum: 16_777_216, description: 'Memory in MiB (default 512)' })),
     workDiskSize: Type.Optional(Type.String({ minLength: 1, maxLength: 32, description: "Work disk (/root) size, e.g. 2G; default 1G or the image's work seed size" })),

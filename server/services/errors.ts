@@ -37,6 +37,11 @@ export const problemCatalogue = {
   'vm-limit-reached': { status: 409, title: 'The VM limit is reached' },
   'vm-state-conflict': { status: 409, title: 'The VM is not in a state that allows this' },
   'vm-ports-exhausted': { status: 409, title: 'No free host port for a forward' },
+  'snapshot-not-found': { status: 404, title: 'Snapshot not found' },
+  'snapshot-name-taken': { status: 409, title: 'A snapshot with this name exists' },
+  'snapshot-in-use': { status: 409, title: 'VMs or snapshots stand on this snapshot' },
+  'snapshot-not-ready': { status: 409, title: 'The snapshot cannot be restored' },
+  'snapshot-incompatible': { status: 409, title: 'The snapshot does not fit this VM or hypervisor' },
   'hypervisor-unavailable': { status: 409, title: "The VM's hypervisor is not available on this daemon" },
   'image-not-bootable': { status: 422, title: 'The image lacks what a VM needs to boot' },
   'kernel-panic': { status: 500, title: 'The guest kernel panicked' },
@@ -47,6 +52,10 @@ export const problemCatalogue = {
 } as const satisfies Record<string, { status: number; title: string }>;
 
 export type ProblemCode = keyof typeof problemCatalogue;
+
+export function isProblemCode(code: string): code is ProblemCode {
+  return Object.hasOwn(problemCatalogue, code);
+}
 
 export interface FieldError {
   field: string;
@@ -79,6 +88,12 @@ export class BangerError extends Error {
 
   get status(): number {
     return problemCatalogue[this.code].status;
+  }
+
+  /** A problem a job stored, raised again: a quick job's failure becomes the answer to its request. */
+  static fromProblem(problem: StoredProblem): BangerError {
+    const code = isProblemCode(problem.code) ? problem.code : 'internal';
+    return new BangerError(code, problem.detail, { hint: problem.hint, errors: problem.errors, logPath: problem.logPath });
   }
 
   toProblem(): StoredProblem {

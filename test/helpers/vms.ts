@@ -65,8 +65,8 @@ export async function createRunningVm(daemon: TestDaemon, body: Record<string, u
 }
 
 /** Runs a VM job (stop, start, delete…) to its end; throws unless it succeeded. */
-export async function runVmJob(daemon: TestDaemon, method: string, path: string): Promise<any> {
-  const res = await daemon.http(method, path);
+export async function runVmJob(daemon: TestDaemon, method: string, path: string, body?: unknown): Promise<any> {
+  const res = await daemon.http(method, path, body);
   if (res.status !== 202) throw new Error(`${method} ${path}: ${res.status} ${res.text}`);
   const job = await waitForJob(daemon, res.body.id, vmJobTimeoutMs);
   if (job.status !== 'succeeded') throw new Error(`${method} ${path}: job ${job.status}: ${job.error?.detail ?? JSON.stringify(job)}`);
@@ -88,6 +88,18 @@ export function hostPortOf(vm: any, guestPort: number): number {
   const port = vm.ports.find((p: any) => p.guestPort === guestPort);
   if (!port) throw new Error(`VM ${vm.name} publishes no guest port ${guestPort}: ${JSON.stringify(vm.ports)}`);
   return port.hostPort;
+}
+
+/**
+ * The busybox guest's state page (server/guest/files/busybox-state-cgi) through its published
+ * port 8080, as key=value pairs; with a note, POSTs it first (kept in guest memory and on /root).
+ */
+export async function guestState(vm: any, note?: string): Promise<Record<string, string>> {
+  const url = `http://127.0.0.1:${hostPortOf(vm, 8080)}/cgi-bin/state`;
+  const response = await request(url, { method: note === undefined ? 'GET' : 'POST', body: note, headersTimeout: 10_000, bodyTimeout: 10_000 });
+  const text = await response.body.text();
+  if (response.statusCode !== 200) throw new Error(`GET ${url}: ${response.statusCode} ${text}`);
+  return Object.fromEntries(text.split('\n').filter((line) => line.includes('=')).map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)]));
 }
 
 /** Guests (and anything else) still running from a VM dir. */

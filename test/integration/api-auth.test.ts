@@ -5,7 +5,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import t from 'tap';
 import { request } from 'undici';
-import { assertProblem, pollUntil } from '../helpers/api.js';
+import { assertProblem } from '../helpers/api.js';
 import { bangerBin, makeTempDir, startDaemon, type HttpResult, type TestDaemon, tcpUrlOf } from '../helpers/daemon.js';
 
 const token = '0123456789abcdef0123456789abcdef';

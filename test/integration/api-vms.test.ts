@@ -111,10 +111,34 @@ t.test('a busybox VM: create, reach, stop, start, delete', async (t) => {
     t.same(processesOfVm(daemon.stateDir, beta.id), [], 'nothing runs from its dir');
   });
 
+  await t.test('pause and resume keep the process, memory and ports', async (t) => {
+    const port = hostPortOf(vm, 8080);
+    const paused = await daemon.http('POST', '/vms/alpha/pause');
+    t.equal(paused.status, 200, JSON.stringify(paused.body));
+    t.match(paused.body, { state: 'paused', pid: vm.pid, stateReason: { code: 'pause_requested' } });
+    t.not(await probeHttp(port, 1500), 200, 'a paused guest does not answer');
+    t.ok(isAlive(vm.pid), 'its hypervisor process stays');
+    assertProblem(t, await daemon.http('POST', '/vms/alpha/pause'), { status: 409, code: 'vm-state-conflict' });
+    assertProblem(t, await daemon.http('POST', '/vms/alpha/start'), { status: 409, code: 'vm-state-conflict' });
+    t.same((await daemon.http('GET', '/vms?state=paused')).body.items.map((v: any) => v.name), ['alpha']);
+
+    const resumed = await daemon.http('POST', '/vms/alpha/resume');
+    t.equal(resumed.status, 200, JSON.stringify(resumed.body));
+    t.match(resumed.body, { state: 'running', pid: vm.pid, stateReason: null });
+    t.equal(await probeHttp(port), 200, 'the same guest answers again');
+    assertProblem(t, await daemon.http('POST', '/vms/alpha/resume'), { status: 409, code: 'vm-state-conflict' });
+    const kinds = (await daemon.http('GET', `/jobs?targetId=${vmId}&limit=3`)).body.items.map((job: any) => [job.kind, job.status]);
+    t.same(kinds.slice(0, 2), [['vm.resume', 'succeeded'], ['vm.pause', 'succeeded']], 'each ran as a job');
+
+    // A paused VM stops cleanly: the guest is let run to hear the power button.
+    await daemon.http('POST', '/vms/alpha/pause');
+  });
+
   await t.test('stop and start keep the disks and the ports', async (t) => {
     const pid = vm.pid;
-    const stopJob = await runVmJob(daemon, 'POST', '/vms/alpha/stop?graceSeconds=0');
+    const stopJob = await runVmJob(daemon, 'POST', '/vms/alpha/stop?graceSeconds=10');
     t.same(stopJob.stages.map((s: any) => [s.name, s.status]), [['stop_hypervisor', 'succeeded'], ['stopped', 'succeeded']]);
+    t.equal(stopJob.result.outcome, 'powered-off', 'the paused guest was let run and powered itself off');
     const stopped = (await daemon.http('GET', '/vms/alpha')).body;
     t.match(stopped, { state: 'stopped', pid: null, stateReason: { code: 'stop_requested' } });
     await waitGone(pid);

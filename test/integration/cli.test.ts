@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import t from 'tap';
-import { bangerBin, makeTempDir, startDaemon, type TestDaemon, tcpUrlOf } from '../helpers/daemon.js';
+import { bangerBin, makeTempDir, startDaemon, tcpUrlOf } from '../helpers/daemon.js';
 import { makeExt4Image, makeKernelFile } from '../helpers/ext4.js';
 
 interface Run {

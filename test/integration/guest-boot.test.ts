@@ -3,7 +3,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import { queryAgent } from '../../server/guest/agent-protocol.js';
+import { queryAgent, reidentifyGuest } from '../../server/guest/agent-protocol.js';
 import { BUSYBOX_PROBE_PORT, buildBusyboxRootfs } from '../../server/guest/busybox-rootfs.js';
 import { buildInitrd, DEFAULT_INITRD_MODULES } from '../../server/guest/initrd.js';
 import { kvmUsable } from '../../server/host/kvm.js';
@@ -112,6 +112,20 @@ t.test('a busybox guest boots under QEMU and its agent answers', async (t) => {
   // A new connection after the first one closed: the agent must notice and answer again.
   const ping = await queryAgent(unixSocketTransport(agentSocket), { command: 'ping', timeoutMs: 15_000, signal: stopWaiting.signal });
   t.equal(ping.ok, true, 'agent answers a second connection');
+
+  // As a clone restored from a memory snapshot would be. A far-off time shows that
+  // busybox date really took the clock; the second request brings it back.
+  const agentTransport = unixSocketTransport(agentSocket);
+  const future = new Date('2030-01-01T00:00:00Z');
+  const reidentifyStarted = Date.now();
+  const cloned = await reidentifyGuest(agentTransport, { hostname: 'clone-0', now: future, timeoutMs: 15_000, signal: stopWaiting.signal });
+  t.comment(`reidentify answered in ${Date.now() - reidentifyStarted} ms`);
+  t.match(cloned, { ok: true, hostname: 'clone-0', rngReseeded: false, sshHostKeys: 'none', repeat: false }, 'busybox: no perl to reseed, no sshd');
+  t.ok(cloned.clockSetTo >= future.getTime() / 1000 && cloned.clockSetTo < future.getTime() / 1000 + 30, `guest clock set to ${cloned.clockSetTo}`);
+  const reidentified = await reidentifyGuest(agentTransport, { hostname: 'clone-1', timeoutMs: 15_000, signal: stopWaiting.signal });
+  t.ok(Math.abs(reidentified.clockSetTo * 1000 - Date.now()) < 5000, 'guest clock back at the host\'s time');
+  const renamed = await queryAgent(agentTransport, { command: 'health', timeoutMs: 15_000, signal: stopWaiting.signal });
+  t.equal(renamed.hostname, 'clone-1', 'health reports the new hostname');
 
   // httpd is started by init alongside the agent, so give it a moment.
   let body = '';

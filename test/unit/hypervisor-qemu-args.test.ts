@@ -1,6 +1,8 @@
 import t from 'tap';
 import type { LaunchSpec } from '../../server/hypervisor/driver.js';
 import { checkSocketPath, qemuLaunchArgs, qemuVmFiles } from '../../server/hypervisor/qemu/launch-args.js';
+import { restoreLaunchSpec } from '../../server/hypervisor/qemu/qemu-restore.js';
+import type { SnapshotArtifacts } from '../../server/hypervisor/snapshot.js';
 
 const spec: LaunchSpec = {
   vmDir: '/state/vms/v1',
@@ -28,6 +30,7 @@ t.test('the VM dir layout', async (t) => {
     consoleLog: '/state/vms/v1/console.log',
     stderrLog: '/state/vms/v1/qemu.log',
     pidFile: '/state/vms/v1/qemu.pid',
+    migrationSocket: '/state/vms/v1/migrate.sock',
   });
 });
 
@@ -53,6 +56,40 @@ t.test('command line', async (t) => {
   t.same(values(qemuLaunchArgs(spec, 'kvm', qemuVmFiles(spec.vmDir)), '-accel'), ['kvm']);
   t.same(values(qemuLaunchArgs({ ...spec, rootDisk: '/state/vms/v1/root.img' }, 'tcg', qemuVmFiles(spec.vmDir)), '-drive')[0], 'file=/state/vms/v1/root.img,if=none,id=root,format=raw,discard=unmap', 'format from the name, never probed');
   t.throws(() => qemuLaunchArgs({ ...spec, kernelArgs: ['two words'] }, 'tcg', qemuVmFiles(spec.vmDir)), /one word/);
+});
+
+t.test('guest RAM in a file, and waiting for a saved state', async (t) => {
+  const files = qemuVmFiles(spec.vmDir);
+  const plain = qemuLaunchArgs(spec, 'tcg', files);
+  t.same(values(plain, '-object'), [], 'anonymous RAM by default');
+  t.notOk(plain.includes('-incoming'), 'a launch boots');
+
+  const shared = qemuLaunchArgs({ ...spec, memory: { file: '/state/vms/v1/memory,ram', shared: true } }, 'tcg', files);
+  t.same(values(shared, '-machine'), ['q35,memory-backend=pc.ram']);
+  t.same(values(shared, '-object'), ['memory-backend-file,id=pc.ram,size=512M,mem-path=/state/vms/v1/memory,,ram,share=on']);
+  t.same(values(shared, '-m'), ['512'], '-m stays, and must match the backend');
+
+  const restored = qemuLaunchArgs(spec, 'tcg', files, { incoming: true });
+  t.same(values(restored, '-incoming'), ['defer'], 'the state comes later, over QMP');
+  t.ok(restored.includes('-S'), 'and the guest stays paused once it is in');
+  t.same(
+    restored.filter((arg) => arg !== '-incoming' && arg !== 'defer' && arg !== '-S'),
+    plain,
+    'otherwise the very same command line: same devices, same order',
+  );
+});
+
+t.test('a restore launches the snapshot\'s machine on the clone\'s own disks and forwards', async (t) => {
+  const snapshot: SnapshotArtifacts = {
+    stateFile: '/snap/state',
+    memoryFile: '/snap/memory',
+    rootLayer: '/snap/root.qcow2',
+    workLayer: '/snap/work.raw',
+    compatibility: { hypervisor: 'qemu', binaryVersion: 'QEMU emulator version 7.2.22', machine: 'q35', cpus: 2, memoryMiB: 512 },
+    sizeBytes: 1,
+  };
+  t.same(restoreLaunchSpec({ ...spec, snapshot }), { ...spec, memory: { file: '/snap/memory', shared: false } }, 'RAM maps the memory file copy-on-write');
+  t.same(restoreLaunchSpec({ ...spec, snapshot: { ...snapshot, memoryFile: null } }), spec, 'RAM in the state file: anonymous RAM');
 });
 
 t.test('socket paths must fit sun_path', async (t) => {

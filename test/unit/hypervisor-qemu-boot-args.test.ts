@@ -96,3 +96,19 @@ t.test('options and escaping', async (t) => {
   t.throws(() => qemuBootArgs({ ...base, memoryMiB: 12.5 }), /memoryMiB/);
   t.throws(() => qemuBootArgs({ ...base, cpus: 0 }), /cpus/);
 });
+
+t.test('guest RAM in a file', async (t) => {
+  const shared = qemuBootArgs({ ...base, memoryFile: { file: '/vm/guest,ram', shared: true } });
+  t.same(values(shared, '-machine'), ['q35,memory-backend=pc.ram'], 'the backend is the machine RAM');
+  t.same(values(shared, '-object'), ['memory-backend-file,id=pc.ram,size=256M,mem-path=/vm/guest,,ram,share=on']);
+  const private_ = qemuBootArgs({ ...base, memoryFile: { file: '/snap/memory', shared: false } });
+  t.same(values(private_, '-object'), ['memory-backend-file,id=pc.ram,size=256M,mem-path=/snap/memory,share=off'], 'copy-on-write mapping');
+  t.same(values(qemuBootArgs(base), '-object'), [], 'anonymous RAM without a file');
+});
+
+t.test('waiting for a saved state', async (t) => {
+  const args = qemuBootArgs({ ...base, incoming: true });
+  t.same(values(args, '-incoming'), ['defer']);
+  t.ok(args.includes('-S'), 'paused once the state is in');
+  t.notOk(qemuBootArgs(base).includes('-S'), 'a boot runs at once');
+});

@@ -128,12 +128,12 @@ t.test('ports: reservations are unique per host port and go with the VM', async 
   const at = new Date().toISOString();
   images.upsert({
     id: 'img', name: 'img', managed: false, artifactDir: null, rootfsPath: '/r', workSeedPath: null, kernelPath: '/k', initrdPath: null,
-    modulesDir: null, packagesPath: null, packagesSha256: null, buildSize: null, seededSshPublicKeyFingerprint: null, docker: false, createdAt: at, updatedAt: at,
+    modulesDir: null, packagesPath: null, packagesSha256: null, buildSize: null, seededSshPublicKeyFingerprint: null, docker: false, warmSnapshotId: null, createdAt: at, updatedAt: at,
   });
   const row = (id: string, labels: Record<string, string> = {}): VmRow => ({
     id, name: id, imageId: 'img', state: 'running', stateReason: null, stateMessage: null, stateChangedAt: at, cpus: 1, memoryMib: 256,
     workDiskBytes: GiB, hypervisor: 'qemu', accel: 'tcg', vmDir: null, process: null, consoleLog: null, labels, ttlSeconds: null,
-    expiresAt: null, timings: null, bootedAt: null, createdAt: at, updatedAt: at,
+    expiresAt: null, timings: null, bootedAt: null, disks: null, memoryFile: null, baseSnapshotId: null, bootMode: null, createdAt: at, updatedAt: at,
   });
   vms.insert(row('one', { env: 'ci', team: 'a' }));
   vms.insert(row('two', { env: 'ci', team: 'b' }));

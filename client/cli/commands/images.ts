@@ -4,8 +4,8 @@ import type { BangerClient } from '../../client.js';
 import type { BuildImageRequest, Image, RegisterImageRequest } from '../../types.js';
 import { groupCommand, leafCommand } from '../command-builder.js';
 import type { CliContext, Session } from '../context.js';
-import { followJob } from '../follow.js';
-import { formatTime, orDash, yesNo } from '../format.js';
+import { finishJob } from '../follow.js';
+import { formatTime, orDash, wholeNumber, yesNo } from '../format.js';
 
 const pageSize = 200;
 
@@ -85,10 +85,7 @@ export function imageCommands(program: Command, context: CliContext): void {
     .option('--no-wait', 'start the job and print its id without waiting')
     .action(
       context.action(async (session, name: string, flags: { wait: boolean }) => {
-        const job = await session.client().promoteImage(name);
-        if (flags.wait) return followJob(session, job);
-        if (session.output.json) session.output.printJson(job);
-        else session.output.line(job.id);
+        return finishJob(session, await session.client().promoteImage(name), flags.wait);
       }),
     );
 
@@ -116,10 +113,7 @@ export function imageCommands(program: Command, context: CliContext): void {
     .option('--no-wait', 'start the job and print its id without waiting')
     .action(
       context.action(async (session, name: string, flags: BuildFlags) => {
-        const job = await session.client().buildImage(buildBody(name, flags));
-        if (flags.wait) return followJob(session, job);
-        if (session.output.json) session.output.printJson(job);
-        else session.output.line(job.id);
+        return finishJob(session, await session.client().buildImage(buildBody(name, flags)), flags.wait);
       }),
     );
 
@@ -132,6 +126,24 @@ export function imageCommands(program: Command, context: CliContext): void {
       session.output.line(`image ${reseeded.name} now holds key ${reseeded.seededSshPublicKeyFingerprint}`);
     }),
   );
+
+  leafCommand(image, 'warm <name>', 'Make a warm snapshot of an image: later creates from it restore instead of booting', {
+    details:
+      'Runs as a job (boot, snapshot, remove_vm, persisted): boots a VM from the image, waits for its agent and the given ports, ' +
+      'snapshots it and deletes it. Afterwards `banger vm create --image NAME` restores the snapshot when --cpus, --memory and ' +
+      '--disk match it (--no-warm boots cold). Re-seeding, re-registering or deleting the image drops the snapshot.',
+    examples: ['banger image warm default', 'banger image warm web --port 8080 --cpus 2 --memory 1024'],
+  })
+    .option('--cpus <n>', 'vCPUs of the warm VM (default 1)')
+    .option('--memory <MiB>', 'memory of the warm VM in MiB (default 512)')
+    .option('--port <port>', 'guest port to wait for before the snapshot (repeatable)', (value: string, previous: string[] = []) => [...previous, value])
+    .option('--no-wait', 'start the job and print its id without waiting')
+    .action(
+      context.action(async (session, name: string, flags: { cpus?: string; memory?: string; port?: string[]; wait: boolean }) => {
+        const body = { cpus: wholeNumber('--cpus', flags.cpus), memoryMiB: wholeNumber('--memory', flags.memory), ports: flags.port?.map((port) => wholeNumber('--port', port) as number) };
+        return finishJob(session, await session.client().warmImage(name, body), flags.wait);
+      }),
+    );
 
   leafCommand(image, 'rm <name>', 'Delete an image; a managed image loses its artifact files too', {
     examples: ['banger image rm debian'],

@@ -3,18 +3,20 @@ import { constants } from 'node:os';
 import { Option, type Command } from 'commander';
 import type { BangerClient } from '../../client.js';
 import { targetIdOf } from '../../job-target.js';
-import type { CreateVmRequest, Job, Vm, VmState } from '../../types.js';
+import type { CreateVmRequest, Vm, VmState } from '../../types.js';
 import { groupCommand, leafCommand } from '../command-builder.js';
 import type { CliContext, Session } from '../context.js';
-import { followJob } from '../follow.js';
-import { formatDuration, formatTime, orDash } from '../format.js';
+import { finishJob, followJob, printJobId } from '../follow.js';
+import { formatDuration, formatTime, orDash, wholeNumber } from '../format.js';
 import { UsageError } from '../output.js';
 
 const pageSize = 200;
-const vmStates: VmState[] = ['creating', 'starting', 'running', 'stopping', 'stopped', 'failed', 'deleting'];
+const vmStates: VmState[] = ['creating', 'starting', 'running', 'paused', 'stopping', 'stopped', 'failed', 'deleting'];
 
 interface CreateFlags {
-  image: string;
+  image?: string;
+  snapshot?: string;
+  warm: boolean;
   cpus?: string;
   memory?: string;
   disk?: string;
@@ -33,18 +35,24 @@ export function vmCommands(program: Command, context: CliContext): void {
     'banger vm rm web',
   ]);
 
-  leafCommand(vm, 'create [name]', 'Create a VM from an image and boot it; prints how to reach it', {
+  leafCommand(vm, 'create [name]', 'Create a VM from an image (or a snapshot) and boot it; prints how to reach it', {
     details:
       'Runs as a job and shows its stages as they happen (validate, clone_disks, seed_work_disk, allocate_network, spawn, ' +
-      'kernel_boot, agent_ready, ports_ready, running). Without a name one is generated (vm-<6 hex>). Each --port is a guest ' +
+      'kernel_boot, agent_ready, ports_ready, running). With --snapshot, or with --image when the image has a warm snapshot ' +
+      '(banger image warm) whose resources match, the VM is restored instead of booted (validate, clone_disks, restore_state, ' +
+      'resume, reidentify, agent_ready, ports_ready, running). Without a name one is generated (vm-<6 hex>). Each --port is a guest ' +
       'TCP port published on 127.0.0.1 and waited for; SSH (22) is always published. --ttl deletes the VM after that long.',
     examples: [
       'banger vm create web --image default --port 22 --port 8080',
       'banger vm create --image tiny --label ci-run=4711 --ttl 30m',
       'banger vm create big --image default --cpus 2 --memory 2048 --disk 8G',
+      'banger vm create clone-1 --snapshot web-ready',
+      'banger vm create cold --image default --no-warm',
     ],
   })
-    .requiredOption('--image <image>', 'image name or id (required)')
+    .option('--image <image>', 'image name or id (this or --snapshot)')
+    .option('--snapshot <snapshot>', 'restore this snapshot (name or id) instead of booting; resources come from it')
+    .option('--no-warm', "boot cold even when the image has a warm snapshot")
     .option('--cpus <n>', 'vCPUs (default 1)')
     .option('--memory <MiB>', 'memory in MiB (default 512)')
     .option('--disk <size>', "work disk (/root) size, e.g. 4G (default 1G or the image's work seed)")
@@ -122,10 +130,24 @@ export function vmCommands(program: Command, context: CliContext): void {
     .option('--no-wait', 'start the job and print its id without waiting')
     .action(
       context.action(async (session, name: string, flags: { grace?: string; wait: boolean }) => {
-        const job = await session.client().stopVm(name, { graceSeconds: optionalInteger('--grace', flags.grace) });
+        const job = await session.client().stopVm(name, { graceSeconds: wholeNumber('--grace', flags.grace) });
         return finishJob(session, job, flags.wait);
       }),
     );
+
+  for (const [verb, description] of [
+    ['pause', 'Pause a running VM: its vCPUs stop; memory, disks and ports stay'],
+    ['resume', 'Resume a paused VM where it stopped'],
+  ] as const) {
+    leafCommand(vm, `${verb} <name>`, description, { examples: [`banger vm ${verb} web`] }).action(
+      context.action(async (session, name: string) => {
+        const client = session.client();
+        const changed = verb === 'pause' ? await client.pauseVm(name) : await client.resumeVm(name);
+        if (session.output.json) return session.output.printJson(changed);
+        session.output.line(`vm ${changed.name} is ${changed.state}`);
+      }),
+    );
+  }
 
   leafCommand(vm, 'start <name>', 'Boot a stopped VM again from its disks', { examples: ['banger vm start web'] })
     .option('--no-wait', 'start the job and print its id without waiting')
@@ -144,7 +166,7 @@ export function vmCommands(program: Command, context: CliContext): void {
     .option('--no-wait', 'start the job and print its id without waiting')
     .action(
       context.action(async (session, name: string, flags: { grace?: string; wait: boolean }) => {
-        const job = await session.client().restartVm(name, { graceSeconds: optionalInteger('--grace', flags.grace) });
+        const job = await session.client().restartVm(name, { graceSeconds: wholeNumber('--grace', flags.grace) });
         return finishJob(session, job, flags.wait);
       }),
     );
@@ -171,21 +193,24 @@ export function vmCommands(program: Command, context: CliContext): void {
     .option('--tail <lines>', 'only the last N lines')
     .action(
       context.action(async (session, name: string, flags: { tail?: string }) => {
-        const text = await session.client().vmConsole(name, { tail: optionalInteger('--tail', flags.tail) });
+        const text = await session.client().vmConsole(name, { tail: wholeNumber('--tail', flags.tail) });
         session.output.stdout.write(text);
       }),
     );
 }
 
 function createBody(name: string | undefined, flags: CreateFlags): CreateVmRequest {
+  if ((flags.image === undefined) === (flags.snapshot === undefined)) throw new UsageError('pass --image IMAGE or --snapshot SNAPSHOT (one of them)');
   return {
     name,
     image: flags.image,
-    cpus: optionalInteger('--cpus', flags.cpus),
-    memoryMiB: optionalInteger('--memory', flags.memory),
+    snapshot: flags.snapshot,
+    warm: flags.warm === false ? false : undefined,
+    cpus: wholeNumber('--cpus', flags.cpus),
+    memoryMiB: wholeNumber('--memory', flags.memory),
     workDiskSize: flags.disk,
     ports: flags.port?.map((port) => {
-      const value = optionalInteger('--port', port) as number;
+      const value = wholeNumber('--port', port) as number;
       if (value < 1 || value > 65535) throw new UsageError(`--port expects a TCP port number, got "${port}"`);
       return value;
     }),
@@ -194,11 +219,6 @@ function createBody(name: string | undefined, flags: CreateFlags): CreateVmReque
   };
 }
 
-function optionalInteger(flag: string, text: string | undefined): number | undefined {
-  if (text === undefined) return undefined;
-  if (!/^\d+$/.test(text.trim())) throw new UsageError(`${flag} expects a whole number, got "${text}"`);
-  return Number(text);
-}
 
 export function labelsFrom(pairs: string[], flag: string): Record<string, string> {
   const labels: Record<string, string> = {};
@@ -221,17 +241,6 @@ export function parseDuration(text: string): number {
     throw new UsageError(`--ttl expects a duration like 90s, 30m, 2h or 1d, got "${text}"`);
   }
   return parts.reduce((total, part) => total + Number(part[1]) * (durationUnits[part[2] as string] ?? 0), 0);
-}
-
-async function finishJob(session: Session, job: Job, wait: boolean): Promise<number> {
-  if (wait) return followJob(session, job);
-  printJobId(session, job);
-  return 0;
-}
-
-function printJobId(session: Session, job: Job): void {
-  if (session.output.json) session.output.printJson(job);
-  else session.output.line(job.id);
 }
 
 async function allVms(client: BangerClient, state: VmState | undefined, label: string[] | undefined): Promise<Vm[]> {
@@ -278,7 +287,9 @@ function showVm(session: Session, vm: Vm): void {
     ['labels', Object.entries(vm.labels).map(([key, value]) => `${key}=${value}`).join(', ') || '-'],
     ['expires', vm.expiresAt ? `${formatTime(vm.expiresAt)} (ttl ${vm.ttlSeconds} s)` : '-'],
     ['timings', timings],
-    ['booted', formatTime(vm.bootedAt)],
+    ['booted', `${formatTime(vm.bootedAt)}${vm.bootMode ? ` (${vm.bootMode})` : ''}`],
+    ['snapshot', vm.baseSnapshot ? vm.baseSnapshot.id : '-'],
+    ['host overhead', vm.hostOverheadBytes === null ? '-' : `${Math.round(vm.hostOverheadBytes / 1024 / 1024)} MiB beyond guest RAM`],
     ['dir', orDash(vm.dir)],
     ['console', orDash(vm.consoleLogPath)],
     ['created', formatTime(vm.createdAt)],

@@ -1,5 +1,7 @@
 import { AGENT_PORT_NAME } from '../../guest/agent-protocol.js';
 import type { Acceleration } from '../driver.js';
+import type { GuestMemory } from '../snapshot.js';
+import { memoryBackendObject, RAM_BACKEND_ID } from './memory-backend.js';
 
 /**
  * The qemu-system-x86_64 command line banger boots guests with: q35 (under TCG the
@@ -34,9 +36,19 @@ export interface QemuBootOptions {
   /** QMP control socket (for a clean shutdown or queries), if wanted. */
   qmpSocket?: string;
   pidFile?: string;
+  /** Guest RAM in this file instead of anonymous memory. */
+  memoryFile?: GuestMemory;
+  /**
+   * Wait for a saved state (QMP migrate-incoming) instead of booting, and stay paused once it
+   * is loaded: QEMU 7.2 reports disks it could not take over only on stderr and then leaves the
+   * guest stopped, while the caller's own `cont` gets that error back.
+   */
+  incoming?: boolean;
 }
 
 const FORWARD_ADDRESS = '127.0.0.1';
+/** The machine type every banger VM gets; a snapshot records it, and a restore must match it. */
+export const QEMU_MACHINE = 'q35';
 
 /** QEMU's option parser splits on commas; a literal comma in a value is written twice. */
 export function qemuOptionValue(value: string): string {
@@ -86,10 +98,12 @@ export function qemuBootArgs(options: QemuBootOptions): string[] {
   if (!Number.isInteger(options.memoryMiB) || options.memoryMiB < 64) throw new Error(`memoryMiB must be an integer ≥ 64: ${options.memoryMiB}`);
   if (!Number.isInteger(options.cpus) || options.cpus < 1) throw new Error(`cpus must be a positive integer: ${options.cpus}`);
 
-  const args = ['-nodefaults', '-no-user-config', '-display', 'none', '-no-reboot', '-machine', 'q35'];
+  const machine = options.memoryFile === undefined ? QEMU_MACHINE : `${QEMU_MACHINE},memory-backend=${RAM_BACKEND_ID}`;
+  const args = ['-nodefaults', '-no-user-config', '-display', 'none', '-no-reboot', '-machine', machine];
   if (options.accel === 'kvm') args.push('-accel', 'kvm', '-cpu', 'host');
   else args.push('-accel', 'tcg');
   args.push('-m', String(options.memoryMiB), '-smp', String(options.cpus));
+  if (options.memoryFile !== undefined) args.push('-object', memoryBackendObject(options.memoryFile, options.memoryMiB, qemuOptionValue));
 
   args.push('-kernel', options.kernel, '-initrd', options.initrd, '-append', kernelCommandLine(options.kernelArgs));
 
@@ -118,6 +132,7 @@ export function qemuBootArgs(options: QemuBootOptions): string[] {
 
   if (options.qmpSocket !== undefined) args.push('-qmp', `unix:${qemuOptionValue(options.qmpSocket)},server=on,wait=off`);
   if (options.pidFile !== undefined) args.push('-pidfile', options.pidFile);
+  if (options.incoming === true) args.push('-incoming', 'defer', '-S');
   return args;
 }
 

@@ -10,6 +10,8 @@ export interface QemuVmFiles {
   /** QEMU's stdout and stderr. */
   stderrLog: string;
   pidFile: string;
+  /** Where a saved state streams through, out of QEMU (snapshot) or into it (restore). */
+  migrationSocket: string;
 }
 
 export function qemuVmFiles(vmDir: string): QemuVmFiles {
@@ -19,6 +21,7 @@ export function qemuVmFiles(vmDir: string): QemuVmFiles {
     consoleLog: join(vmDir, 'console.log'),
     stderrLog: join(vmDir, 'qemu.log'),
     pidFile: join(vmDir, 'qemu.pid'),
+    migrationSocket: join(vmDir, 'migrate.sock'),
   };
 }
 
@@ -32,8 +35,12 @@ export function checkSocketPath(path: string): void {
   }
 }
 
-/** The full qemu-system-x86_64 command line for a VM. Pure: nothing is checked on disk. */
-export function qemuLaunchArgs(spec: LaunchSpec, accel: Acceleration, files: QemuVmFiles): string[] {
+/**
+ * The full qemu-system-x86_64 command line for a VM. Pure: nothing is checked on disk.
+ * A restore passes incoming and gets the same devices in the same order as a launch of the
+ * same spec, which is what loading a saved state needs.
+ */
+export function qemuLaunchArgs(spec: LaunchSpec, accel: Acceleration, files: QemuVmFiles, options: { incoming?: boolean } = {}): string[] {
   return qemuBootArgs({
     kernel: spec.kernel,
     initrd: spec.initrd,
@@ -48,5 +55,7 @@ export function qemuLaunchArgs(spec: LaunchSpec, accel: Acceleration, files: Qem
     kernelArgs: spec.kernelArgs,
     qmpSocket: files.qmpSocket,
     pidFile: files.pidFile,
+    memoryFile: spec.memory,
+    incoming: options.incoming,
   });
 }

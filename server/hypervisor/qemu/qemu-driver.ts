@@ -1,13 +1,12 @@
 import { rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { AgentTransport } from '../../guest/agent-protocol.js';
-import { isProcessAlive, spawnDetached, SpawnDetachedError, waitForExit } from '../../host/detached.js';
+import { isProcessAlive, waitForExit } from '../../host/detached.js';
 import { kvmUsable } from '../../host/kvm.js';
 import { killProcessGroup } from '../../host/runner.js';
 import { killProcessesUsing } from '../../host/strays.js';
 import {
   LaunchError,
-  PortConflictError,
   type Acceleration,
   type DiskOptions,
   type HypervisorDriver,
@@ -16,14 +15,30 @@ import {
   type RunningVm,
   type StopOptions,
   type StopOutcome,
+  type RestoreSpec,
   type VmProcess,
 } from '../driver.js';
-import { lastLines, readLogTail } from '../log-tail.js';
+import {
+  compatibilityMismatches,
+  SnapshotIncompatibleError,
+  type MemoryUsage,
+  type SnapshotArtifacts,
+  type SnapshotCompatibility,
+  type SnapshotOptions,
+  type SnapshotSpec,
+} from '../snapshot.js';
 import { unixSocketTransport } from '../unix-socket-transport.js';
-import { refusedHostForwards } from './boot-args.js';
-import { checkSocketPath, qemuLaunchArgs, qemuVmFiles } from './launch-args.js';
+import { settleQemuSnapshot } from './snapshot-recovery.js';
+import { QEMU_MACHINE } from './boot-args.js';
+import { cloneSnapshotDisks } from './disk-layers.js';
+import { qemuLaunchArgs, qemuVmFiles } from './launch-args.js';
+import { qemuProcessMemoryUsage } from './memory-usage.js';
 import { QmpClient, QmpError, withQmp } from './qmp-client.js';
+import { loadSnapshotState, restoreLaunchSpec } from './qemu-restore.js';
+import { takeQemuSnapshot } from './qemu-snapshot.js';
+import { qemuBinaryVersion } from './qemu-version.js';
 import { createQemuRootDisk, qemuRootDiskPath } from './root-disk.js';
+import { startQemu, type QemuStart } from './start.js';
 
 export interface QemuDriverOptions {
   /** Default qemu-system-x86_64 from PATH. */
@@ -32,29 +47,30 @@ export interface QemuDriverOptions {
   accel?: Acceleration;
   /** How long QEMU may take to answer QMP after it was spawned. Default 30 s. */
   startTimeoutMs?: number;
+  /** Bound on saving a VM's state into a snapshot, and on loading it back. Default 2 min. */
+  stateTimeoutMs?: number;
 }
 
 const DEFAULT_BINARY = 'qemu-system-x86_64';
 const DEFAULT_START_TIMEOUT_MS = 30_000;
-const START_POLL_MS = 50;
+const DEFAULT_STATE_TIMEOUT_MS = 120_000;
 const QMP_CONNECT_MS = 3000;
 // QEMU flushes its block layer on quit; on a busy host that is not instant.
 const QUIT_WAIT_MS = 10_000;
 const KILL_WAIT_MS = 5000;
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
 export class QemuDriver implements HypervisorDriver {
   readonly name = 'qemu' as const;
   private readonly binary: string;
   private readonly startTimeoutMs: number;
+  private readonly stateTimeoutMs: number;
   private accelDecision: Promise<Acceleration> | undefined;
+  private versionLookup: Promise<string> | undefined;
 
   constructor(private readonly options: QemuDriverOptions = {}) {
     this.binary = options.binary ?? DEFAULT_BINARY;
     this.startTimeoutMs = options.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS;
+    this.stateTimeoutMs = options.stateTimeoutMs ?? DEFAULT_STATE_TIMEOUT_MS;
   }
 
   accel(): Promise<Acceleration> {
@@ -65,74 +81,73 @@ export class QemuDriver implements HypervisorDriver {
 
   async launch(spec: LaunchSpec, options: LaunchOptions = {}): Promise<RunningVm> {
     const started = Date.now();
-    const files = qemuVmFiles(spec.vmDir);
-    checkSocketPath(files.qmpSocket);
-    checkSocketPath(files.agentSocket);
-    const accel = await this.accel();
-    const args = qemuLaunchArgs(spec, accel, files);
-
-    let spawned;
-    try {
-      spawned = await spawnDetached(this.binary, args, { cwd: spec.vmDir, stdoutPath: files.stderrLog, stderrPath: files.stderrLog });
-    } catch (error) {
-      if (error instanceof SpawnDetachedError) {
-        const hint = error.reason === 'not-found' ? ' (install qemu-system-x86)' : '';
-        throw new LaunchError(`${error.message}${hint}`, await readLogTail(files.stderrLog, 4096), { cause: error });
-      }
-      throw error;
-    }
-    const vm: VmProcess = {
-      hypervisor: 'qemu',
-      pid: spawned.pid,
-      startTime: spawned.startTime,
-      accel,
-      controlSocket: files.qmpSocket,
-      agentSocket: files.agentSocket,
-      consoleLog: files.consoleLog,
-      stderrLog: files.stderrLog,
-    };
-
-    try {
-      options.onSpawn?.({ ...vm });
-      await this.waitUntilServing(vm, spec.portForwards.map((forward) => forward.hostPort), options.signal);
-    } catch (error) {
-      // A launch that throws must leave nothing running for the caller to find.
-      killProcessGroup(vm.pid, vm.startTime, 'SIGKILL');
-      await waitForExit(vm.pid, vm.startTime, KILL_WAIT_MS);
-      throw error;
-    }
+    const vm = await startQemu(await this.startOf(spec), options);
     return { process: vm, launchMs: Date.now() - started };
   }
 
   /**
-   * QMP answers only once QEMU has created every device and opened every disk,
-   * so an answer means the command line was accepted; an exit before it means
-   * it was not, and the log says why.
+   * Like launch, with the snapshot's device model on the clone's own disks, sockets and
+   * forwards; returns with the state loaded and the guest paused (resume lets it run).
    */
-  private async waitUntilServing(vm: VmProcess, forwardedPorts: number[], signal: AbortSignal | undefined): Promise<void> {
-    const deadline = Date.now() + this.startTimeoutMs;
-    let lastProblem = 'no QMP socket yet';
-    for (;;) {
-      if (signal?.aborted) throw new LaunchError('launch was cancelled', '', { cause: signal.reason });
-      if (!isProcessAlive(vm.pid, vm.startTime)) {
-        const stderrTail = await readLogTail(vm.stderrLog, 4096);
-        const why = lastLines(stderrTail, 1).trim();
-        const message = `${this.binary} exited during start${why ? `: ${why}` : ''}`;
-        const taken = refusedHostForwards(stderrTail, forwardedPorts);
-        if (taken.length > 0) throw new PortConflictError(message, stderrTail, taken);
-        throw new LaunchError(message, stderrTail);
-      }
-      if (Date.now() > deadline) {
-        throw new LaunchError(`${this.binary} did not answer QMP within ${this.startTimeoutMs} ms (${lastProblem})`, await readLogTail(vm.stderrLog, 4096));
-      }
-      try {
-        await withQmp(vm.controlSocket, (client) => client.execute('query-status'), { timeoutMs: QMP_CONNECT_MS, signal });
-        return;
-      } catch (error) {
-        lastProblem = error instanceof Error ? error.message : String(error);
-      }
-      await sleep(START_POLL_MS);
+  async restore(spec: RestoreSpec, options: LaunchOptions = {}): Promise<RunningVm> {
+    const started = Date.now();
+    const here = await this.compatibility().catch((error: unknown) => {
+      throw new LaunchError(`cannot tell which QEMU would load the snapshot: ${error instanceof Error ? error.message : String(error)}`, '', { cause: error });
+    });
+    const mismatches = compatibilityMismatches(spec.snapshot.compatibility, { ...here, cpus: spec.cpus, memoryMiB: spec.memoryMiB });
+    if (mismatches.length > 0) throw new SnapshotIncompatibleError(mismatches);
+    const start = await this.startOf(restoreLaunchSpec(spec), { incoming: true });
+    const vm = await startQemu({ ...start, afterServing: (vm) => loadSnapshotState(start, vm, spec, this.stateTimeoutMs, options.signal) }, options);
+    return { process: vm, launchMs: Date.now() - started };
+  }
+
+  private async startOf(spec: LaunchSpec, options: { incoming?: boolean } = {}): Promise<QemuStart> {
+    const files = qemuVmFiles(spec.vmDir);
+    const accel = await this.accel();
+    return {
+      binary: this.binary,
+      args: qemuLaunchArgs(spec, accel, files, options),
+      vmDir: spec.vmDir,
+      files,
+      accel,
+      forwardedPorts: spec.portForwards.map((forward) => forward.hostPort),
+      startTimeoutMs: this.startTimeoutMs,
+    };
+  }
+
+  async snapshot(vm: VmProcess, spec: SnapshotSpec, options: SnapshotOptions = {}): Promise<SnapshotArtifacts> {
+    const artifacts = await takeQemuSnapshot(vm, spec, { ...options, binaryVersion: await this.binaryVersion(), stateTimeoutMs: this.stateTimeoutMs });
+    if (spec.after === 'stop') {
+      options.onStep?.('stop');
+      // No grace: the guest is stopped with its state saved, and must never run on.
+      await this.stop(vm, { graceMs: 0 });
     }
+    return artifacts;
+  }
+
+  settleSnapshot(spec: SnapshotSpec): Promise<'went-on' | 'rolled-back'> {
+    return settleQemuSnapshot(spec);
+  }
+
+  cloneDisks(snapshot: SnapshotArtifacts, vmDir: string, options: { signal?: AbortSignal } = {}): Promise<{ rootDisk: string; workDisk: string }> {
+    return cloneSnapshotDisks(snapshot, vmDir, options);
+  }
+
+  async compatibility(): Promise<Pick<SnapshotCompatibility, 'hypervisor' | 'binaryVersion' | 'machine'>> {
+    return { hypervisor: 'qemu', binaryVersion: await this.binaryVersion(), machine: QEMU_MACHINE };
+  }
+
+  memoryUsage(vm: VmProcess): Promise<MemoryUsage> {
+    return qemuProcessMemoryUsage(vm.pid, vm.startTime);
+  }
+
+  private binaryVersion(): Promise<string> {
+    this.versionLookup ??= qemuBinaryVersion(this.binary).catch((error: unknown) => {
+      // A failed lookup (a binary installed later, a timeout) is tried again next time.
+      this.versionLookup = undefined;
+      throw error;
+    });
+    return this.versionLookup;
   }
 
   isRunning(vm: VmProcess): boolean {
@@ -153,6 +168,19 @@ export class QemuDriver implements HypervisorDriver {
       throw new Error(`QEMU process ${vm.pid} did not exit after SIGKILL`);
     }
     await this.removeRuntimeFiles(vm);
+  }
+
+  async pause(vm: VmProcess): Promise<void> {
+    await withQmp(vm.controlSocket, (client) => client.execute('stop'), { timeoutMs: QMP_CONNECT_MS });
+  }
+
+  async resume(vm: VmProcess): Promise<void> {
+    await withQmp(vm.controlSocket, (client) => client.execute('cont'), { timeoutMs: QMP_CONNECT_MS });
+  }
+
+  async isPaused(vm: VmProcess): Promise<boolean> {
+    const status = await withQmp(vm.controlSocket, (client) => client.execute<{ running: boolean }>('query-status'), { timeoutMs: QMP_CONNECT_MS });
+    return !status.running;
   }
 
   killStrays(vmDir: string): Promise<number> {
@@ -180,6 +208,9 @@ export class QemuDriver implements HypervisorDriver {
     try {
       client = await QmpClient.connect(vm.controlSocket, { timeoutMs: QMP_CONNECT_MS });
       if (options.graceMs > 0) {
+        // A paused guest cannot hear the power button: let it run so it can shut down cleanly.
+        const status = await client.execute<{ running: boolean }>('query-status');
+        if (!status.running) await client.execute('cont');
         await client.execute('system_powerdown');
         requested = 'powerdown';
         await waitForExit(vm.pid, vm.startTime, options.graceMs);

@@ -10,6 +10,7 @@ import { copyFilePreferClone } from '../../host/copy.js';
 import { seedAuthorizedKey } from '../../host/ext4.js';
 import type { SshIdentity } from '../../host/ssh-key.js';
 import type { RegisterImageBody } from '../../schemas/image.js';
+import type { SnapshotStore } from '../snapshots/snapshot-store.js';
 import { BangerError } from '../errors.js';
 import { newId, now } from '../ids.js';
 import type { JobService } from '../jobs/job-service.js';
@@ -38,6 +39,7 @@ export interface ImageServiceOptions {
   defaults: ImageDefaults;
   identity: SshIdentity;
   builder: ImageBuilder;
+  snapshots: SnapshotStore;
   logger: Logger;
 }
 
@@ -91,6 +93,7 @@ export class ImageService {
         hint: `register under another name, or delete it first: DELETE /images/${input.name}`,
       });
     }
+    if (existing) await this.options.snapshots.dropWarm(existing.id, 'the image was registered again');
     const timestamp = now();
     const row: ImageRow = {
       id: existing?.id ?? newId(),
@@ -107,6 +110,8 @@ export class ImageService {
       buildSize: existing?.buildSize ?? null,
       seededSshPublicKeyFingerprint: existing?.seededSshPublicKeyFingerprint ?? null,
       docker: input.docker ?? false,
+      // Re-registered files are other files: a warm snapshot of the old ones no longer fits.
+      warmSnapshotId: null,
       createdAt: existing?.createdAt ?? timestamp,
       updatedAt: timestamp,
     };
@@ -229,7 +234,9 @@ export class ImageService {
     const reseeded: ImageRow = { ...image, seededSshPublicKeyFingerprint: this.options.identity.fingerprint, updatedAt: now() };
     this.options.images.upsert(reseeded);
     this.options.logger.info({ imageId: image.id, fingerprint: this.options.identity.fingerprint }, 'image re-seeded');
-    return imageView(reseeded);
+    // Its warm snapshot's work disk holds the old key.
+    await this.options.snapshots.dropWarm(image.id, 'its work seed was re-seeded');
+    return imageView(this.find(image.id));
   }
 
   /** Deletes the record, and the artifacts too when banger manages them. */
@@ -242,7 +249,15 @@ export class ImageService {
         hint: 'delete those VMs first',
       });
     }
+    const snapshots = this.options.snapshots.repository.ofImage(image.id).filter((snapshot) => snapshot.id !== image.warmSnapshotId);
+    if (snapshots.length > 0) {
+      const names = snapshots.map((snapshot) => snapshot.name).join(', ');
+      throw new BangerError('image-in-use', `Image ${image.name} is used by ${snapshots.length} snapshot(s): ${names}`, {
+        hint: 'delete those snapshots first (banger snapshot rm …)',
+      });
+    }
     this.requireIdle(image);
+    await this.options.snapshots.dropWarm(image.id, 'the image is deleted');
     this.options.images.delete(image.id);
     if (image.managed && image.artifactDir) await rm(image.artifactDir, { recursive: true, force: true });
     this.options.logger.info({ imageId: image.id, name: image.name, managed: image.managed }, 'image deleted');

@@ -5,5 +5,10 @@ import type { ImageSchema } from '../../schemas/image.js';
 export type Image = Static<typeof ImageSchema>;
 
 export function imageView(row: ImageRow): Image {
-  return { ...row, href: `/images/${row.id}` };
+  const { warmSnapshotId, ...fields } = row;
+  return {
+    ...fields,
+    warmSnapshot: warmSnapshotId === null ? null : { id: warmSnapshotId, href: `/snapshots/${warmSnapshotId}` },
+    href: `/images/${row.id}`,
+  };
 }

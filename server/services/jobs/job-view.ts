@@ -3,7 +3,7 @@ import type { StoredStage } from '../../db/schema.js';
 import type { TargetType } from '../../domain/job.js';
 import type { Job, JobTarget } from './types.js';
 
-const targetCollections: Record<TargetType, string> = { image: 'images', vm: 'vms' };
+const targetCollections: Record<TargetType, string> = { image: 'images', vm: 'vms', snapshot: 'snapshots' };
 
 export function jobView(record: JobRecord): Job {
   const targets = record.targets.map(targetView);

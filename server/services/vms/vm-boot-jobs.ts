@@ -1,6 +1,5 @@
 import { existsSync } from 'node:fs';
 import { access, mkdir } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { ImageRow } from '../../db/repositories/images.js';
 import type { VmRow } from '../../db/repositories/vms.js';
 import { createWorkDisk } from '../../host/disks.js';
@@ -18,8 +17,6 @@ import type { BootStage, vmCreateJob } from './vm-jobs.js';
 import type { StateReason, VmDeps, VmRecords } from './vm-records.js';
 import type { VmTeardown } from './vm-teardown.js';
 import type { Vm } from './vm-view.js';
-
-const workDiskName = 'work.ext4';
 
 interface VmDisks {
   vmDir: string;
@@ -60,6 +57,7 @@ export class VmBootJobs {
       await mkdir(disks.vmDir, { recursive: true, mode: 0o750 });
       this.deps.vms.update(id, { vmDir: disks.vmDir, updatedAt: now() });
       await driver.prepareRootDisk(image.rootfsPath, disks.vmDir, { signal });
+      this.deps.vms.update(id, { disks: { rootDisk: disks.rootDisk, workDisk: disks.workDisk }, updatedAt: now() });
 
       clock.enter('seed_work_disk', `${formatSize(vm.workDiskBytes)} from ${image.workSeedPath}`);
       await this.imageLocks.with(image.id, () => createWorkDisk(image.workSeedPath as string, disks.workDisk, vm.workDiskBytes, { signal }));
@@ -102,8 +100,7 @@ export class VmBootJobs {
   }
 
   private disksOf(vm: VmRow): VmDisks {
-    const vmDir = this.records.vmDir(vm);
-    return { vmDir, rootDisk: this.records.driverOf(vm).rootDiskPath(vmDir), workDisk: join(vmDir, workDiskName) };
+    return { vmDir: this.records.vmDir(vm), ...this.records.disksOf(vm) };
   }
 
   private async boot(id: string, clock: PhaseClock<BootStage>, context: Pick<JobContext, 'signal'>, ports: PortAllocation[], image: ImageRow, disks: VmDisks): Promise<void> {
@@ -120,6 +117,7 @@ export class VmBootJobs {
         cpus: vm.cpus,
         memoryMiB: vm.memoryMib,
         kernelArgs: [`banger.hostname=${vm.name}`],
+        memory: vm.memoryFile ? { file: vm.memoryFile, shared: true } : undefined,
       },
       ports,
       clock,
@@ -133,12 +131,12 @@ export class VmBootJobs {
     });
     const timings = clock.finish();
     clock.enter('running');
-    this.records.setState(id, 'running', null, { timings, bootedAt: now() });
+    this.records.setState(id, 'running', null, { timings, bootedAt: now(), bootMode: 'cold' });
     this.deps.logger.info({ vmId: id, name: vm.name, timings }, 'vm running');
   }
 
   /** A create that failed, was cancelled or interrupted: nothing of it may remain but the row and its console log. */
-  private async failCreate(id: string, error: unknown, signal: AbortSignal): Promise<unknown> {
+  async failCreate(id: string, error: unknown, signal: AbortSignal): Promise<unknown> {
     const vm = this.deps.vms.get(id);
     if (!vm) return error;
     const reason = failureReason(error, signal);

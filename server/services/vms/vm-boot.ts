@@ -1,7 +1,7 @@
 import { queryAgent, type AgentHealth } from '../../guest/agent-protocol.js';
 import { BootFailureError, classifyBootFailure, type BootEvidence, type BootFailureKind } from '../../hypervisor/boot-failure.js';
 import { collectBootEvidence, waitForGuestAgent } from '../../hypervisor/boot-wait.js';
-import { LaunchError, PortConflictError, type HypervisorDriver, type LaunchSpec, type VmProcess } from '../../hypervisor/driver.js';
+import { LaunchError, PortConflictError, type HypervisorDriver, type LaunchSpec, type PortForward, type RunningVm, type VmProcess } from '../../hypervisor/driver.js';
 import { lastLines } from '../../hypervisor/log-tail.js';
 import { BangerError, type ProblemCode } from '../errors.js';
 import type { PhaseClock } from './phase-clock.js';
@@ -52,34 +52,18 @@ const probeRoundMs = 250;
  */
 export async function bootVm(options: BootOptions): Promise<BootResult> {
   const { driver, clock, signal } = options;
-  let ports = options.ports;
+  let ports: PortAllocation[];
 
   clock.enter('spawn', `${driver.name}, ${options.spec.cpus} vCPU, ${options.spec.memoryMiB} MiB`);
-  let process: VmProcess | undefined;
-  for (let attempt = 1; process === undefined; attempt++) {
-    try {
-      const running = await driver.launch({ ...options.spec, portForwards: ports.map(({ hostPort, guestPort }) => ({ hostPort, guestPort })) }, { signal });
-      process = running.process;
-    } catch (error) {
-      if (signal.aborted) throw signal.reason;
-      if (!(error instanceof LaunchError)) throw error;
-      const taken = error instanceof PortConflictError ? ports.filter((port) => error.hostPorts.includes(port.hostPort)) : [];
-      if (taken.length === 0 || attempt >= launchAttempts) {
-        throw new VmBootFailure('hypervisor_exited', `the hypervisor did not start: ${error.message}`, { consoleTail: '', exited: true, stderrTail: error.stderrTail });
-      }
-      // Another program took a reserved port between the reservation and the launch.
-      const replaced = new Map<number, PortAllocation>();
-      for (const allocation of taken) replaced.set(allocation.guestPort, await options.reallocate(allocation));
-      ports = ports.map((allocation) => replaced.get(allocation.guestPort) ?? allocation);
-    }
-  }
+  const launched = await launchPublishing((portForwards) => driver.launch({ ...options.spec, portForwards }, { signal }), options);
+  const process = launched.process;
+  ports = launched.ports;
   options.onLaunched(process);
 
   clock.enter('kernel_boot', `pid ${process.pid}, ${process.accel}`);
-  const launched = process;
   let health: AgentHealth;
   try {
-    health = await waitForGuestAgent(driver, launched, {
+    health = await waitForGuestAgent(driver, process, {
       timeoutMs: options.agentTimeoutMs,
       signal,
       onConsoleOutput: () => clock.enter('agent_ready'),
@@ -92,17 +76,69 @@ export async function bootVm(options: BootOptions): Promise<BootResult> {
   // A guest that answered before its console showed anything still went through both phases.
   if (!clock.has('agent_ready')) clock.enter('agent_ready');
 
+  await waitForPublishedPorts(driver, process, ports, clock, { ...options, hasAddress: health.addresses.length > 0 });
+  return { process, ports };
+}
+
+export interface LaunchPublishingOptions {
+  ports: PortAllocation[];
+  signal: AbortSignal;
+  reallocate(allocation: PortAllocation): Promise<PortAllocation>;
+}
+
+/**
+ * Runs a launch with the ports' forwards; when another program took a reserved host port between
+ * the reservation and the launch, reallocates those ports and launches again. Other failures are
+ * hypervisor_exited boot failures.
+ */
+export async function launchPublishing(
+  launch: (forwards: PortForward[]) => Promise<RunningVm>,
+  options: LaunchPublishingOptions,
+): Promise<{ process: VmProcess; ports: PortAllocation[] }> {
+  const { signal } = options;
+  let ports = options.ports;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const running = await launch(ports.map(({ hostPort, guestPort }) => ({ hostPort, guestPort })));
+      return { process: running.process, ports };
+    } catch (error) {
+      if (signal.aborted) throw signal.reason;
+      if (!(error instanceof LaunchError)) throw error;
+      const taken = error instanceof PortConflictError ? ports.filter((port) => error.hostPorts.includes(port.hostPort)) : [];
+      if (taken.length === 0 || attempt >= launchAttempts) {
+        throw new VmBootFailure('hypervisor_exited', `the hypervisor did not start: ${error.message}`, { consoleTail: '', exited: true, stderrTail: error.stderrTail });
+      }
+      const replaced = new Map<number, PortAllocation>();
+      for (const allocation of taken) replaced.set(allocation.guestPort, await options.reallocate(allocation));
+      ports = ports.map((allocation) => replaced.get(allocation.guestPort) ?? allocation);
+    }
+  }
+}
+
+/** ports_ready: every port the request waits for accepts a connection from the host (or the stage is skipped). */
+export async function waitForPublishedPorts(
+  driver: HypervisorDriver,
+  process: VmProcess,
+  ports: PortAllocation[],
+  clock: PhaseClock<'ports_ready'>,
+  options: { signal: AbortSignal; portTimeoutMs: number; hasAddress: boolean; holdMs?: number },
+): Promise<void> {
   const waited = ports.filter((port) => port.wait);
   if (waited.length === 0) {
     clock.skip('ports_ready', 'no guest ports to wait for');
-  } else {
-    clock.enter('ports_ready', waited.map((port) => `${port.guestPort}→${hostAddress}:${port.hostPort}`).join(', '));
-    await waitForGuestPorts(driver, launched, waited, options, health.addresses.length > 0);
+    return;
   }
-  return { process: launched, ports };
+  clock.enter('ports_ready', waited.map((port) => `${port.guestPort}→${hostAddress}:${port.hostPort}`).join(', '));
+  await waitForGuestPorts(driver, process, waited, options, options.hasAddress);
 }
 
-async function waitForGuestPorts(driver: HypervisorDriver, vm: VmProcess, waited: PortAllocation[], options: BootOptions, hasAddress: boolean): Promise<void> {
+async function waitForGuestPorts(
+  driver: HypervisorDriver,
+  vm: VmProcess,
+  waited: PortAllocation[],
+  options: { signal: AbortSignal; portTimeoutMs: number; holdMs?: number },
+  hasAddress: boolean,
+): Promise<void> {
   const { signal } = options;
   const deadline = Date.now() + options.portTimeoutMs;
   // Through a user-mode NAT a guest without an address yet looks like a silent, open port.
@@ -117,7 +153,7 @@ async function waitForGuestPorts(driver: HypervisorDriver, vm: VmProcess, waited
       const kind = classifyBootFailure(evidence);
       throw new VmBootFailure(kind, new BootFailureError(kind, evidence).message, evidence);
     }
-    const round = await Promise.all([...pending.keys()].map(async (hostPort) => [hostPort, await probeTcpPort(hostPort, { signal })] as const));
+    const round = await Promise.all([...pending.keys()].map(async (hostPort) => [hostPort, await probeTcpPort(hostPort, { signal, holdMs: options.holdMs })] as const));
     for (const [hostPort, outcome] of round) {
       last.set(hostPort, outcome);
       if (outcome === 'open') pending.delete(hostPort);

@@ -8,6 +8,8 @@ import type { Job } from '../jobs/types.js';
 import { now } from '../ids.js';
 import type { StateReason, VmDeps, VmRecords } from './vm-records.js';
 import type { VmTeardown } from './vm-teardown.js';
+import type { SnapshotStore } from '../snapshots/snapshot-store.js';
+import { continuedDisks } from './vm-snapshot-job.js';
 
 export interface ReconcilerHooks {
   /** Whether a job is working on the VM: the reconciler leaves such VMs to it. */
@@ -29,11 +31,13 @@ export class VmReconciler {
     private readonly deps: VmDeps,
     private readonly records: VmRecords,
     private readonly teardown: VmTeardown,
+    private readonly store: SnapshotStore,
     private readonly hooks: ReconcilerHooks,
   ) {}
 
   /** At daemon start, before any job. */
   async recover(): Promise<void> {
+    await this.recoverSnapshots();
     for (const vm of this.deps.vms.all()) {
       try {
         await this.recoverOne(vm);
@@ -50,8 +54,13 @@ export class VmReconciler {
     const alive = vm.process !== null && this.records.driverOf(vm).isRunning(vm.process);
     switch (vm.state) {
       case 'running':
-        if (alive) {
-          logger.info({ vmId: vm.id, name: vm.name, pid: vm.process?.pid }, 're-adopted a running VM');
+      case 'paused':
+        if (alive && vm.process) {
+          // A pause or resume the crash cut short may have reached the hypervisor: believe the hypervisor.
+          const paused = await this.records.driverOf(vm).isPaused(vm.process);
+          const state = paused ? 'paused' : 'running';
+          if (state !== vm.state) this.records.setState(vm.id, state, paused ? { code: 'pause_requested', message: 'found paused after a daemon restart' } : null);
+          logger.info({ vmId: vm.id, name: vm.name, pid: vm.process.pid, state }, 're-adopted a running VM');
         } else {
           const message = await this.deathMessage(vm, 'while the daemon was not running');
           await this.teardown.stopProcess(vm.id, 0).catch(() => undefined);
@@ -69,6 +78,62 @@ export class VmReconciler {
         // stopped or failed: nothing may run for them.
         if (alive) await this.teardown.stopProcess(vm.id, 0).catch(() => undefined);
         if (vm.process) vms.update(vm.id, { process: null });
+    }
+  }
+
+  /**
+   * Snapshots whose job a crash cut short. Their VM may be half way: paused with its disks moved,
+   * or already going on above the frozen layers. It is stopped (its state is in doubt), then goes
+   * on from its new layers when they exist (the snapshot stays, failed, under it), or gets its
+   * files back (the snapshot goes). Snapshot dirs no row owns are removed.
+   */
+  private async recoverSnapshots(): Promise<void> {
+    const { vms, logger } = this.deps;
+    for (const snapshot of this.store.repository.all().filter((row) => row.state === 'creating')) {
+      try {
+        const vm = snapshot.sourceVmId === null ? undefined : vms.get(snapshot.sourceVmId);
+        if (!vm) {
+          await this.store.discard(snapshot.id);
+          continue;
+        }
+        const driver = this.records.driverOf(vm);
+        const resumedOnLayers = vm.process !== null && driver.isRunning(vm.process) && !(await driver.isPaused(vm.process).catch(() => true));
+        const continueOn = continuedDisks(this.records.vmDir(vm), snapshot.id);
+        if (!resumedOnLayers) await this.teardown.stopEverything(vm);
+        const outcome = resumedOnLayers
+          ? 'went-on'
+          : await driver.settleSnapshot({
+              dir: snapshot.dir,
+              ...this.records.disksOf(vm),
+              after: 'resume',
+              continueOn,
+              memory: vm.memoryFile ? { file: vm.memoryFile, shared: true } : undefined,
+            });
+        const stopped = resumedOnLayers ? {} : { process: null };
+        if (outcome === 'went-on') {
+          vms.update(vm.id, { ...stopped, disks: continueOn, baseSnapshotId: snapshot.id, updatedAt: now() });
+          this.store.repository.update(snapshot.id, {
+            state: 'failed',
+            stateMessage: `the daemon stopped while it was being taken; VM ${vm.name} went on above its disk layers, so its files stay until that VM is deleted`,
+          });
+        } else {
+          if (!resumedOnLayers) vms.update(vm.id, { ...stopped, updatedAt: now() });
+          await this.store.discard(snapshot.id);
+        }
+        if (!resumedOnLayers && (vm.state === 'running' || vm.state === 'paused')) {
+          this.records.setState(vm.id, 'stopped', { code: 'interrupted', message: `the daemon stopped during snapshot ${snapshot.name}; the VM was stopped, its disks kept` });
+        }
+        logger.warn({ snapshotId: snapshot.id, vmId: vm.id, outcome }, 'settled a snapshot a crash cut short');
+      } catch (error) {
+        logger.error({ err: error, snapshotId: snapshot.id }, 'could not settle an interrupted snapshot');
+      }
+    }
+    const known = new Set(this.store.repository.all().map((row) => row.dir));
+    for (const entry of existsSync(this.store.root) ? readdirSync(this.store.root) : []) {
+      const path = join(this.store.root, entry);
+      if (known.has(path)) continue;
+      await removeTree(path);
+      logger.warn({ path }, 'removed a snapshot dir that no snapshot owns');
     }
   }
 
@@ -94,11 +159,11 @@ export class VmReconciler {
   /** One look: dead hypervisors, unfinished transitions, expired TTLs. */
   async monitorOnce(): Promise<void> {
     const { vms, logger } = this.deps;
-    for (const vm of vms.withStates(['running'])) {
+    for (const vm of vms.withStates(['running', 'paused'])) {
       if (!vm.process || this.records.driverOf(vm).isRunning(vm.process) || this.hooks.isBusy(vm.id)) continue;
       // Re-read: a job may have moved it on since the list was made.
       const current = vms.get(vm.id);
-      if (current?.state !== 'running' || !current.process || this.records.driverOf(current).isRunning(current.process)) continue;
+      if ((current?.state !== 'running' && current?.state !== 'paused') || !current.process || this.records.driverOf(current).isRunning(current.process)) continue;
       const message = await this.deathMessage(current, 'while the VM was running');
       await this.records.driverOf(current).stop(current.process, { graceMs: 0 }).catch(() => undefined);
       this.records.setState(vm.id, 'stopped', { code: 'hypervisor_exited', message }, { process: null });

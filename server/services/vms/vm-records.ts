@@ -7,10 +7,11 @@ import type { VmRepository, VmRow } from '../../db/repositories/vms.js';
 import type { SshIdentity } from '../../host/ssh-key.js';
 import type { HypervisorDriver } from '../../hypervisor/driver.js';
 import { HypervisorRegistry, HypervisorUnavailableError } from '../../hypervisor/registry.js';
-import { BangerError } from '../errors.js';
+import { BangerError, type FieldError } from '../errors.js';
 import type { ImageService } from '../images/image-service.js';
 import { now } from '../ids.js';
 import type { JobService } from '../jobs/job-service.js';
+import { generatedVmName } from './vm-request.js';
 import type { VmSettings } from './vm-settings.js';
 import { vmView, type Vm, type VmState } from './vm-view.js';
 
@@ -69,6 +70,62 @@ export class VmRecords {
         cause: error,
       });
     }
+  }
+
+  /**
+   * The name a new VM gets (generated when none is asked for), once it is free and the VM limit
+   * leaves room. Synchronous, so that the caller can insert the row before anything else runs.
+   */
+  admitNewVm(requested: string | undefined): string {
+    const { settings, vms } = this.deps;
+    const name = requested ?? this.freeGeneratedName();
+    if (vms.findByName(name)) {
+      throw new BangerError('vm-name-taken', `A VM named ${name} already exists`, { hint: `pick another name, or delete it first: banger vm rm ${name}` });
+    }
+    const holding = vms.countHoldingResources();
+    if (holding >= settings.maxVms) {
+      throw new BangerError('vm-limit-reached', `This daemon already has ${holding} VMs; the limit is ${settings.maxVms}`, {
+        hint: 'delete VMs you no longer need (banger vm ls), or raise BANGER_MAX_VMS',
+      });
+    }
+    return name;
+  }
+
+  private freeGeneratedName(): string {
+    for (;;) {
+      const name = generatedVmName();
+      if (!this.deps.vms.findByName(name)) return name;
+    }
+  }
+
+  /** What any VM of the image needs to boot cold: its files (a restored VM may cold-start later). */
+  requireBootable(image: ImageRow): void {
+    const errors: FieldError[] = [];
+    const hint = `rebuild it (banger image build ${image.name} …) or register it again with the missing files`;
+    if (!image.initrdPath) errors.push({ field: 'initrdPath', message: 'the image has no initrd', hint });
+    if (!image.workSeedPath) errors.push({ field: 'workSeedPath', message: 'the image has no work seed (it carries the SSH key)', hint });
+    const files: Array<[string, string | null]> = [
+      ['rootfsPath', image.rootfsPath],
+      ['kernelPath', image.kernelPath],
+      ['initrdPath', image.initrdPath],
+      ['workSeedPath', image.workSeedPath],
+    ];
+    for (const [field, path] of files) {
+      if (path && !existsSync(path)) errors.push({ field, message: `${path} does not exist`, hint });
+    }
+    if (errors.length > 0) {
+      throw new BangerError('image-not-bootable', `Image ${image.name} cannot boot a VM: ${errors.map((e) => `${e.field}: ${e.message}`).join('; ')}`, {
+        errors,
+        hint,
+      });
+    }
+  }
+
+  /** The VM's current disks: as recorded, or where VMs made before they were recorded keep them. */
+  disksOf(vm: VmRow): { rootDisk: string; workDisk: string } {
+    if (vm.disks) return vm.disks;
+    const vmDir = this.vmDir(vm);
+    return { rootDisk: this.driverOf(vm).rootDiskPath(vmDir), workDisk: join(vmDir, 'work.ext4') };
   }
 
   vmDir(vm: Pick<VmRow, 'id' | 'vmDir'>): string {

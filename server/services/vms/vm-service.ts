@@ -1,6 +1,5 @@
-import { existsSync, statSync } from 'node:fs';
-import type { ImageRow } from '../../db/repositories/images.js';
 import type { VmRow } from '../../db/repositories/vms.js';
+import type { HypervisorDriver, VmProcess } from '../../hypervisor/driver.js';
 import { lastLines, readLogTail } from '../../hypervisor/log-tail.js';
 import { BangerError, type FieldError } from '../errors.js';
 import { validationError } from '../images/build/build-request.js';
@@ -8,18 +7,29 @@ import { newId, now } from '../ids.js';
 import type { JobKind, StageOf } from '../jobs/job-kind.js';
 import type { Job, JobContext } from '../jobs/types.js';
 import { PhaseClock } from './phase-clock.js';
-import { PortAllocator, type PortRequest } from './port-allocator.js';
+import { PortAllocator } from './port-allocator.js';
 import { VmBootJobs } from './vm-boot-jobs.js';
+import { newVmRow, portRequestsFor } from './vm-rows.js';
+import { planCreate } from './vm-create-plan.js';
+import { VmRestoreJob } from './vm-restore-job.js';
+import { VmSnapshotJob } from './vm-snapshot-job.js';
+import { VmWarmJob } from './vm-warm-job.js';
+import type { SnapshotRow } from '../../db/repositories/snapshots.js';
+import type { SnapshotPurpose } from '../../domain/snapshot.js';
+import type { CreateSnapshotBody, WarmImageBody } from '../../schemas/snapshot.js';
+import type { SnapshotStore } from '../snapshots/snapshot-store.js';
 import { VmReconciler } from './vm-reconciler.js';
 import { VmRecords, type StateReason, type VmDeps } from './vm-records.js';
-import { generatedVmName, parseLabelSelector, resourceErrors, type CreateVmInput, type LabelSelector } from './vm-request.js';
-import { vmCreateJob, vmDeleteJob, vmDeleteSelectedJob, vmRestartJob, vmStartJob, vmStopJob } from './vm-jobs.js';
+import { parseLabelSelector, type CreateVmInput, type LabelSelector } from './vm-request.js';
+import { imageWarmJob, vmCreateJob, vmDeleteJob, vmRestoreJob, vmSnapshotJob, vmDeleteSelectedJob, vmPauseJob, vmRestartJob, vmResumeJob, vmStartJob, vmStopJob } from './vm-jobs.js';
 import { VmTeardown } from './vm-teardown.js';
-import { sshGuestPort, type Vm, type VmState } from './vm-view.js';
+import type { Vm, VmState } from './vm-view.js';
 
 export type { VmDeps } from './vm-records.js';
 
 const consoleTailBytes = 1024 * 1024;
+// Pause and resume are one QMP command each; this only bounds a hypervisor that does not answer.
+const quickJobWaitSeconds = 30;
 
 export interface VmListQuery {
   state?: VmState;
@@ -37,12 +47,22 @@ export class VmService {
   private readonly records: VmRecords;
   private readonly teardown: VmTeardown;
   private readonly bootJobs: VmBootJobs;
+  private readonly restoreJob: VmRestoreJob;
+  private readonly snapshotJob: VmSnapshotJob;
+  private readonly warmJob: VmWarmJob;
 
-  constructor(private readonly options: VmDeps) {
+  constructor(
+    private readonly options: VmDeps,
+    private readonly snapshots: SnapshotStore,
+  ) {
     this.records = new VmRecords(options);
     this.teardown = new VmTeardown(options, this.records);
-    this.bootJobs = new VmBootJobs(options, this.records, this.teardown, new PortAllocator(options.vms, options.settings.portRange));
-    this.reconciler = new VmReconciler(options, this.records, this.teardown, {
+    const ports = new PortAllocator(options.vms, options.settings.portRange);
+    this.bootJobs = new VmBootJobs(options, this.records, this.teardown, ports);
+    this.restoreJob = new VmRestoreJob(options, this.records, this.bootJobs, ports);
+    this.snapshotJob = new VmSnapshotJob(options, this.records, snapshots);
+    this.warmJob = new VmWarmJob(options, this.records, this.bootJobs, this.snapshotJob, this.teardown, snapshots);
+    this.reconciler = new VmReconciler(options, this.records, this.teardown, snapshots, {
       isBusy: (vmId) => this.options.jobRecords.activeFor('vm', vmId) !== undefined,
       deleteExpired: (vmId, reason) => this.delete(vmId, reason),
     });
@@ -57,77 +77,102 @@ export class VmService {
     return this.records.view(this.find(idOrName));
   }
 
-  /** Checks the request, records the VM as `creating` and starts its create job. */
-  create(input: CreateVmInput): Job {
-    const { settings } = this.options;
-    const image = this.options.images.findByIdOrName(input.image);
-    if (!image) {
-      throw new BangerError('image-not-found', `No image with id or name "${input.image}"`, { hint: 'list images with GET /images (banger image ls)' });
-    }
-    this.requireBootable(image);
-    const seedBytes = statSync(image.workSeedPath as string).size;
-    const { errors, workDiskBytes } = resourceErrors(input, settings, seedBytes);
-    if (errors.length > 0) throw validationError('Cannot create the VM', errors);
+  /** One VM as GET /vms/{id} shows it: with what its hypervisor process costs the host beyond guest RAM. */
+  async describe(idOrName: string): Promise<Vm> {
+    const row = this.find(idOrName);
+    const view = this.records.view(row);
+    if (!row.process || (row.state !== 'running' && row.state !== 'paused')) return view;
+    const driver = this.records.driverOf(row);
+    // Reading /proc is best effort: a process that just went away simply has no figure.
+    const usage = await driver.memoryUsage(row.process).catch(() => null);
+    return usage ? { ...view, hostOverheadBytes: Math.max(0, usage.rssBytes - usage.guestRamRssBytes) } : view;
+  }
+
+  /**
+   * Checks the request, records the VM as `creating` and starts its create job: a boot of the
+   * image, or a restore of a snapshot (named, or the image's warm one).
+   */
+  async create(input: CreateVmInput, options: { memoryFile?: boolean } = {}): Promise<Job> {
+    const plan = await planCreate(input, this.options, this.records, this.snapshots);
+    if (plan.coldBecause) this.options.logger.info({ image: plan.image.name, why: plan.coldBecause }, 'a create boots cold');
 
     // No await from here to the job's start: the name check and the insert are one step.
-    const name = input.name ?? this.freeGeneratedName();
-    if (this.options.vms.findByName(name)) {
-      throw new BangerError('vm-name-taken', `A VM named ${name} already exists`, { hint: `pick another name, or delete it first: banger vm rm ${name}` });
-    }
-    const holding = this.options.vms.countHoldingResources();
-    if (holding >= settings.maxVms) {
-      throw new BangerError('vm-limit-reached', `This daemon already has ${holding} VMs; the limit is ${settings.maxVms}`, {
-        hint: 'delete VMs you no longer need (banger vm ls), or raise BANGER_MAX_VMS',
-      });
-    }
-
-    const id = newId();
-    const timestamp = now();
-    const requested = input.ports ?? [];
-    const row: VmRow = {
-      id,
-      name,
-      imageId: image.id,
-      state: 'creating',
-      stateReason: null,
-      stateMessage: null,
-      stateChangedAt: timestamp,
-      cpus: input.cpus ?? settings.defaultCpus,
-      memoryMib: input.memoryMiB ?? settings.defaultMemoryMiB,
-      workDiskBytes,
-      hypervisor: this.options.hypervisors.default.name,
-      accel: null,
-      vmDir: null,
-      process: null,
-      consoleLog: null,
-      labels: input.labels ?? {},
-      ttlSeconds: input.ttlSeconds ?? null,
-      expiresAt: input.ttlSeconds === undefined ? null : new Date(Date.parse(timestamp) + input.ttlSeconds * 1000).toISOString(),
-      timings: null,
-      bootedAt: null,
-      createdAt: timestamp,
-      updatedAt: timestamp,
-    };
+    const name = this.records.admitNewVm(input.name);
+    const row = newVmRow({ name, plan, input, defaultHypervisor: this.options.hypervisors.default.name, vmsDir: this.options.vmsDir, memoryFile: options.memoryFile ?? false });
     this.options.vms.insert(row);
-    const portRequests: PortRequest[] = [
-      { guestPort: sshGuestPort, wait: requested.includes(sshGuestPort) },
-      ...requested.filter((port) => port !== sshGuestPort).map((guestPort) => ({ guestPort, wait: true })),
-    ];
+    const { id } = row;
+    const portRequests = portRequestsFor(input.ports ?? []);
+    const targets = [{ type: 'vm' as const, id, name }];
     try {
-      return this.options.jobs.start({
-        kind: vmCreateJob,
-        targets: [{ type: 'vm', id, name }],
-        run: (context) => this.bootJobs.create(id, image.id, portRequests, context),
-      });
+      const { snapshot } = plan;
+      if (snapshot) {
+        return this.options.jobs.start({ kind: vmRestoreJob, targets, run: (context) => this.restoreJob.run(id, snapshot, portRequests, context) });
+      }
+      return this.options.jobs.start({ kind: vmCreateJob, targets, run: (context) => this.bootJobs.create(id, plan.image.id, portRequests, context) });
     } catch (error) {
       this.options.vms.delete(id);
       throw error;
     }
   }
 
+  /** Starts a job that snapshots the VM (running or paused); it goes on above the frozen disks, or stops. */
+  snapshot(idOrName: string, body: CreateSnapshotBody): Job {
+    const vm = this.find(idOrName);
+    if (vm.state !== 'running' && vm.state !== 'paused') throw this.stateConflict(vm, 'snapshotted', ['running', 'paused']);
+    const snapshot = this.newSnapshotRow(body.name, vm, 'user');
+    try {
+      return this.options.jobs.start({
+        kind: vmSnapshotJob,
+        targets: [{ type: 'vm', id: vm.id, name: vm.name }, { type: 'snapshot', id: snapshot.id, name: snapshot.name }],
+        cancellable: false,
+        run: (context) => this.snapshotJob.run(vm.id, snapshot, body.stop ?? false, context),
+      });
+    } catch (error) {
+      this.snapshots.repository.delete(snapshot.id);
+      throw error;
+    }
+  }
+
+  /**
+   * Starts a job that boots a VM from the image, snapshots it once ready and deletes it: creates
+   * from the image then restore that snapshot (POST /vms {image}, unless warm: false).
+   */
+  async warmImage(imageIdOrName: string, body: WarmImageBody): Promise<Job> {
+    const input: CreateVmInput = { image: imageIdOrName, warm: false, cpus: body.cpus, memoryMiB: body.memoryMiB, ports: body.ports };
+    const plan = await planCreate(input, this.options, this.records, this.snapshots);
+    const image = plan.image;
+    // No await from here to the job's start.
+    const name = this.records.admitNewVm(`warm-${image.name}-${newId().slice(0, 6)}`);
+    const vm = newVmRow({ name, plan, input: { labels: { 'banger.warm-image': image.id } }, defaultHypervisor: this.options.hypervisors.default.name, vmsDir: this.options.vmsDir, memoryFile: true });
+    this.options.vms.insert(vm);
+    let snapshot: SnapshotRow | undefined;
+    try {
+      snapshot = this.newSnapshotRow(`${image.name}-warm-${vm.id.slice(0, 6)}`, vm, 'warm');
+      const taken = snapshot;
+      return this.options.jobs.start({
+        kind: imageWarmJob,
+        targets: [{ type: 'image', id: image.id, name: image.name }, { type: 'vm', id: vm.id, name: vm.name }, { type: 'snapshot', id: taken.id, name: taken.name }],
+        run: (context) => this.warmJob.run(image.id, vm.id, taken, portRequestsFor(body.ports ?? []), context),
+      });
+    } catch (error) {
+      if (snapshot) this.snapshots.repository.delete(snapshot.id);
+      this.options.vms.delete(vm.id);
+      throw error;
+    }
+  }
+
+  /** Stops the guest's vCPUs; memory, disks and ports stay. Answers once it is paused. */
+  pause(idOrName: string): Promise<Vm> {
+    return this.switchRunState(idOrName, vmPauseJob, 'running', 'paused', { code: 'pause_requested', message: 'paused on request' });
+  }
+
+  resume(idOrName: string): Promise<Vm> {
+    return this.switchRunState(idOrName, vmResumeJob, 'paused', 'running', null);
+  }
+
   stop(idOrName: string, options: { graceSeconds?: number } = {}): Job {
     const vm = this.find(idOrName);
-    if (vm.state !== 'running') throw this.stateConflict(vm, 'stopped', ['running']);
+    if (vm.state !== 'running' && vm.state !== 'paused') throw this.stateConflict(vm, 'stopped', ['running', 'paused']);
     const graceMs = options.graceSeconds === undefined ? this.options.settings.stopGraceMs : options.graceSeconds * 1000;
     return this.startVmJob(vm, vmStopJob, 'stopping', false, async (context) => {
       context.stage('stop_hypervisor', `the guest gets ${Math.round(graceMs / 1000)} s to power off`);
@@ -149,9 +194,11 @@ export class VmService {
 
   restart(idOrName: string, options: { graceSeconds?: number } = {}): Job {
     const vm = this.find(idOrName);
-    if (vm.state !== 'running' && vm.state !== 'stopped') throw this.stateConflict(vm, 'restarted', ['running', 'stopped']);
+    if (vm.state !== 'running' && vm.state !== 'paused' && vm.state !== 'stopped') {
+      throw this.stateConflict(vm, 'restarted', ['running', 'paused', 'stopped']);
+    }
     const graceMs = options.graceSeconds === undefined ? this.options.settings.stopGraceMs : options.graceSeconds * 1000;
-    const wasRunning = vm.state === 'running';
+    const wasRunning = vm.state !== 'stopped';
     return this.startVmJob(vm, vmRestartJob, wasRunning ? 'stopping' : 'starting', true, async (context) => {
       const clock = new PhaseClock(context);
       if (wasRunning) {
@@ -224,6 +271,72 @@ export class VmService {
 
   // ---- helpers ----
 
+  /** The row of a snapshot about to be taken of the VM, `creating`; its name must be free. */
+  private newSnapshotRow(name: string, vm: VmRow, purpose: SnapshotPurpose): SnapshotRow {
+    if (this.snapshots.repository.findByName(name)) {
+      throw new BangerError('snapshot-name-taken', `A snapshot named ${name} already exists`, { hint: `pick another name, or delete it first: banger snapshot rm ${name}` });
+    }
+    const id = newId();
+    const row: SnapshotRow = {
+      id,
+      name,
+      sourceVmId: vm.id,
+      sourceVmName: vm.name,
+      imageId: vm.imageId,
+      // Its frozen layers sit on the layers the VM stands on now.
+      baseSnapshotId: vm.baseSnapshotId,
+      purpose,
+      state: 'creating',
+      stateMessage: null,
+      dir: this.snapshots.dirFor(id),
+      artifacts: null,
+      cpus: vm.cpus,
+      memoryMib: vm.memoryMib,
+      workDiskBytes: vm.workDiskBytes,
+      sizeBytes: 0,
+      createdAt: now(),
+    };
+    this.snapshots.repository.insert(row);
+    return row;
+  }
+
+  /** Pause or resume: one driver call as a short job (so no other job overlaps it), waited for. */
+  private async switchRunState(
+    idOrName: string,
+    kind: typeof vmPauseJob | typeof vmResumeJob,
+    from: 'running' | 'paused',
+    to: 'running' | 'paused',
+    reason: StateReason | null,
+  ): Promise<Vm> {
+    const vm = this.find(idOrName);
+    if (vm.state !== from) throw this.stateConflict(vm, to === 'paused' ? 'paused' : 'resumed', [from]);
+    const job = this.startVmJob(vm, kind, from, false, async (context) => {
+      context.stage(to === 'paused' ? 'pause' : 'resume');
+      await this.runningProcess(vm.id, (driver, process) => (to === 'paused' ? driver.pause(process) : driver.resume(process)));
+      this.records.setState(vm.id, to, reason);
+      return { vm: this.get(vm.id) };
+    });
+    return this.settled(job);
+  }
+
+  /** Runs a driver call on the VM's recorded process; a VM whose process is gone is a conflict. */
+  private async runningProcess(id: string, call: (driver: HypervisorDriver, process: VmProcess) => Promise<void>): Promise<void> {
+    const vm = this.records.require(id);
+    const driver = this.records.driverOf(vm);
+    if (!vm.process || !driver.isRunning(vm.process)) {
+      throw new BangerError('vm-state-conflict', `VM ${vm.name} has no running hypervisor process`, { hint: `see its state: GET /vms/${vm.id}` });
+    }
+    await call(driver, vm.process);
+  }
+
+  /** Waits for a quick job and answers with its VM, or throws its problem. */
+  private async settled(job: Job): Promise<Vm> {
+    const done = await this.options.jobs.wait(job.id, quickJobWaitSeconds);
+    if (done.status === 'succeeded') return (done.result as { vm: Vm }).vm;
+    if (done.error) throw BangerError.fromProblem(done.error);
+    throw new BangerError('internal', `Job ${job.id} (${job.kind}) did not finish within ${quickJobWaitSeconds} s`, { hint: `follow it: GET /jobs/${job.id}?wait=60` });
+  }
+
   private async runBulkDelete(matches: VmRow[], selector: string, reason: StateReason, context: JobContext<StageOf<typeof vmDeleteSelectedJob>>) {
     const deleted: Array<{ id: string; name: string }> = [];
     let firstError: unknown;
@@ -257,35 +370,6 @@ export class VmService {
     } catch (error) {
       this.options.vms.update(vm.id, before);
       throw error;
-    }
-  }
-
-  private requireBootable(image: ImageRow): void {
-    const errors: FieldError[] = [];
-    const hint = `rebuild it (banger image build ${image.name} …) or register it again with the missing files`;
-    if (!image.initrdPath) errors.push({ field: 'initrdPath', message: 'the image has no initrd', hint });
-    if (!image.workSeedPath) errors.push({ field: 'workSeedPath', message: 'the image has no work seed (it carries the SSH key)', hint });
-    const files: Array<[string, string | null]> = [
-      ['rootfsPath', image.rootfsPath],
-      ['kernelPath', image.kernelPath],
-      ['initrdPath', image.initrdPath],
-      ['workSeedPath', image.workSeedPath],
-    ];
-    for (const [field, path] of files) {
-      if (path && !existsSync(path)) errors.push({ field, message: `${path} does not exist`, hint });
-    }
-    if (errors.length > 0) {
-      throw new BangerError('image-not-bootable', `Image ${image.name} cannot boot a VM: ${errors.map((e) => `${e.field}: ${e.message}`).join('; ')}`, {
-        errors,
-        hint,
-      });
-    }
-  }
-
-  private freeGeneratedName(): string {
-    for (;;) {
-      const name = generatedVmName();
-      if (!this.options.vms.findByName(name)) return name;
     }
   }
 

@@ -18,7 +18,7 @@ export type VmStateReason = Static<typeof VmStateReasonSchema>;
 /** The VM as clients see it. */
 export type Vm = Static<typeof VmSchema>;
 
-const liveStates: readonly VmState[] = ['creating', 'starting', 'running', 'stopping', 'deleting'];
+const liveStates: readonly VmState[] = ['creating', 'starting', 'running', 'paused', 'stopping', 'deleting'];
 
 export function vmView(row: VmRow, imageName: string | null, ports: VmPortRow[], sshPrivateKeyPath: string): Vm {
   const published = ports
@@ -45,6 +45,9 @@ export function vmView(row: VmRow, imageName: string | null, ports: VmPortRow[],
     expiresAt: row.expiresAt,
     timings: row.timings ?? null,
     bootedAt: row.bootedAt,
+    bootMode: row.bootMode,
+    baseSnapshot: row.baseSnapshotId === null ? null : { id: row.baseSnapshotId, href: `/snapshots/${row.baseSnapshotId}` },
+    hostOverheadBytes: null,
     dir: row.vmDir,
     consoleLogPath: row.consoleLog,
     createdAt: row.createdAt,

@@ -14,7 +14,7 @@ import { run, RunError } from '../../../host/runner.js';
 import type { SshIdentity } from '../../../host/ssh-key.js';
 import { BangerError } from '../../errors.js';
 import { now } from '../../ids.js';
-import type { BuildContext, BuildStage } from '../image-jobs.js';
+import type { BuildContext } from '../image-jobs.js';
 import { StepRunner } from './step-runner.js';
 import { imageView, type Image } from '../image-view.js';
 import { packagesHash } from '../packages.js';
@@ -177,6 +177,7 @@ export class ImageBuilder {
         buildSize: plan.sizeText,
         seededSshPublicKeyFingerprint: this.options.identity.fingerprint,
         docker: plan.docker,
+        warmSnapshotId: null,
         createdAt: timestamp,
         updatedAt: timestamp,
       };

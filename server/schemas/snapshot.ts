@@ -1,0 +1,101 @@
+import { Type, type Static } from '@sinclair/typebox';
+import { snapshotPurposes, snapshotStates } from '../domain/snapshot.js';
+import { vmNamePattern } from '../domain/vm.js';
+import { ref } from './common.js';
+
+const link = (description: string) =>
+  Type.Object({ id: Type.String(), name: Type.String(), href: Type.String() }, { additionalProperties: false, description });
+
+export const SnapshotNameSchema = Type.String({
+  minLength: 1,
+  maxLength: 63,
+  pattern: vmNamePattern,
+  description: '1-63 letters, digits, ".", "_" or "-", starting with a letter or digit',
+});
+
+export const SnapshotSchema = Type.Object(
+  {
+    id: Type.String(),
+    name: Type.String(),
+    purpose: Type.Unsafe<(typeof snapshotPurposes)[number]>({
+      type: 'string',
+      enum: [...snapshotPurposes],
+      description: 'user: taken of a VM on request; warm: made by POST /images/{idOrName}/warm for fast creates from that image',
+    }),
+    state: Type.Unsafe<(typeof snapshotStates)[number]>({
+      type: 'string',
+      enum: [...snapshotStates],
+      description: 'creating: being saved; ready: can be restored; failed: its job ended early, but the VM it was taken of went on above its disk layers, so its files stay until that VM is deleted',
+    }),
+    stateMessage: Type.Union([Type.String(), Type.Null()]),
+    sourceVm: Type.Object(
+      {
+        id: Type.Union([Type.String(), Type.Null()], { description: 'null once that VM is deleted' }),
+        name: Type.String(),
+        href: Type.Union([Type.String(), Type.Null()]),
+      },
+      { additionalProperties: false },
+    ),
+    image: Type.Object({ id: Type.String(), name: Type.Union([Type.String(), Type.Null()]), href: Type.String() }, { additionalProperties: false }),
+    baseSnapshot: Type.Union([link('The snapshot whose disk layers lie under this one'), Type.Null()]),
+    cpus: Type.Integer(),
+    memoryMiB: Type.Integer(),
+    memory: Type.Unsafe<'file' | 'state'>({
+      type: 'string',
+      enum: ['file', 'state'],
+      description: 'file: guest RAM is a file that restored VMs map copy-on-write (they share its pages); state: RAM is inside the state file and copied into each restored VM',
+    }),
+    hypervisor: Type.String(),
+    hypervisorVersion: Type.String({ description: "A restore needs this very hypervisor version ('' while creating)" }),
+    machine: Type.String({ description: "The machine type, e.g. q35 ('' while creating)" }),
+    sizeBytes: Type.Integer({ description: 'What its files (device and memory state, frozen disk layers) take on disk' }),
+    dependents: Type.Object(
+      {
+        vms: Type.Array(link('A VM on its layers')),
+        snapshots: Type.Array(link('A later snapshot on its layers')),
+      },
+      { additionalProperties: false, description: 'What stands on its disk layers: it cannot be deleted while any remain' },
+    ),
+    createdAt: Type.String({ format: 'date-time' }),
+    href: Type.String(),
+  },
+  { $id: 'Snapshot', additionalProperties: false },
+);
+export type Snapshot = Static<typeof SnapshotSchema>;
+
+export const SnapshotListSchema = Type.Object(
+  {
+    items: Type.Array(ref(SnapshotSchema)),
+    nextCursor: Type.Union([Type.String(), Type.Null()], { description: 'Pass as ?cursor= for the next page; null on the last' }),
+  },
+  { $id: 'SnapshotList', additionalProperties: false },
+);
+
+export const CreateSnapshotBodySchema = Type.Object(
+  {
+    name: SnapshotNameSchema,
+    stop: Type.Optional(
+      Type.Boolean({ description: 'Stop the VM after the snapshot instead of letting it go on (on new disk layers above the frozen ones)' }),
+    ),
+  },
+  { $id: 'CreateSnapshotRequest', additionalProperties: false },
+);
+export type CreateSnapshotBody = Static<typeof CreateSnapshotBodySchema>;
+
+export const WarmImageBodySchema = Type.Object(
+  {
+    cpus: Type.Optional(Type.Integer({ minimum: 1, maximum: 1024, description: 'vCPUs of the warm VM; creates restore the snapshot only when they ask for the same (default 1)' })),
+    memoryMiB: Type.Optional(Type.Integer({ minimum: 1, maximum: 16_777_216, description: 'Memory of the warm VM in MiB; creates must ask for the same (default 512)' })),
+    ports: Type.Optional(
+      Type.Array(Type.Integer({ minimum: 1, maximum: 65535 }), {
+        maxItems: 16,
+        uniqueItems: true,
+        description: 'Guest ports to wait for before the snapshot is taken, so the services behind them are up in every restored VM',
+      }),
+    ),
+  },
+  { $id: 'WarmImageRequest', additionalProperties: false },
+);
+export type WarmImageBody = Static<typeof WarmImageBodySchema>;
+
+export const snapshotSchemas = [SnapshotSchema, SnapshotListSchema, CreateSnapshotBodySchema, WarmImageBodySchema];

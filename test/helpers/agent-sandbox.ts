@@ -1,0 +1,169 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { chmod, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Test } from 'tap';
+import { guestFiles } from '../../server/guest/guest-files.js';
+
+/** The guest agent runs under busybox sh in busybox images and dash in Debian ones. */
+export const agentShells = [['dash'], ['busybox', 'sh']] as const;
+export type AgentShell = (typeof agentShells)[number];
+
+/** A tap skip reason when the shell is not installed, else false. */
+export function shellSkip(shell: AgentShell): string | false {
+  const found = spawnSync('sh', ['-c', `command -v ${shell[0]}`]).status === 0;
+  return found ? false : `${shell[0]} is not installed (apt-get install -y ${shell[0]}), so the agent is not tested under it`;
+}
+
+export interface SandboxOptions {
+  /** Put a usr/sbin/sshd in the tree, so the agent makes new SSH host keys. */
+  sshd?: boolean;
+  /** Whether the stand-in for perl's RNDRESEEDCRNG ioctl succeeds. Default true. */
+  reseeds?: boolean;
+  /** How long the stand-in for date takes to set the clock. */
+  dateDelaySeconds?: number;
+}
+
+/**
+ * A tree standing in for the guest's / (BANGER_AGENT_ROOT), plus stand-ins for
+ * date and perl, so that the agent's reidentify runs unprivileged and leaves the
+ * test host's clock, hostname and RNG alone.
+ */
+export interface AgentSandbox {
+  root: string;
+  /** Environment for a shell that sources the agent. */
+  env: NodeJS.ProcessEnv;
+  /** Every `date -s` argument so far. */
+  clockSets(): string[];
+  /** Every call of the perl stand-in so far, one line of arguments each. */
+  reseeds(): string[];
+  read(path: string): string;
+  readBytes(path: string): Buffer;
+}
+
+export async function agentSandbox(t: Test, options: SandboxOptions = {}): Promise<AgentSandbox> {
+  const dir = await mkdtemp(join(tmpdir(), 'banger-agent-root-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const root = join(dir, 'root');
+  const bin = join(dir, 'bin');
+  for (const path of ['etc/ssh', 'proc/sys/kernel', 'dev', 'run', 'usr/sbin']) await mkdir(join(root, path), { recursive: true });
+  await mkdir(bin);
+  await writeFile(join(root, 'etc/hostname'), 'banger\n');
+  await writeFile(join(root, 'etc/hosts'), '127.0.0.1\tlocalhost\n127.0.1.1\tbanger\n::1\tlocalhost ip6-localhost ip6-loopback\n');
+  await writeFile(join(root, 'proc/sys/kernel/hostname'), 'banger\n');
+  if (options.sshd) {
+    await script(join(root, 'usr/sbin/sshd'), 'exit 0');
+    for (const name of ['ssh_host_rsa_key', 'ssh_host_rsa_key.pub', 'ssh_host_ed25519_key', 'ssh_host_ed25519_key.pub']) {
+      await writeFile(join(root, 'etc/ssh', name), `old ${name}\n`);
+    }
+  }
+  const date = join(bin, 'date');
+  await script(
+    date,
+    `dir=${shellQuote(bin)}
+case "$1" in
+-s) sleep ${options.dateDelaySeconds ?? 0}; printf '%s\\n' "$2" >>"$dir/date.log"; printf '%s\\n' "\${2#@}" >"$dir/now" ;;
++%s) cat "$dir/now" ;;
+*) exit 1 ;;
+esac`,
+  );
+  const perl = join(bin, 'perl');
+  await script(perl, `printf '%s\\n' "$*" >>${shellQuote(join(bin, 'perl.log'))}\nexit ${options.reseeds === false ? 1 : 0}`);
+  const lines = (path: string): string[] => (existsSync(path) ? readFileSync(path, 'utf8').split('\n').filter(Boolean) : []);
+  return {
+    root,
+    env: { ...process.env, BANGER_AGENT_NO_MAIN: '1', BANGER_AGENT_ROOT: root, BANGER_AGENT_DATE: date, BANGER_AGENT_PERL: perl },
+    clockSets: () => lines(join(bin, 'date.log')),
+    reseeds: () => lines(join(bin, 'perl.log')),
+    read: (path) => readFileSync(join(root, path), 'utf8'),
+    readBytes: (path) => readFileSync(join(root, path)),
+  };
+}
+
+async function script(path: string, body: string): Promise<void> {
+  await writeFile(path, `#!/bin/sh\n${body}\n`);
+  await chmod(path, 0o755);
+}
+
+function shellQuote(value: string): string {
+  return `'${value.replaceAll("'", `'\\''`)}'`;
+}
+
+/**
+ * A unix socket in QEMU's place whose every connection is served by the agent's
+ * own `serve` loop, with the connection as the agent's port (fd 3).
+ */
+export async function agentOverSocket(t: Test, shell: AgentShell, env: NodeJS.ProcessEnv): Promise<{ path: string; stderr(): string }> {
+  const dir = await mkdtemp(join(tmpdir(), 'banger-agent-sock-'));
+  const path = join(dir, 'agent.sock');
+  const children: ChildProcess[] = [];
+  let stderr = '';
+  // Paused, so that this process never reads what is meant for the agent.
+  const server = createServer({ pauseOnConnect: true }, (socket) => {
+    const [command, ...prefix] = shell;
+    // The host closes after an answer; replies to resends still queued then must not kill the agent.
+    const child = spawn(command, [...prefix, '-c', `trap '' PIPE; . "$1"; serve`, 'banger-agent', guestFiles.agent], {
+      stdio: ['ignore', 'ignore', 'pipe', socket],
+      env,
+    });
+    child.stderr?.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    children.push(child);
+    socket.destroy();
+  });
+  await new Promise<void>((resolve) => server.listen(path, resolve));
+  t.teardown(async () => {
+    for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await rm(dir, { recursive: true, force: true });
+  });
+  return { path, stderr: () => stderr };
+}
+
+export interface FakeSshdOptions {
+  /** What the tree's proc/PID/comm says: 'sshd', or another name as in a stale pid file. */
+  comm: string;
+  /** After SIGHUP, listen again on a new socket this much later; null: ignore SIGHUP. */
+  relistenAfterMs: number | null;
+}
+
+/**
+ * A process in sshd's place: it listens on a real TCP socket, and on SIGHUP
+ * closes it and listens on a new one, as sshd re-executing itself does. Its pid
+ * goes into the tree's run/sshd.pid, and the tree's proc/PID/fd and proc/net
+ * lead to the real ones, so the agent sees its sockets as the kernel lists them.
+ */
+export async function fakeSshd(t: Test, root: string, options: FakeSshdOptions): Promise<{ hangups(): number }> {
+  const script = `
+    const net = require('node:net');
+    let server;
+    const listen = () => { server = net.createServer().listen(0, '127.0.0.1', () => process.stdout.write('listening\\n')); };
+    listen();
+    const after = ${JSON.stringify(options.relistenAfterMs)};
+    process.on('SIGHUP', () => {
+      process.stdout.write('hup\\n');
+      if (after === null) return;
+      server.close();
+      setTimeout(listen, after);
+    });`;
+  const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  t.teardown(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill();
+  });
+  let output = '';
+  await new Promise<void>((resolve, reject) => {
+    child.once('error', reject);
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+      output += chunk;
+      if (output.includes('listening')) resolve();
+    });
+  });
+  const pid = String(child.pid);
+  await writeFile(join(root, 'run/sshd.pid'), `${pid}\n`);
+  await mkdir(join(root, 'proc', pid), { recursive: true });
+  await writeFile(join(root, 'proc', pid, 'comm'), `${options.comm}\n`);
+  await symlink(`/proc/${pid}/fd`, join(root, 'proc', pid, 'fd'));
+  await symlink('/proc/net', join(root, 'proc/net'));
+  return { hangups: () => output.split('\n').filter((line) => line === 'hup').length };
+}
