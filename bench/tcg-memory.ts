@@ -245,8 +245,17 @@ async function boot(image: ImageFiles, setting: number | null, dir: string, tick
   const qmpSocket = join(dir, 'qmp.sock');
   const args = withTbSize(
     qemuBootArgs({
-      ...{ kernel: image.kernel, initrd: image.initrd, rootfs: rootDisk, workDisk, memoryMiB, cpus, agentSocket, consoleLog, qmpSocket },
-      ...{ accel: 'tcg', hostForwards: [{ hostPort, guestPort: service.port }] },
+      kernel: image.kernel,
+      initrd: image.initrd,
+      rootfs: rootDisk,
+      workDisk,
+      memoryMiB,
+      cpus,
+      agentSocket,
+      consoleLog,
+      qmpSocket,
+      accel: 'tcg',
+      hostForwards: [{ hostPort, guestPort: service.port }],
     }),
     setting,
   );

@@ -1,5 +1,6 @@
 // One Debian VM (the debian-bookworm recipe: sshd on 22) created through the API and reached over
-// SSH with the daemon's key, by plain ssh and through `banger vm ssh`. Minutes: a Debian bootstrap
+// SSH with the daemon's key, by plain ssh and through `banger vm ssh`; then snapshotted and restored
+// as a clone that answers SSH with its own hostname and host keys. Minutes: a Debian bootstrap
 // and a TCG boot of systemd. BANGER_TEST_SKIP_DEBIAN=1 skips it.
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -52,7 +53,26 @@ if (process.env.BANGER_TEST_SKIP_DEBIAN === '1') {
     t.equal(cli.code, 0, cli.stderr);
     t.match(cli.stdout, /Debian GNU\/Linux 12/, 'banger vm ssh runs the command');
 
-    await runVmJob(daemon, 'DELETE', '/vms/deb1');
+    // A snapshot restores to SSH with the daemon's key, and the clone has host keys of its own.
+    const hostKey = async (port: number) => (await run('ssh-keyscan', ['-t', 'ed25519', '-p', String(port), '127.0.0.1'])).stdout.trim().split(/\s+/).at(-1) ?? '';
+    const sourceKey = await hostKey(ssh.port);
+    t.ok(sourceKey.length > 40, 'the source serves an ed25519 host key');
+    const snapshotJob = await runVmJob(daemon, 'POST', '/vms/deb1/snapshots', { name: 'deb-ready' });
+    t.comment(`Debian snapshot: ${(snapshotJob.result.snapshot.sizeBytes / 1048576).toFixed(0)} MiB, ${snapshotJob.stages.map((s: any) => `${s.name} ${s.durationMs ?? '-'}`).join(', ')}`);
+    const { vm: clone, job: restoreJob } = await createRunningVm(daemon, { name: 'deb-clone', snapshot: 'deb-ready', ports: [22] });
+    t.comment(`Debian restore → running: ${restoreJob.stages.map((s: any) => `${s.name} ${s.durationMs}`).join(', ')}`);
+    t.equal(clone.bootMode, 'warm');
+    const cloneBase = [...base.slice(0, 2), '-p', String(clone.ssh.port), ...base.slice(4)];
+    const hostname = await run('ssh', [...cloneBase, 'hostname']);
+    t.equal(hostname.code, 0, hostname.stderr);
+    t.equal(hostname.stdout.trim(), 'deb-clone', "the clone answers SSH with the daemon's key, under its own hostname");
+    const cloneKey = await hostKey(clone.ssh.port);
+    t.ok(cloneKey.length > 40, 'the clone serves an ed25519 host key');
+    t.not(cloneKey, sourceKey, 'a host key of its own, not the source’s');
+    t.equal(await hostKey(ssh.port), sourceKey, 'the source keeps its key');
+
+    for (const name of ['deb-clone', 'deb1']) await runVmJob(daemon, 'DELETE', `/vms/${name}`);
+    t.equal((await daemon.http('DELETE', '/snapshots/deb-ready')).status, 200);
     await waitGone(vm.pid);
     t.notOk(isAlive(vm.pid));
     t.same(vmsDirEntries(daemon.stateDir), []);
