@@ -1,5 +1,6 @@
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { parseTranslationCacheSetting, type TranslationCacheSetting } from './hypervisor/qemu/translation-cache.js';
 
 export interface ListenAddress {
   host: string;
@@ -20,6 +21,8 @@ export interface Config {
   /** Largest accepted request body, in bytes. */
   bodyLimit: number;
   maxConcurrentJobs: number;
+  /** BANGER_QEMU_TB_SIZE_MIB: auto, default, or MiB (server/hypervisor/qemu/translation-cache.ts). */
+  qemuTranslationCache: TranslationCacheSetting;
 }
 
 export interface ConfigFlags {
@@ -30,6 +33,15 @@ export interface ConfigFlags {
 }
 
 export class ConfigError extends Error {}
+
+/** A setting's parser failing is a configuration error, reported as such at start. */
+function configValue<T>(parse: () => T): T {
+  try {
+    return parse();
+  } catch (error) {
+    throw new ConfigError(error instanceof Error ? error.message : String(error));
+  }
+}
 
 /** Flags win over environment variables, which win over defaults. */
 export function resolveConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv = process.env): Config {
@@ -55,6 +67,7 @@ export function resolveConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv = proce
     logLevel: env.BANGER_LOG_LEVEL ?? 'info',
     bodyLimit: 64 * 1024,
     maxConcurrentJobs: Number(env.BANGER_MAX_CONCURRENT_JOBS ?? 4),
+    qemuTranslationCache: configValue(() => parseTranslationCacheSetting(env.BANGER_QEMU_TB_SIZE_MIB)),
   };
 }
 

@@ -71,7 +71,7 @@ export async function openDaemon(config: Config, logger: Logger): Promise<Daemon
     jobRecords,
     jobs,
     // Firecracker joins here as a second driver on hosts with KVM (docs/architecture.md).
-    hypervisors: new HypervisorRegistry([new QemuDriver()]),
+    hypervisors: new HypervisorRegistry([new QemuDriver({ translationCache: config.qemuTranslationCache })]),
     vmsDir,
     identity,
     settings: vmSettingsFromEnv(),

@@ -1,5 +1,6 @@
 import t from 'tap';
 import { diskFormat, kernelCommandLine, qemuBootArgs, qemuOptionValue, refusedHostForwards, type QemuBootOptions } from '../../server/hypervisor/qemu/boot-args.js';
+import { DEFAULT_TRANSLATION_CACHE_MIB, parseTranslationCacheSetting, translationCacheMiB } from '../../server/hypervisor/qemu/translation-cache.js';
 
 const base: QemuBootOptions = {
   kernel: '/k/vmlinuz',
@@ -111,4 +112,18 @@ t.test('waiting for a saved state', async (t) => {
   t.same(values(args, '-incoming'), ['defer']);
   t.ok(args.includes('-S'), 'paused once the state is in');
   t.notOk(qemuBootArgs(base).includes('-S'), 'a boot runs at once');
+});
+
+t.test('the TCG translation cache size', async (t) => {
+  t.same(values(qemuBootArgs({ ...base, translationCacheMiB: 64 }), '-accel'), ['tcg,tb-size=64']);
+  t.same(values(qemuBootArgs({ ...base, accel: 'kvm', translationCacheMiB: 64 }), '-accel'), ['kvm'], 'KVM has no translation cache');
+  t.same(values(qemuBootArgs(base), '-accel'), ['tcg'], "absent: QEMU's own default");
+  t.equal(parseTranslationCacheSetting(undefined), 'auto');
+  t.equal(parseTranslationCacheSetting('default'), 'default');
+  t.equal(parseTranslationCacheSetting('128'), 128);
+  t.throws(() => parseTranslationCacheSetting('64M'), /BANGER_QEMU_TB_SIZE_MIB/);
+  t.throws(() => parseTranslationCacheSetting('0'), /1 to 4096/);
+  t.equal(translationCacheMiB('auto'), DEFAULT_TRANSLATION_CACHE_MIB);
+  t.equal(translationCacheMiB('default'), undefined);
+  t.equal(translationCacheMiB(32), 32);
 });

@@ -44,6 +44,8 @@ export interface QemuBootOptions {
    * guest stopped, while the caller's own `cont` gets that error back.
    */
   incoming?: boolean;
+  /** TCG only: the translation cache's size in MiB (tb-size); QEMU's 1 GiB default when absent. */
+  translationCacheMiB?: number;
 }
 
 const FORWARD_ADDRESS = '127.0.0.1';
@@ -101,7 +103,7 @@ export function qemuBootArgs(options: QemuBootOptions): string[] {
   const machine = options.memoryFile === undefined ? QEMU_MACHINE : `${QEMU_MACHINE},memory-backend=${RAM_BACKEND_ID}`;
   const args = ['-nodefaults', '-no-user-config', '-display', 'none', '-no-reboot', '-machine', machine];
   if (options.accel === 'kvm') args.push('-accel', 'kvm', '-cpu', 'host');
-  else args.push('-accel', 'tcg');
+  else args.push('-accel', options.translationCacheMiB === undefined ? 'tcg' : `tcg,tb-size=${options.translationCacheMiB}`);
   args.push('-m', String(options.memoryMiB), '-smp', String(options.cpus));
   if (options.memoryFile !== undefined) args.push('-object', memoryBackendObject(options.memoryFile, options.memoryMiB, qemuOptionValue));
 

@@ -40,7 +40,12 @@ export function checkSocketPath(path: string): void {
  * A restore passes incoming and gets the same devices in the same order as a launch of the
  * same spec, which is what loading a saved state needs.
  */
-export function qemuLaunchArgs(spec: LaunchSpec, accel: Acceleration, files: QemuVmFiles, options: { incoming?: boolean } = {}): string[] {
+export function qemuLaunchArgs(
+  spec: LaunchSpec,
+  accel: Acceleration,
+  files: QemuVmFiles,
+  options: { incoming?: boolean; translationCacheMiB?: number } = {},
+): string[] {
   return qemuBootArgs({
     kernel: spec.kernel,
     initrd: spec.initrd,
@@ -57,5 +62,6 @@ export function qemuLaunchArgs(spec: LaunchSpec, accel: Acceleration, files: Qem
     pidFile: files.pidFile,
     memoryFile: spec.memory,
     incoming: options.incoming,
+    translationCacheMiB: options.translationCacheMiB,
   });
 }

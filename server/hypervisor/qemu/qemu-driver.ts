@@ -29,6 +29,7 @@ import {
 } from '../snapshot.js';
 import { unixSocketTransport } from '../unix-socket-transport.js';
 import { settleQemuSnapshot } from './snapshot-recovery.js';
+import { translationCacheMiB, type TranslationCacheSetting } from './translation-cache.js';
 import { QEMU_MACHINE } from './boot-args.js';
 import { cloneSnapshotDisks } from './disk-layers.js';
 import { qemuLaunchArgs, qemuVmFiles } from './launch-args.js';
@@ -49,6 +50,8 @@ export interface QemuDriverOptions {
   startTimeoutMs?: number;
   /** Bound on saving a VM's state into a snapshot, and on loading it back. Default 2 min. */
   stateTimeoutMs?: number;
+  /** TCG's translation cache per VM (translation-cache.ts); default auto. */
+  translationCache?: TranslationCacheSetting;
 }
 
 const DEFAULT_BINARY = 'qemu-system-x86_64';
@@ -106,7 +109,7 @@ export class QemuDriver implements HypervisorDriver {
     const accel = await this.accel();
     return {
       binary: this.binary,
-      args: qemuLaunchArgs(spec, accel, files, options),
+      args: qemuLaunchArgs(spec, accel, files, { ...options, translationCacheMiB: translationCacheMiB(this.options.translationCache ?? 'auto') }),
       vmDir: spec.vmDir,
       files,
       accel,
