@@ -169,9 +169,10 @@ async function waitReady(agentSocket: string, hostPort: number, signal: AbortSig
 }
 
 /**
- * CPU seconds (user + system, all threads) the process has used: on a host that others load too,
- * wall-clock boot times spread widely, while the work QEMU did to boot (translating and running
- * guest code, retranslating after the cache was flushed) does not.
+ * CPU seconds (user + system, all threads) the process has used: the work QEMU did to boot
+ * (translating and running guest code, translating again after a cache flush). It spreads less
+ * than wall-clock time when others load the host, though not zero: a guest vCPU whose thread is
+ * preempted keeps the other one spinning.
  */
 async function cpuSeconds(pid: number, startTime: string, ticksPerSecond: number): Promise<number> {
   const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
@@ -223,6 +224,11 @@ interface Sample {
   pssBytes: number;
   /** The translation cache: QEMU's only anonymous rwx mappings. */
   tcgRssBytes: number;
+  /**
+   * Mapped files (QEMU's binary and libraries): page cache that every QEMU on the host shares,
+   * so a further VM does not add it again.
+   */
+  fileRssBytes: number;
   /** Cache flushes until ready: each means translating the guest's code again. */
   flushes: number;
   /** The share of the host's CPU that everything but this QEMU used from launch to ready. */
@@ -292,6 +298,7 @@ async function boot(image: ImageFiles, setting: number | null, dir: string, tick
     await sleep(settleMs);
     const memory = await qemuMemoryBreakdown(identity.pid, identity.startTime, memoryMiB);
     const tcg = memory.mappings.filter((mapping) => mapping.perms === 'rwxp' && mapping.path === '');
+    const files = memory.mappings.filter((mapping) => mapping.path.startsWith('/'));
     return {
       setting,
       readyMs,
@@ -300,6 +307,7 @@ async function boot(image: ImageFiles, setting: number | null, dir: string, tick
       guestRamRssBytes: memory.guestRamRssBytes,
       pssBytes: memory.pssBytes,
       tcgRssBytes: sumMappings(tcg).rssBytes,
+      fileRssBytes: sumMappings(files).rssBytes,
       flushes,
       othersShare,
     };
@@ -335,7 +343,7 @@ try {
   await boot(image, null, join(work, 'warm-up'), ticksPerSecond);
 
   console.log('');
-  console.log('round  tb-size     ready s  CPU s  flushes  RSS MiB  guest RAM  overhead  TCG cache  PSS MiB  others %');
+  console.log('round  tb-size     ready s  CPU s  flushes  RSS MiB  guest RAM  overhead  TCG cache  files  PSS MiB  others %');
   for (let round = 1; round <= rounds; round++) {
     const shift = (round - 1) % settings.length;
     for (const setting of [...settings.slice(shift), ...settings.slice(0, shift)]) {
@@ -347,7 +355,7 @@ try {
           const again = sample.othersShare > maxOthersShare && attempt < attempts;
           const notes = [quiet ? '' : 'host never went idle', again ? 'busy host: again' : ''].filter((note) => note !== '').join('; ');
           console.log(
-            `${name} ${seconds(sample.readyMs).padStart(8)}  ${sample.readyCpuS.toFixed(1).padStart(5)}  ${String(sample.flushes).padStart(7)}  ${mib(sample.rssBytes).padStart(7)}  ${mib(sample.guestRamRssBytes).padStart(9)}  ${mib(sample.rssBytes - sample.guestRamRssBytes).padStart(8)}  ${mib(sample.tcgRssBytes).padStart(9)}  ${mib(sample.pssBytes).padStart(7)}  ${(sample.othersShare * 100).toFixed(0).padStart(8)}${notes ? `  (${notes})` : ''}`,
+            `${name} ${seconds(sample.readyMs).padStart(8)}  ${sample.readyCpuS.toFixed(1).padStart(5)}  ${String(sample.flushes).padStart(7)}  ${mib(sample.rssBytes).padStart(7)}  ${mib(sample.guestRamRssBytes).padStart(9)}  ${mib(sample.rssBytes - sample.guestRamRssBytes).padStart(8)}  ${mib(sample.tcgRssBytes).padStart(9)}  ${mib(sample.fileRssBytes).padStart(5)}  ${mib(sample.pssBytes).padStart(7)}  ${(sample.othersShare * 100).toFixed(0).padStart(8)}${notes ? `  (${notes})` : ''}`,
           );
           if (again) continue;
           samples.push(sample);
@@ -367,8 +375,8 @@ const of = (setting: number | null): Sample[] => samples.filter((sample) => samp
 const medianOf = (got: Sample[], pick: (sample: Sample) => number): number => median(got.map(pick));
 const reference = of(null);
 console.log('');
-console.log("medians (MiB; overhead = RSS − guest RAM RSS; ×default = this setting's median / the default's in this run)");
-console.log('tb-size     boots  ready s  ×default  CPU s  ×default  flushes   RSS  guest RAM  overhead  TCG cache   PSS');
+console.log("medians (MiB; overhead = RSS − guest RAM RSS; files: the part of it that is mapped files, shared by all QEMUs; ×default = this setting's median / the default's)");
+console.log('tb-size     boots  ready s  ×default  CPU s  ×default  flushes   RSS  guest RAM  overhead  TCG cache  files   PSS');
 for (const setting of settings) {
   const got = of(setting);
   const boots = `${got.length}/${got.length + (failures.get(setting) ?? 0)}`.padStart(5);
@@ -384,6 +392,7 @@ for (const setting of settings) {
     mib(medianOf(got, (sample) => sample.guestRamRssBytes)).padStart(9),
     mib(medianOf(got, (sample) => sample.rssBytes - sample.guestRamRssBytes)).padStart(8),
     mib(medianOf(got, (sample) => sample.tcgRssBytes)).padStart(9),
+    mib(medianOf(got, (sample) => sample.fileRssBytes)).padStart(5),
     mib(medianOf(got, (sample) => sample.pssBytes)).padStart(4),
   ];
   console.log(
