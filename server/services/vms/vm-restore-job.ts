@@ -13,8 +13,6 @@ import type { vmRestoreJob } from './vm-jobs.js';
 import type { VmDeps, VmRecords } from './vm-records.js';
 import type { Vm } from './vm-view.js';
 
-/** How long a restored guest's agent gets for each request: it was already up when the snapshot was taken. */
-const RESTORED_AGENT_TIMEOUT_MS = 30_000;
 // A restored agent is idle-polling its port, not booting: a lost request is worth resending soon.
 const RESTORED_AGENT_RESEND_MS = 250;
 /**
@@ -90,7 +88,9 @@ export class VmRestoreJob {
       const hostname = guestHostnameFor(vm.name);
       clock.enter('reidentify', `hostname ${hostname}, fresh entropy, clock, SSH host keys`);
       const transport = driver.agentTransport(process);
-      const reidentified = await reidentifyGuest(transport, { hostname, timeoutMs: RESTORED_AGENT_TIMEOUT_MS, resendMs: RESTORED_AGENT_RESEND_MS, signal });
+      // The same bound as a boot's wait for the agent (BANGER_VM_BOOT_TIMEOUT_SECONDS): on a host
+      // busy with many restores at once, re-identifying a Debian guest takes far longer than alone.
+      const reidentified = await reidentifyGuest(transport, { hostname, timeoutMs: this.deps.settings.agentTimeoutMs, resendMs: RESTORED_AGENT_RESEND_MS, signal });
 
       clock.enter(
         'agent_ready',
