@@ -90,12 +90,17 @@ const median = (values: number[]): number => {
   return ((sorted[Math.floor(middle)] as number) + (sorted[Math.ceil(middle)] as number)) / 2;
 };
 
-/** banger's -accel value for TCG, with the translation cache size set (or left to QEMU). */
+/**
+ * banger's command line with the translation cache size set (or left to QEMU), whatever else
+ * its -accel tcg value says, so the settings differ in that alone.
+ */
 function withTbSize(args: string[], setting: number | null): string[] {
   const index = args.findIndex((arg, i) => arg === '-accel' && args[i + 1]?.split(',')[0] === 'tcg');
   if (index < 0) throw new Error(`qemuBootArgs produced no -accel tcg: ${args.join(' ')}`);
+  const options = (args[index + 1] as string).split(',').filter((option) => !option.startsWith('tb-size='));
+  if (setting !== null) options.push(`tb-size=${setting}`);
   const changed = [...args];
-  changed[index + 1] = setting === null ? 'tcg' : `tcg,tb-size=${setting}`;
+  changed[index + 1] = options.join(',');
   return changed;
 }
 

@@ -122,7 +122,7 @@ export function qemuGuestMemoryFromArgs(args: readonly string[]): QemuGuestMemor
 
   const backendId = valuesOf('-machine', '-M').map((value) => qemuOptionList(value, 'type').get('memory-backend')).filter((id) => id !== undefined).at(-1);
   const backend = valuesOf('-object').map(objectOptions).find((object) => backendId !== undefined && object.get('id') === backendId);
-  const memoryFile = backend?.get('qom-type') === 'memory-backend-file' ? backend.get('mem-path') : valuesOf('-mem-path').at(-1);
+  const memoryFile = backend?.get('qom-type') === 'memory-backend-file' ? backend.get('mem-path') : undefined;
   return memoryFile === undefined ? { memoryMiB } : { memoryMiB, memoryFile };
 }
 

@@ -2,10 +2,11 @@
  * The size of QEMU's TCG translation cache (-accel tcg,tb-size=N, in MiB). QEMU 7.2 reserves 1 GiB
  * by default and a Debian guest fills ~360-520 MiB of it while booting, so under software
  * emulation most of a VM's host memory is translated code, not guest RAM. Measured here
- * (bench/tcg-memory.ts; Debian, 1024 MiB, 2 vCPUs, boot to sshd): default 573 MiB overhead,
- * 128 → 216 MiB and a faster boot, 96 → 167 MiB at +4 %, 64 → 134 MiB but +43 % (the cache is
- * flushed a dozen times per boot). A busybox guest uses ~68 MiB whatever the size. 96 keeps a
- * Debian boot within 5 % of the default's time at less than a third of its overhead.
+ * (bench/tcg-memory.ts; Debian, 1024 MiB, 2 vCPUs, boot to sshd, clean boots of six runs pooled):
+ * default 477 MiB overhead; 128 → 211 MiB at 0.98× the boot time; 96 → 169 MiB at 0.98×;
+ * 80 → 153 MiB at 1.09×; 64 → 133 MiB at 1.19× (the cache is flushed a dozen times per boot).
+ * A busybox guest fills ~68 MiB whatever the size. 96 keeps a Debian boot at the default's time
+ * for about a third of its overhead.
  */
 export const DEFAULT_TRANSLATION_CACHE_MIB = 96;
 
