@@ -321,7 +321,7 @@ export interface paths {
         put?: never;
         /**
          * Make a warm snapshot of an image (a job): creates from the image then restore it instead of booting
-         * @description Boots a VM from the image with its RAM in a file, waits until its agent and the given ports are ready, snapshots it, deletes the VM, and records the snapshot on the image (replacing an older one). Afterwards POST /vms {image} restores it when cpus, memoryMiB and the work disk size match (warm: false forces a cold boot); the VM's bootMode says which happened. Re-seeding, re-registering or deleting the image drops it. Stages: `boot` → `snapshot` → `remove_vm` → `persisted`.
+         * @description Boots a VM from the image with its RAM in a file, waits until its agent and the given ports are ready, snapshots it, deletes the VM, and records the snapshot on the image (replacing an older one). Afterwards POST /vms {image} restores it when cpus, memoryMiB and the work disk size match (warm: false forces a cold boot); the VM's bootMode says which happened. Re-seeding, re-registering or deleting the image drops it. Stages: `boot` → `settle` → `snapshot` → `remove_vm` → `persisted`.
          */
         post: operations["warmImage"];
         delete?: never;

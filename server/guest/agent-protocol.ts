@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Duplex } from 'node:stream';
+import { newGuestSshHostKey, type GuestSshHostKey } from './ssh-host-key.js';
 
 /**
  * Host side of the guest agent protocol (docs/guest-agent.md): one request line
@@ -16,7 +17,7 @@ export interface AgentTransport {
 }
 
 export const AGENT_PORT_NAME = 'org.banger.agent';
-export const AGENT_PROTOCOL_VERSION = 1;
+export const AGENT_PROTOCOL_VERSION = 2;
 
 export type AgentCommand = 'ping' | 'health' | 'reidentify';
 
@@ -28,6 +29,8 @@ export interface ReidentifyArguments {
   unixMs: number;
   /** 32 to 256 bytes, hex, mixed into the guest's RNG. */
   entropyHex: string;
+  /** The guest's new SSH host key (agent version 2); without it a guest with sshd makes its own. */
+  sshHostKey?: GuestSshHostKey;
 }
 
 /** The arguments each command takes on its request line. */
@@ -87,6 +90,9 @@ export class AgentError extends Error {
 const ID_PATTERN = /^[A-Za-z0-9_.-]{1,64}$/;
 const HOSTNAME_PATTERN = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
 const ENTROPY_PATTERN = /^(?:[0-9A-Fa-f]{2}){32,256}$/;
+// What the agent's valid_ssh_host_key accepts: "openssh-key-v1" and "ssh-ed25519" encoded.
+const SSH_PRIVATE_KEY_PATTERN = /^b3BlbnNzaC1rZXktdjE[A-Za-z0-9+/=]{1,1005}$/;
+const SSH_PUBLIC_KEY_PATTERN = /^AAAAC3NzaC1lZDI1NTE5[A-Za-z0-9+/=]{1,236}$/;
 /** The guest reads at most 15 digits, which its shell arithmetic handles. */
 const MAX_UNIX_MS = 999_999_999_999_999;
 
@@ -101,11 +107,15 @@ function requestLine(command: AgentCommand, id: string, args: AgentArguments[Age
   if (!ID_PATTERN.test(id)) throw new Error(`invalid agent request id: ${JSON.stringify(id)}`);
   if (command !== 'reidentify') return `${command} ${id}\n`;
   if (args === undefined) throw new Error('reidentify needs its arguments');
-  const { hostname, unixMs, entropyHex } = args;
+  const { hostname, unixMs, entropyHex, sshHostKey } = args;
   if (!HOSTNAME_PATTERN.test(hostname)) throw new Error(`invalid guest hostname ${JSON.stringify(hostname)}: an RFC 1123 label of up to 63 letters, digits and inner hyphens`);
   if (!Number.isSafeInteger(unixMs) || unixMs < 1 || unixMs > MAX_UNIX_MS) throw new Error(`invalid guest time ${unixMs}: positive whole milliseconds since the epoch, at most 15 digits`);
   if (!ENTROPY_PATTERN.test(entropyHex)) throw new Error(`invalid guest entropy: 32 to 256 bytes as hex, got ${entropyHex.length} characters`);
-  return `${command} ${id} ${hostname} ${unixMs} ${entropyHex}\n`;
+  if (sshHostKey === undefined) return `${command} ${id} ${hostname} ${unixMs} ${entropyHex}\n`;
+  if (!SSH_PRIVATE_KEY_PATTERN.test(sshHostKey.privateKeyBase64) || !SSH_PUBLIC_KEY_PATTERN.test(sshHostKey.publicKeyBase64)) {
+    throw new Error('invalid guest SSH host key: an unencrypted OpenSSH Ed25519 key, base64, as newGuestSshHostKey makes');
+  }
+  return `${command} ${id} ${hostname} ${unixMs} ${entropyHex} ${sshHostKey.privateKeyBase64} ${sshHostKey.publicKeyBase64}\n`;
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
@@ -347,6 +357,8 @@ export interface ReidentifyGuestOptions {
   now?: Date;
   /** Mixed into the guest's RNG; default 32 bytes from node:crypto. 32 to 256 bytes. */
   entropy?: Buffer;
+  /** The SSH host key a guest with sshd gets; default a new one (newGuestSshHostKey). */
+  sshHostKey?: GuestSshHostKey;
   timeoutMs?: number;
   resendMs?: number;
   signal?: AbortSignal;
@@ -363,13 +375,23 @@ export async function reidentifyGuest(transport: AgentTransport, options: Reiden
   const base = options.now?.getTime() ?? called;
   const entropyHex = (options.entropy ?? randomBytes(32)).toString('hex');
   const at = (): number => Math.round(base + Date.now() - called);
-  const reply = await queryAgent(transport, {
-    command: 'reidentify',
-    args: () => ({ hostname: options.hostname, unixMs: at(), entropyHex }),
-    timeoutMs: options.timeoutMs,
-    resendMs: options.resendMs,
-    signal: options.signal,
-  });
+  const deadline = called + (options.timeoutMs ?? 30_000);
+  const ask = (sshHostKey: GuestSshHostKey | undefined): Promise<AgentReidentified> =>
+    queryAgent(transport, {
+      command: 'reidentify',
+      args: () => ({ hostname: options.hostname, unixMs: at(), entropyHex, ...(sshHostKey ? { sshHostKey } : {}) }),
+      timeoutMs: Math.max(1, deadline - Date.now()),
+      resendMs: options.resendMs,
+      signal: options.signal,
+    });
+  let reply: AgentReidentified;
+  try {
+    reply = await ask(options.sshHostKey ?? newGuestSshHostKey());
+  } catch (error) {
+    // Agents before version 2 (images built earlier) take no key, refuse the longer request, and make their own.
+    if (!(error instanceof AgentError && error.code === 'refused' && /usage: reidentify ID HOSTNAME UNIX_MS ENTROPY_HEX"?$/.test(error.message))) throw error;
+    reply = await ask(undefined);
+  }
   const refused = (what: string): AgentError => new AgentError(`guest agent over ${transport.description} did not reidentify: ${what}`, 'refused');
   if (reply.hostname !== options.hostname) {
     throw refused(`its hostname is ${JSON.stringify(reply.hostname)}, not ${JSON.stringify(options.hostname)}`);

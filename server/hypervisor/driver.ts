@@ -132,6 +132,8 @@ export interface HypervisorDriver {
   isPaused(vm: VmProcess): Promise<boolean>;
   /** The process's resident memory, and how much of it is guest RAM. */
   memoryUsage(vm: VmProcess): Promise<MemoryUsage>;
+  /** CPU time the VM's process has used so far (user + system), or null once it is gone. */
+  cpuTimeMs(vm: VmProcess): number | null;
   /** What a restore must match: binary version and machine type. */
   compatibility(): Promise<Pick<SnapshotCompatibility, 'hypervisor' | 'binaryVersion' | 'machine'>>;
   /**

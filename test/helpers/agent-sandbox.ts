@@ -7,8 +7,8 @@ import { join } from 'node:path';
 import type { Test } from 'tap';
 import { guestFiles } from '../../server/guest/guest-files.js';
 
-/** The guest agent runs under busybox sh in busybox images and dash in Debian ones. */
-export const agentShells = [['dash'], ['busybox', 'sh']] as const;
+/** The guest agent runs under busybox sh in busybox images and bash in Debian ones; dash is /bin/sh there. */
+export const agentShells = [['dash'], ['bash'], ['busybox', 'sh']] as const;
 export type AgentShell = (typeof agentShells)[number];
 
 /** A tap skip reason when the shell is not installed, else false. */
@@ -20,6 +20,8 @@ export function shellSkip(shell: AgentShell): string | false {
 export interface SandboxOptions {
   /** Put a usr/sbin/sshd in the tree, so the agent makes new SSH host keys. */
   sshd?: boolean;
+  /** Put usr/lib/openssh/sshd-session beside it, as OpenSSH 9.8 and later install: sshd must then be reloaded. */
+  sshdSession?: boolean;
   /** Whether the stand-in for perl's RNDRESEEDCRNG ioctl succeeds. Default true. */
   reseeds?: boolean;
   /** How long the stand-in for date takes to set the clock. */
@@ -55,6 +57,10 @@ export async function agentSandbox(t: Test, options: SandboxOptions = {}): Promi
   await writeFile(join(root, 'proc/sys/kernel/hostname'), 'banger\n');
   if (options.sshd) {
     await script(join(root, 'usr/sbin/sshd'), 'exit 0');
+    if (options.sshdSession) {
+      await mkdir(join(root, 'usr/lib/openssh'), { recursive: true });
+      await script(join(root, 'usr/lib/openssh/sshd-session'), 'exit 0');
+    }
     for (const name of ['ssh_host_rsa_key', 'ssh_host_rsa_key.pub', 'ssh_host_ed25519_key', 'ssh_host_ed25519_key.pub']) {
       await writeFile(join(root, 'etc/ssh', name), `old ${name}\n`);
     }
@@ -104,7 +110,7 @@ export async function agentOverSocket(t: Test, shell: AgentShell, env: NodeJS.Pr
   const server = createServer({ pauseOnConnect: true }, (socket) => {
     const [command, ...prefix] = shell;
     // The host closes after an answer; replies to resends still queued then must not kill the agent.
-    const child = spawn(command, [...prefix, '-c', `trap '' PIPE; . "$1"; serve`, 'banger-agent', guestFiles.agent], {
+    const child = spawn(command, [...prefix, '-c', `trap '' PIPE; . "$1"; open_nap; serve`, 'banger-agent', guestFiles.agent], {
       stdio: ['ignore', 'ignore', 'pipe', socket],
       env,
     });

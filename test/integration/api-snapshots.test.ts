@@ -99,7 +99,7 @@ t.test('restores that cannot fit are refused before any process starts', async (
 
 t.test('a warm image: creates restore its snapshot unless told not to', async (t) => {
   const warmJob = await runVmJob(daemon, 'POST', '/images/bb/warm', { ports: [8080], memoryMiB: 256 });
-  t.same(warmJob.stages.map((stage: any) => stage.name), ['boot', 'snapshot', 'remove_vm', 'persisted']);
+  t.same(warmJob.stages.map((stage: any) => stage.name), ['boot', 'settle', 'snapshot', 'remove_vm', 'persisted']);
   const warm = warmJob.result.snapshot;
   t.match(warm, { purpose: 'warm', state: 'ready', memory: 'file' });
   t.equal((await daemon.http('GET', '/images/bb')).body.warmSnapshot?.id, warm.id, 'the image records it');

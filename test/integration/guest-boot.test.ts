@@ -103,7 +103,7 @@ t.test('a busybox guest boots under QEMU and its agent answers', async (t) => {
   t.comment(`${accel}: agent answered ${bootMs} ms after QEMU started (guest uptime ${health.uptimeSeconds} s)`);
 
   t.equal(health.ok, true, 'health ok');
-  t.equal(health.agentVersion, 1, 'agent version');
+  t.equal(health.agentVersion, 2, 'agent version');
   t.equal(health.hostname, 'banger', 'hostname');
   t.ok(health.uptimeSeconds > 0 && health.uptimeSeconds * 1000 < bootMs + 1000, `uptime ${health.uptimeSeconds} s is plausible`);
   // QEMU's user-mode network hands out 10.0.2.15 by DHCP.
@@ -146,7 +146,7 @@ t.test('a busybox guest boots under QEMU and its agent answers', async (t) => {
 
   const consoleText = await readFile(consoleLog, 'utf8');
   t.match(consoleText, /banger-initrd: switching to \/sbin\/init on \/dev\/vda/, 'initrd handed over to /sbin/init');
-  t.match(consoleText, /banger-agent: version 1 started/, 'agent logged its start');
+  t.match(consoleText, /banger-agent: version 2 started/, 'agent logged its start');
 
   stopQemu.abort();
   const outcome = await running;

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -16,6 +16,7 @@ import {
   type ReidentifyArguments,
 } from '../../server/guest/agent-protocol.js';
 import { guestFiles } from '../../server/guest/guest-files.js';
+import { newGuestSshHostKey } from '../../server/guest/ssh-host-key.js';
 import { run } from '../../server/host/runner.js';
 import { unixSocketTransport } from '../../server/hypervisor/unix-socket-transport.js';
 import { agentOverSocket, agentSandbox, agentShells, fakeSshd, shellSkip, type AgentShell } from '../helpers/agent-sandbox.js';
@@ -149,7 +150,7 @@ for (const shell of agentShells) {
     if (healthReply?.ok) {
       t.equal(healthReply.id, 'h-1');
       t.ok(healthReply.uptimeSeconds > 0);
-      t.equal(healthReply.agentVersion, 1);
+      t.equal(healthReply.agentVersion, 2);
       t.ok(healthReply.addresses.every((address) => !address.startsWith('127.') && address !== '::1/128'), 'no loopback');
     }
     t.same(JSON.parse(lines[2] ?? ''), { ok: false, id: 'x', error: 'unknown request' });
@@ -162,6 +163,8 @@ for (const shell of agentShells) {
 // reidentify: a clone restored from a memory snapshot becomes its own machine.
 
 const ENTROPY = 'c0ffee'.repeat(10) + '0a1b';
+const USAGE = 'usage: reidentify ID HOSTNAME UNIX_MS ENTROPY_HEX [SSH_ED25519_PRIVATE_B64 SSH_ED25519_PUBLIC_B64]';
+const HOST_KEY = newGuestSshHostKey();
 const OTHER_ENTROPY = '00ff'.repeat(64);
 
 const reidentifyArgs = (change: Partial<ReidentifyArguments> = {}): ReidentifyArguments => ({
@@ -190,6 +193,18 @@ t.test('reidentify: request format, argument checks and reply parsing', async (t
     t.throws(() => formatAgentRequest('reidentify', 'r', reidentifyArgs({ entropyHex })), /invalid guest entropy/, `${entropyHex.length} characters`);
   }
   t.throws(() => formatAgentRequest('reidentify', 'bad id', reidentifyArgs()), /id/);
+  t.equal(
+    formatAgentRequest('reidentify', 'k', reidentifyArgs({ sshHostKey: HOST_KEY })),
+    `reidentify k clone-1 1700000000400 ${ENTROPY} ${HOST_KEY.privateKeyBase64} ${HOST_KEY.publicKeyBase64}\n`,
+    'the host key as two more words',
+  );
+  for (const sshHostKey of [
+    { ...HOST_KEY, privateKeyBase64: `${HOST_KEY.privateKeyBase64} x` },
+    { ...HOST_KEY, publicKeyBase64: HOST_KEY.privateKeyBase64 },
+    { ...HOST_KEY, privateKeyBase64: '' },
+  ]) {
+    t.throws(() => formatAgentRequest('reidentify', 'k', reidentifyArgs({ sshHostKey })), /invalid guest SSH host key/);
+  }
   for (const [vmName, hostname] of [
     ['web-1', 'web-1'],
     ['my_vm.2', 'my-vm-2'],
@@ -271,6 +286,29 @@ t.test('reidentifyGuest: fresh time on every resend, and the reply is checked', 
   t.match((wrongClock as Error).message, /clock reads 1000000000, not between/);
 });
 
+t.test('reidentifyGuest sends a new host key, and leaves it out for a version 1 agent', async (t) => {
+  const path = await socketPath(t);
+  const requests: string[][] = [];
+  let legacy = false;
+  await fakeAgent(t, path, (socket, _command, id, _count, args) => {
+    requests.push(args);
+    if (legacy && args.length !== 3) socket.write(`${JSON.stringify({ ok: false, id, error: 'usage: reidentify ID HOSTNAME UNIX_MS ENTROPY_HEX' })}\n`);
+    else socket.write(reidentified(id, { hostname: args[0], clockSetTo: Math.round(Number(args[1]) / 1000) }));
+  });
+  const transport = unixSocketTransport(path);
+  await reidentifyGuest(transport, { hostname: 'clone-1', timeoutMs: 5000 });
+  await reidentifyGuest(transport, { hostname: 'clone-2', timeoutMs: 5000 });
+  t.equal(requests.length, 2);
+  t.ok(requests.every((args) => args.length === 5), 'hostname, time, entropy, private and public key');
+  t.not(requests[0]?.[3], requests[1]?.[3], 'a new key for every clone');
+
+  requests.length = 0;
+  legacy = true;
+  const reply = await reidentifyGuest(transport, { hostname: 'clone-3', timeoutMs: 5000 });
+  t.equal(reply.hostname, 'clone-3');
+  t.same(requests.map((args) => args.length), [5, 3], 'asked again without the key');
+});
+
 /** Runs each request line through the agent's handle in one shell, so that what it remembers carries over. */
 async function handleAll(shell: AgentShell, env: NodeJS.ProcessEnv, requests: string[]): Promise<{ replies: Record<string, unknown>[]; stderr: string }> {
   const [command, ...prefix] = shell;
@@ -332,21 +370,25 @@ for (const shell of agentShells) {
       [`reidentify b9 clone 1700000000000 ${'ab'.repeat(31)}`, 'bad entropy'],
       [`reidentify b10 clone 1700000000000 ${'ab'.repeat(257)}`, 'bad entropy'],
       [`reidentify b11 clone 1700000000000 ${'g'.repeat(64)}`, 'bad entropy'],
-      ['reidentify b12 clone 1700000000000', 'usage: reidentify ID HOSTNAME UNIX_MS ENTROPY_HEX'],
-      [`reidentify b13 clone 1700000000000 ${ENTROPY} extra`, 'usage: reidentify ID HOSTNAME UNIX_MS ENTROPY_HEX'],
+      ['reidentify b12 clone 1700000000000', USAGE],
+      [`reidentify b13 clone 1700000000000 ${ENTROPY} extra`, USAGE],
+      [`reidentify b14 clone 1700000000000 ${ENTROPY} ${HOST_KEY.privateKeyBase64}`, USAGE],
+      [`reidentify b15 clone 1700000000000 ${ENTROPY} ${HOST_KEY.publicKeyBase64} ${HOST_KEY.privateKeyBase64}`, 'bad ssh host key'],
+      [`reidentify b16 clone 1700000000000 ${ENTROPY} ${HOST_KEY.privateKeyBase64}* ${HOST_KEY.publicKeyBase64}`, 'bad ssh host key'],
+      [`reidentify b17 clone 1700000000000 ${ENTROPY} ${HOST_KEY.privateKeyBase64}${'A'.repeat(1024)} ${HOST_KEY.publicKeyBase64}`, 'bad ssh host key'],
     ];
     const { replies, stderr } = await handleAll(shell, box.env, [...refusals.map(([request]) => request), `reidentify bad"id clone 1 ${ENTROPY}`, 'reidentify']);
     t.same(replies, [
       ...refusals.map(([request, error]) => ({ ok: false, id: request.split(' ')[1], error })),
-      { ok: false, error: 'usage: reidentify ID HOSTNAME UNIX_MS ENTROPY_HEX' },
-      { ok: false, error: 'usage: reidentify ID HOSTNAME UNIX_MS ENTROPY_HEX' },
+      { ok: false, error: USAGE },
+      { ok: false, error: USAGE },
     ]);
     t.same(box.clockSets(), [], 'clock untouched');
     t.equal(box.read('etc/hostname'), 'banger\n', 'hostname untouched');
     t.equal(stderr, '');
   });
 
-  t.test(`agent makes new SSH host keys and reloads sshd under ${name}`, { skip: shellSkip(shell) || sshKeygenSkip }, async (t) => {
+  t.test(`agent makes a new SSH host key that sshd reads for the next connection, under ${name}`, { skip: shellSkip(shell) || sshKeygenSkip }, async (t) => {
     const box = await agentSandbox(t, { sshd: true });
     const sshd = await fakeSshd(t, box.root, { comm: 'sshd', relistenAfterMs: 300 });
     const started = Date.now();
@@ -356,18 +398,48 @@ for (const shell of agentShells) {
       { ok: true, id: 's1', sshHostKeys: 'regenerated', rngReseeded: true, repeat: false },
       { ok: true, id: 's2', sshHostKeys: 'regenerated', rngReseeded: true, repeat: true },
     ]);
-    t.equal(sshd.hangups(), 1, 'sshd got one SIGHUP');
-    t.ok(tookMs >= 300, `the reply waited for sshd to listen again (${tookMs} ms)`);
+    t.equal(sshd.hangups(), 0, 'no reload: OpenSSH before 9.8 reads its host keys for every connection');
+    t.ok(tookMs < 300, `the reply did not wait for a relisten (${tookMs} ms)`);
     t.same((await run('ls', [join(box.root, 'etc/ssh')])).stdout.split('\n').filter(Boolean), [
-      'ssh_host_ecdsa_key',
-      'ssh_host_ecdsa_key.pub',
       'ssh_host_ed25519_key',
       'ssh_host_ed25519_key.pub',
     ], 'old keys (RSA included) gone, nothing left over');
     t.match(box.read('etc/ssh/ssh_host_ed25519_key.pub'), /^ssh-ed25519 \S+ ?\n$/, 'an Ed25519 key without a comment');
-    t.match(box.read('etc/ssh/ssh_host_ecdsa_key.pub'), /^ecdsa-sha2-nistp256 \S+ ?\n$/);
     t.match(box.read('etc/ssh/ssh_host_ed25519_key'), /^-----BEGIN OPENSSH PRIVATE KEY-----/);
     t.equal(box.reseeds().length, 1, 'the resend did nothing');
+    t.equal(stderr, '');
+  });
+
+  t.test(`agent reloads an sshd that keeps its keys in the listener (OpenSSH 9.8+), under ${name}`, { skip: shellSkip(shell) || sshKeygenSkip }, async (t) => {
+    const box = await agentSandbox(t, { sshd: true, sshdSession: true });
+    const sshd = await fakeSshd(t, box.root, { comm: 'sshd', relistenAfterMs: 300 });
+    const started = Date.now();
+    const { replies, stderr } = await handleAll(shell, box.env, [`reidentify s1 clone-1 1700000000000 ${ENTROPY}`]);
+    const tookMs = Date.now() - started;
+    t.match(replies, [{ ok: true, id: 's1', sshHostKeys: 'regenerated', rngReseeded: true, repeat: false }]);
+    t.equal(sshd.hangups(), 1, 'sshd got one SIGHUP');
+    t.ok(tookMs >= 300, `the reply waited for sshd to listen again (${tookMs} ms)`);
+    t.match(box.read('etc/ssh/ssh_host_ed25519_key.pub'), /^ssh-ed25519 \S+ ?\n$/);
+    t.equal(stderr, '');
+  });
+
+  t.test(`agent installs the SSH host key the host sent, under ${name}`, { skip: shellSkip(shell) || sshKeygenSkip }, async (t) => {
+    // No reseed needed: the key comes from the host's RNG, not the clone's.
+    const box = await agentSandbox(t, { sshd: true, reseeds: false });
+    const sshd = await fakeSshd(t, box.root, { comm: 'sshd', relistenAfterMs: 300 });
+    const request = `reidentify k1 clone-1 1700000000000 ${ENTROPY} ${HOST_KEY.privateKeyBase64} ${HOST_KEY.publicKeyBase64}`;
+    const { replies, stderr } = await handleAll(shell, box.env, [request, request.replace('k1', 'k2')]);
+    t.match(replies, [
+      { ok: true, id: 'k1', sshHostKeys: 'regenerated', rngReseeded: false, repeat: false },
+      { ok: true, id: 'k2', repeat: true },
+    ]);
+    t.equal(sshd.hangups(), 0, 'no reload');
+    t.same((await run('ls', [join(box.root, 'etc/ssh')])).stdout.split('\n').filter(Boolean), ['ssh_host_ed25519_key', 'ssh_host_ed25519_key.pub'], 'RSA gone, nothing left over');
+    const privatePath = join(box.root, 'etc/ssh/ssh_host_ed25519_key');
+    t.equal(statSync(privatePath).mode & 0o777, 0o600, 'the private key is root-only');
+    t.equal(box.read('etc/ssh/ssh_host_ed25519_key.pub'), `ssh-ed25519 ${HOST_KEY.publicKeyBase64}\n`);
+    const derived = await run('ssh-keygen', ['-y', '-f', privatePath]);
+    t.equal(derived.stdout.trim().split(' ').slice(0, 2).join(' '), `ssh-ed25519 ${HOST_KEY.publicKeyBase64}`, 'OpenSSH reads the key back as one line');
     t.equal(stderr, '');
   });
 
@@ -385,7 +457,7 @@ for (const shell of agentShells) {
   });
 
   t.test(`agent leaves a process alone whose pid is in a stale sshd.pid, under ${name}`, { skip: shellSkip(shell) || sshKeygenSkip }, async (t) => {
-    const box = await agentSandbox(t, { sshd: true });
+    const box = await agentSandbox(t, { sshd: true, sshdSession: true });
     const other = await fakeSshd(t, box.root, { comm: 'node', relistenAfterMs: 0 });
     const { replies } = await handleAll(shell, box.env, [`reidentify p1 clone-1 1700000000000 ${ENTROPY}`]);
     t.match(replies, [{ ok: true, sshHostKeys: 'regenerated' }]);
@@ -398,7 +470,7 @@ for (const shell of agentShells) {
     const agent = await agentOverSocket(t, shell, box.env);
     const transport = unixSocketTransport(agent.path);
     t.equal((await queryAgent(transport, { command: 'ping', timeoutMs: 10_000 })).ok, true, 'ping');
-    t.equal((await queryAgent(transport, { command: 'health', timeoutMs: 10_000 })).agentVersion, 1, 'health');
+    t.equal((await queryAgent(transport, { command: 'health', timeoutMs: 10_000 })).agentVersion, 2, 'health');
     let sent = 0;
     const counting: AgentTransport = {
       description: transport.description,
@@ -427,7 +499,7 @@ for (const shell of agentShells) {
 }
 
 t.test('agent refuses when sshd does not listen again after its reload', { skip: shellSkip(['dash']) || sshKeygenSkip }, async (t) => {
-  const box = await agentSandbox(t, { sshd: true });
+  const box = await agentSandbox(t, { sshd: true, sshdSession: true });
   const sshd = await fakeSshd(t, box.root, { comm: 'sshd', relistenAfterMs: null });
   const { replies } = await handleAll(['dash'], box.env, [`reidentify w1 clone-1 1700000000000 ${ENTROPY}`]);
   t.same(replies, [{ ok: false, id: 'w1', error: 'sshd did not reload and listen again' }]);

@@ -3,6 +3,7 @@ import { dirname } from 'node:path';
 import type { AgentTransport } from '../../guest/agent-protocol.js';
 import { isProcessAlive, waitForExit } from '../../host/detached.js';
 import { kvmUsable } from '../../host/kvm.js';
+import { CLOCK_TICKS_PER_SECOND, readProcStat } from '../../host/proc.js';
 import { killProcessGroup } from '../../host/runner.js';
 import { killProcessesUsing } from '../../host/strays.js';
 import {
@@ -142,6 +143,12 @@ export class QemuDriver implements HypervisorDriver {
 
   memoryUsage(vm: VmProcess): Promise<MemoryUsage> {
     return qemuProcessMemoryUsage(vm.pid, vm.startTime);
+  }
+
+  cpuTimeMs(vm: VmProcess): number | null {
+    const stat = readProcStat(vm.pid);
+    if (stat?.startTime !== vm.startTime) return null;
+    return (stat.cpuTicks * 1000) / CLOCK_TICKS_PER_SECOND;
   }
 
   private binaryVersion(): Promise<string> {

@@ -25,4 +25,4 @@ export const vmDeleteSelectedJob = defineJobKind('vm.delete', ['delete'] as cons
 export const vmSnapshotJob = defineJobKind('vm.snapshot', ['validate', 'pause', 'save_state', 'freeze_disks', 'resume', 'stop', 'persisted'] as const);
 
 /** POST /images/{id}/warm: boot a VM from the image, snapshot it ready, delete the VM. */
-export const imageWarmJob = defineJobKind('image.warm', ['boot', 'snapshot', 'remove_vm', 'persisted'] as const);
+export const imageWarmJob = defineJobKind('image.warm', ['boot', 'settle', 'snapshot', 'remove_vm', 'persisted'] as const);

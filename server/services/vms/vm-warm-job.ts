@@ -4,6 +4,8 @@ import type { JobContext } from '../jobs/types.js';
 import type { SnapshotStore } from '../snapshots/snapshot-store.js';
 import type { Snapshot } from '../snapshots/snapshot-view.js';
 import { now } from '../ids.js';
+import { waitForQuietGuest } from './guest-settle.js';
+import { queryAgent } from '../../guest/agent-protocol.js';
 import type { PortRequest } from './port-allocator.js';
 import type { VmBootJobs } from './vm-boot-jobs.js';
 import type { imageWarmJob } from './vm-jobs.js';
@@ -12,6 +14,9 @@ import type { VmSnapshotJob } from './vm-snapshot-job.js';
 import type { VmTeardown } from './vm-teardown.js';
 
 type WarmContext = JobContext<StageOf<typeof imageWarmJob>>;
+
+/** Rarely: each resend is one more request the guest answers, which is what the drain clears. */
+const DRAIN_RESEND_MS = 5000;
 
 /**
  * POST /images/{id}/warm: boots a VM from the image with its RAM in a file, waits until its
@@ -35,7 +40,10 @@ export class VmWarmJob {
       context.stage('boot', `VM ${vm.name}: ${vm.cpus} vCPU, ${vm.memoryMib} MiB, RAM in ${vm.memoryFile}`);
       await this.bootJobs.create(vmId, imageId, portRequests, quiet(context));
 
-      context.stage('snapshot', snapshot.name);
+      context.stage('settle', 'until the guest is idle, at most 60 s');
+      const settled = await this.settle(vmId, context.signal);
+
+      context.stage('snapshot', `${snapshot.name}; ${settled}`);
       await this.snapshotJob.run(vmId, snapshot, true, quiet(context));
 
       context.stage('remove_vm', vm.name);
@@ -51,6 +59,24 @@ export class VmWarmJob {
       await this.store.discard(snapshot.id).catch((cleanup: unknown) => this.deps.logger.error({ err: cleanup, snapshotId: snapshot.id }, 'could not remove the snapshot of a failed warm-up'));
       throw error;
     }
+  }
+
+  /**
+   * Waits for the booted guest to go idle; says how that ended, for the snapshot stage's detail.
+   * First the agent answers a ping: requests the boot's waits resent while the guest was busy
+   * may still be queued in it, and a snapshot would hand that queue to every clone, ahead of
+   * the clone's own reidentify.
+   */
+  private async settle(vmId: string, signal: AbortSignal): Promise<string> {
+    const vm = this.records.require(vmId);
+    if (!vm.process) return 'guest not running';
+    const driver = this.records.driverOf(vm);
+    await queryAgent(driver.agentTransport(vm.process), { command: 'ping', timeoutMs: this.deps.settings.agentTimeoutMs, resendMs: DRAIN_RESEND_MS, signal });
+    const result = await waitForQuietGuest(driver, vm.process, { signal });
+    const share = `${Math.round(result.lastShare * 100)} % of a CPU`;
+    const seconds = (result.waitedMs / 1000).toFixed(1);
+    this.deps.logger.info({ vmId, ...result }, 'warm-up guest settled');
+    return result.settled ? `guest idle after ${seconds} s (${share})` : `guest still busy after ${seconds} s (${share})`;
   }
 }
 
