@@ -68,6 +68,11 @@ export interface AgentReidentified {
   sshHostKeys: 'regenerated' | 'none';
   /** The answer to a resent request the guest had already applied. */
   repeat: boolean;
+  /**
+   * TCP ports the guest listens on beyond loopback, as the reply was made (agent version 2).
+   * A restored guest's services were already running, so these need no wait.
+   */
+  listening?: number[];
 }
 
 export interface AgentReplies {
@@ -161,8 +166,10 @@ const replyFields: { [C in AgentCommand]: (value: Record<string, unknown>) => Re
     }
     return { uptimeSeconds, addresses: addresses as string[], hostname, agentVersion };
   },
-  reidentify: ({ hostname, clockSetTo, rngReseeded, sshHostKeys, repeat }) => {
+  reidentify: ({ hostname, clockSetTo, rngReseeded, sshHostKeys, repeat, listening }) => {
+    const ports = listening === undefined ? undefined : tcpPorts(listening);
     if (
+      ports === null ||
       typeof hostname !== 'string' ||
       typeof clockSetTo !== 'number' ||
       !Number.isSafeInteger(clockSetTo) ||
@@ -172,9 +179,14 @@ const replyFields: { [C in AgentCommand]: (value: Record<string, unknown>) => Re
     ) {
       return null;
     }
-    return { hostname, clockSetTo, rngReseeded, sshHostKeys, repeat };
+    return { hostname, clockSetTo, rngReseeded, sshHostKeys, repeat, ...(ports === undefined ? {} : { listening: ports }) };
   },
 };
+
+function tcpPorts(value: unknown): number[] | null {
+  if (!Array.isArray(value) || value.length > 65_535) return null;
+  return value.every((port) => Number.isInteger(port) && port >= 1 && port <= 65_535) ? (value as number[]) : null;
+}
 
 interface QueryAgentBaseOptions<C extends AgentCommand> {
   /** Default 'health'. */

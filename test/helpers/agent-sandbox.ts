@@ -26,7 +26,29 @@ export interface SandboxOptions {
   reseeds?: boolean;
   /** How long the stand-in for date takes to set the clock. */
   dateDelaySeconds?: number;
+  /**
+   * Say the guest is x86_64 (proc/sys/kernel/arch), so the agent sets the clock with perl.
+   * 'fails': the perl stand-in cannot set it (as on a kernel refusing settimeofday).
+   */
+  x86?: true | 'fails';
+  /** Write proc/net/tcp and tcp6 as the kernel would: ports 22 and 8080 listening beyond loopback. */
+  netTables?: boolean;
 }
+
+// Listening (0A) on 0.0.0.0:22, 127.0.0.1:631 and 127.1.2.3:5000; an established connection from 22.
+const TCP_TABLE = `  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
+   0: 00000000:0016 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 1001 1 0000000000000000 100 0 0 10 0
+   1: 0100007F:0277 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 1002 1 0000000000000000 100 0 0 10 0
+   2: 0302017F:1388 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 1003 1 0000000000000000 100 0 0 10 0
+   3: 0F02000A:0016 0202000A:B1C2 01 00000000:00000000 02:000A7B2A 00000000     0        0 1004 2 0000000000000000 20 4 30 10 -1
+`;
+// Listening on [::]:22 (again), [::]:8080, [::1]:25 and ::ffff:127.0.0.1:6000.
+const TCP6_TABLE = `  sl  local_address                         remote_address                        st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
+   0: 00000000000000000000000000000000:0016 00000000000000000000000000000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 2001 1 0000000000000000 100 0 0 10 0
+   1: 00000000000000000000000000000000:1F90 00000000000000000000000000000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 2002 1 0000000000000000 100 0 0 10 0
+   2: 00000000000000000000000001000000:0019 00000000000000000000000000000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 2003 1 0000000000000000 100 0 0 10 0
+   3: 0000000000000000FFFF00000100007F:1770 00000000000000000000000000000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 2004 1 0000000000000000 100 0 0 10 0
+`;
 
 /**
  * A tree standing in for the guest's / (BANGER_AGENT_ROOT), plus stand-ins for
@@ -55,6 +77,11 @@ export async function agentSandbox(t: Test, options: SandboxOptions = {}): Promi
   await writeFile(join(root, 'etc/hostname'), 'banger\n');
   await writeFile(join(root, 'etc/hosts'), '127.0.0.1\tlocalhost\n127.0.1.1\tbanger\n::1\tlocalhost ip6-localhost ip6-loopback\n');
   await writeFile(join(root, 'proc/sys/kernel/hostname'), 'banger\n');
+  if (options.netTables) {
+    await mkdir(join(root, 'proc/net'));
+    await writeFile(join(root, 'proc/net/tcp'), TCP_TABLE);
+    await writeFile(join(root, 'proc/net/tcp6'), TCP6_TABLE);
+  }
   if (options.sshd) {
     await script(join(root, 'usr/sbin/sshd'), 'exit 0');
     if (options.sshdSession) {
@@ -76,7 +103,18 @@ case "$1" in
 esac`,
   );
   const perl = join(bin, 'perl');
-  await script(perl, `printf '%s\\n' "$*" >>${shellQuote(join(bin, 'perl.log'))}\nexit ${options.reseeds === false ? 1 : 0}`);
+  // Called as perl -e CODE URANDOM to reseed, or perl -e CODE SECONDS URANDOM [STAGED_KEY KEY]
+  // to (rename the key and) set the clock too.
+  await script(
+    perl,
+    `printf '%s\\n' "$*" >>${shellQuote(join(bin, 'perl.log'))}
+if [ $# -eq 6 ]; then /bin/mv -f "$5" "$6" || exit 3; fi
+if [ $# -ge 4 ]; then
+  ${options.x86 === 'fails' ? 'exit 2' : `printf '%s\\n' "$3" >${shellQuote(join(bin, 'now'))}`}
+fi
+exit ${options.reseeds === false ? 1 : 0}`,
+  );
+  if (options.x86) await writeFile(join(root, 'proc/sys/kernel/arch'), 'x86_64\n');
   const lines = (path: string): string[] => (existsSync(path) ? readFileSync(path, 'utf8').split('\n').filter(Boolean) : []);
   return {
     root,

@@ -289,8 +289,10 @@ t.test('conflicts with a running VM are refused before any job or row exists', a
   assertProblem(t, await daemon.http('POST', '/vms/held/start'), { status: 409, code: 'vm-state-conflict' });
   const stop = await daemon.http('POST', '/vms/held/stop?graceSeconds=0');
   t.equal(stop.status, 202);
-  assertProblem(t, await daemon.http('DELETE', '/vms/held'), { status: 409, code: 'resource-busy' });
-  assertProblem(t, await daemon.http('DELETE', '/vms?label=suite=bad'), { status: 409, code: 'resource-busy' });
+  // At once: a stop without grace ends within ~0.1 s, and a delete sent after it would be accepted.
+  const [deleteOne, deleteSelected] = await Promise.all([daemon.http('DELETE', '/vms/held'), daemon.http('DELETE', '/vms?label=suite=bad')]);
+  assertProblem(t, deleteOne, { status: 409, code: 'resource-busy' });
+  assertProblem(t, deleteSelected, { status: 409, code: 'resource-busy' });
   await waitForJob(daemon, stop.body.id);
   t.equal((await daemon.http('GET', '/jobs?limit=500')).body.items.length, jobsBefore + 1, 'only the stop job was created');
   t.same((await daemon.http('GET', '/vms')).body.items.map((v: any) => v.name), ['held'], 'no VM row was added');

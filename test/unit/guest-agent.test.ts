@@ -226,7 +226,8 @@ t.test('reidentify: request format, argument checks and reply parsing', async (t
     sshHostKeys: 'none',
     repeat: false,
   });
-  for (const change of [{ hostname: 1 }, { clockSetTo: 1.5 }, { clockSetTo: '1' }, { rngReseeded: 'yes' }, { sshHostKeys: 'kept' }, { repeat: undefined }]) {
+  t.same(parseAgentReply('reidentify', reidentified('r', { listening: [22] }).trim()), { ...JSON.parse(reidentified('r')), listening: [22] }, 'listening ports kept');
+  for (const change of [{ hostname: 1 }, { clockSetTo: 1.5 }, { clockSetTo: '1' }, { rngReseeded: 'yes' }, { sshHostKeys: 'kept' }, { repeat: undefined }, { listening: [0] }, { listening: [70000] }, { listening: ['22'] }, { listening: 22 }]) {
     t.equal(parseAgentReply('reidentify', reidentified('r', change).trim()), null, JSON.stringify(change));
   }
   t.same(parseAgentReply('reidentify', '{"ok":false,"id":"r","error":"bad hostname"}'), { ok: false, id: 'r', error: 'bad hostname' });
@@ -331,7 +332,7 @@ for (const shell of agentShells) {
   const name = shell.join(' ');
 
   t.test(`agent reidentifies under ${name}`, { skip: shellSkip(shell) }, async (t) => {
-    const box = await agentSandbox(t);
+    const box = await agentSandbox(t, { netTables: true });
     const longName = `${'c'.repeat(62)}2`;
     const { replies, stderr } = await handleAll(shell, box.env, [
       `reidentify r1 clone-1 1700000000400 ${ENTROPY}`,
@@ -341,12 +342,12 @@ for (const shell of agentShells) {
       'ping p',
     ]);
     t.same(replies, [
-      { ok: true, id: 'r1', hostname: 'clone-1', clockSetTo: 1_700_000_000, rngReseeded: true, sshHostKeys: 'none', repeat: false },
-      { ok: true, id: 'r2', hostname: 'clone-1', clockSetTo: 1_700_000_000, rngReseeded: true, sshHostKeys: 'none', repeat: true },
-      { ok: true, id: 'r3', hostname: longName, clockSetTo: 1_700_000_021, rngReseeded: true, sshHostKeys: 'none', repeat: false },
+      { ok: true, id: 'r1', hostname: 'clone-1', clockSetTo: 1_700_000_000, rngReseeded: true, sshHostKeys: 'none', repeat: false, listening: [22, 8080] },
+      { ok: true, id: 'r2', hostname: 'clone-1', clockSetTo: 1_700_000_000, rngReseeded: true, sshHostKeys: 'none', repeat: true, listening: [22, 8080] },
+      { ok: true, id: 'r3', hostname: longName, clockSetTo: 1_700_000_021, rngReseeded: true, sshHostKeys: 'none', repeat: false, listening: [22, 8080] },
       { ok: true, id: 'p' },
     ]);
-    for (const reply of replies.slice(0, 3)) t.not(parseAgentReply('reidentify', JSON.stringify(reply)), null, 'the host side accepts the reply');
+    for (const reply of replies.slice(0, 3)) t.same(parseAgentReply('reidentify', JSON.stringify(reply)), reply, 'the host side accepts the reply');
     t.same(box.clockSets(), ['@1700000000', '@1700000021'], 'date -s with rounded seconds, not again for the resend');
     t.same(box.reseeds(), [1, 2].map(() => `-e open(my $f, "<", $ARGV[0]) or exit 1; ioctl($f, 0x5207, 0) or exit 1 ${box.root}/dev/urandom`), 'RNG reseeded per application');
     t.equal(box.read('proc/sys/kernel/hostname'), `${longName}\n`);
@@ -441,6 +442,39 @@ for (const shell of agentShells) {
     const derived = await run('ssh-keygen', ['-y', '-f', privatePath]);
     t.equal(derived.stdout.trim().split(' ').slice(0, 2).join(' '), `ssh-ed25519 ${HOST_KEY.publicKeyBase64}`, 'OpenSSH reads the key back as one line');
     t.equal(stderr, '');
+  });
+
+  t.test(`agent sets the clock and reseeds in one perl process on x86_64, under ${name}`, { skip: shellSkip(shell) }, async (t) => {
+    const box = await agentSandbox(t, { x86: true });
+    const { replies } = await handleAll(shell, box.env, [`reidentify x1 clone-1 1700000000400 ${ENTROPY}`]);
+    t.match(replies, [{ ok: true, id: 'x1', clockSetTo: 1_700_000_000, rngReseeded: true }]);
+    t.same(box.clockSets(), [], 'no date process');
+    t.equal(box.reseeds().length, 1, 'one perl process');
+    t.match(box.reseeds()[0], /syscall\(164, .* 1700000000 \S+\/dev\/urandom$/, 'settimeofday with the rounded seconds, then the reseed');
+    t.same(box.readBytes('dev/urandom'), Buffer.from(ENTROPY, 'hex'), 'the entropy went in before the reseed');
+
+    const refused = await agentSandbox(t, { x86: 'fails' });
+    const { replies: fellBack } = await handleAll(shell, refused.env, [`reidentify x2 clone-1 1700000000400 ${ENTROPY}`]);
+    t.match(fellBack, [{ ok: true, id: 'x2', clockSetTo: 1_700_000_000, rngReseeded: true }]);
+    t.same(refused.clockSets(), ['@1700000000'], 'date when perl could not set the clock');
+    t.equal(refused.reseeds().length, 2, 'then perl for the reseed alone');
+
+    const withKey = await agentSandbox(t, { x86: true, sshd: true });
+    const { replies: keyed } = await handleAll(shell, withKey.env, [`reidentify x3 clone-1 1700000000400 ${ENTROPY} ${HOST_KEY.privateKeyBase64} ${HOST_KEY.publicKeyBase64}`]);
+    t.match(keyed, [{ ok: true, id: 'x3', sshHostKeys: 'regenerated' }]);
+    t.equal(withKey.reseeds().length, 1, 'one perl process');
+    t.match(withKey.reseeds()[0], /\/dev\/urandom \S+\/etc\/ssh\/banger-new-ed25519 \S+\/etc\/ssh\/ssh_host_ed25519_key$/, 'which renames the staged key too');
+    t.match(withKey.read('etc/ssh/ssh_host_ed25519_key'), /^-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjE/);
+    t.same((await run('ls', [join(withKey.root, 'etc/ssh')])).stdout.split('\n').filter(Boolean), ['ssh_host_ed25519_key', 'ssh_host_ed25519_key.pub']);
+  });
+
+  t.test(`the clock is set to the time sent plus the guest's uptime since the request, under ${name}`, { skip: shellSkip(shell) }, async (t) => {
+    const box = await agentSandbox(t);
+    await writeFile(join(box.root, 'proc/uptime'), '101.50 50.00\n');
+    const [command, ...prefix] = shell;
+    const script = '. "$1"; clock_target 1700000000400 10000; echo "$seconds"; clock_target 1700000000400 10150; echo "$seconds"';
+    const result = await run(command, [...prefix, '-c', script, 'agent-test', guestFiles.agent], { env: box.env, timeoutMs: 10_000 });
+    t.same(result.stdout.trim().split('\n'), ['1700000002', '1700000000'], '0.4 s + 1.5 s rounds up to 2; + 0 stays');
   });
 
   t.test(`agent keeps the SSH host keys when it cannot reseed the RNG, under ${name}`, { skip: shellSkip(shell) }, async (t) => {

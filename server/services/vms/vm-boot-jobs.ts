@@ -108,31 +108,16 @@ export class VmBootJobs {
     const { settings } = this.deps;
     await bootVm({
       driver: this.records.driverOf(vm),
-      spec: {
-        vmDir: disks.vmDir,
-        kernel: image.kernelPath,
-        initrd: image.initrdPath as string,
-        rootDisk: disks.rootDisk,
-        workDisk: disks.workDisk,
-        cpus: vm.cpus,
-        memoryMiB: vm.memoryMib,
-        kernelArgs: [`banger.hostname=${vm.name}`],
-        memory: vm.memoryFile ? { file: vm.memoryFile, shared: true } : undefined,
-      },
+      spec: { ...this.records.launchBase(vm, image, disks), memory: vm.memoryFile ? { file: vm.memoryFile, shared: true } : undefined },
       ports,
       clock,
       signal: context.signal,
       agentTimeoutMs: settings.agentTimeoutMs,
       portTimeoutMs: settings.portTimeoutMs,
-      onLaunched: (process) => {
-        this.deps.vms.update(id, { process, accel: process.accel, consoleLog: process.consoleLog, updatedAt: now() });
-      },
+      onLaunched: (process) => this.records.recordProcess(id, process),
       reallocate: (allocation) => this.ports.replace(id, allocation),
     });
-    const timings = clock.finish();
-    clock.enter('running');
-    this.records.setState(id, 'running', null, { timings, bootedAt: now(), bootMode: 'cold' });
-    this.deps.logger.info({ vmId: id, name: vm.name, timings }, 'vm running');
+    this.records.markRunning(id, clock, 'cold');
   }
 
   /** A create that failed, was cancelled or interrupted: nothing of it may remain but the row and its console log. */

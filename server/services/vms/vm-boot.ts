@@ -121,7 +121,7 @@ export async function waitForPublishedPorts(
   process: VmProcess,
   ports: PortAllocation[],
   clock: PhaseClock<'ports_ready'>,
-  options: { signal: AbortSignal; portTimeoutMs: number; hasAddress: boolean; holdMs?: number },
+  options: PortWaitOptions & { hasAddress: boolean },
 ): Promise<void> {
   const waited = ports.filter((port) => port.wait);
   if (waited.length === 0) {
@@ -132,11 +132,23 @@ export async function waitForPublishedPorts(
   await waitForGuestPorts(driver, process, waited, options, options.hasAddress);
 }
 
+export interface PortWaitOptions {
+  signal: AbortSignal;
+  portTimeoutMs: number;
+  /** How long a silent forwarded connection must stay up to count (port-probe.ts). */
+  holdMs?: number;
+  /**
+   * Guest ports the guest itself says it listens on (a restored guest's agent reports them):
+   * for these an accepted connection through the forward is enough, with no hold.
+   */
+  listeningGuestPorts?: ReadonlySet<number>;
+}
+
 async function waitForGuestPorts(
   driver: HypervisorDriver,
   vm: VmProcess,
   waited: PortAllocation[],
-  options: { signal: AbortSignal; portTimeoutMs: number; holdMs?: number },
+  options: PortWaitOptions,
   hasAddress: boolean,
 ): Promise<void> {
   const { signal } = options;
@@ -153,7 +165,12 @@ async function waitForGuestPorts(
       const kind = classifyBootFailure(evidence);
       throw new VmBootFailure(kind, new BootFailureError(kind, evidence).message, evidence);
     }
-    const round = await Promise.all([...pending.keys()].map(async (hostPort) => [hostPort, await probeTcpPort(hostPort, { signal, holdMs: options.holdMs })] as const));
+    const round = await Promise.all(
+      [...pending.entries()].map(async ([hostPort, port]) => {
+        const holdMs = options.listeningGuestPorts?.has(port.guestPort) ? 0 : options.holdMs;
+        return [hostPort, await probeTcpPort(hostPort, { signal, holdMs })] as const;
+      }),
+    );
     for (const [hostPort, outcome] of round) {
       last.set(hostPort, outcome);
       if (outcome === 'open') pending.delete(hostPort);

@@ -5,12 +5,13 @@ import type { ImageRepository, ImageRow } from '../../db/repositories/images.js'
 import type { JobRepository } from '../../db/repositories/jobs.js';
 import type { VmRepository, VmRow } from '../../db/repositories/vms.js';
 import type { SshIdentity } from '../../host/ssh-key.js';
-import type { HypervisorDriver } from '../../hypervisor/driver.js';
+import type { HypervisorDriver, LaunchSpec, VmProcess } from '../../hypervisor/driver.js';
 import { HypervisorRegistry, HypervisorUnavailableError } from '../../hypervisor/registry.js';
 import { BangerError, type FieldError } from '../errors.js';
 import type { ImageService } from '../images/image-service.js';
 import { now } from '../ids.js';
 import type { JobService } from '../jobs/job-service.js';
+import type { PhaseClock } from './phase-clock.js';
 import { generatedVmName } from './vm-request.js';
 import type { VmSettings } from './vm-settings.js';
 import { vmView, type Vm, type VmState } from './vm-view.js';
@@ -142,6 +143,34 @@ export class VmRecords {
       stateChangedAt: timestamp,
       updatedAt: timestamp,
     });
+  }
+
+  /** What a boot and a restore launch alike: the image's kernel, the VM's disks, size and name. */
+  launchBase(vm: VmRow, image: ImageRow, disks: { vmDir: string; rootDisk: string; workDisk: string }): Omit<LaunchSpec, 'portForwards' | 'memory'> {
+    return {
+      vmDir: disks.vmDir,
+      kernel: image.kernelPath,
+      initrd: image.initrdPath as string,
+      rootDisk: disks.rootDisk,
+      workDisk: disks.workDisk,
+      cpus: vm.cpus,
+      memoryMiB: vm.memoryMib,
+      kernelArgs: [`banger.hostname=${vm.name}`],
+    };
+  }
+
+  /** The hypervisor process as soon as it exists: what recovery after a crash needs to find it. */
+  recordProcess(id: string, process: VmProcess): void {
+    this.deps.vms.update(id, { process, accel: process.accel, consoleLog: process.consoleLog, updatedAt: now() });
+  }
+
+  /** The end of a boot or restore: timings closed, state running, one log line. */
+  markRunning(id: string, clock: PhaseClock<'running'>, bootMode: 'cold' | 'warm', logFields: Record<string, unknown> = {}): void {
+    const timings = clock.finish();
+    clock.enter('running');
+    this.setState(id, 'running', null, { timings, bootedAt: now(), bootMode });
+    const vm = this.require(id);
+    this.deps.logger.info({ vmId: id, name: vm.name, ...logFields, timings }, bootMode === 'warm' ? 'vm restored and running' : 'vm running');
   }
 
   /** Where a failed create's console log is kept once its VM dir is gone. */

@@ -64,23 +64,12 @@ export class VmRestoreJob {
       const { process, ports } = await launchPublishing(
         (portForwards) =>
           driver.restore(
-            {
-              vmDir,
-              kernel: image.kernelPath,
-              initrd: image.initrdPath as string,
-              rootDisk: disks.rootDisk,
-              workDisk: disks.workDisk,
-              cpus: vm.cpus,
-              memoryMiB: vm.memoryMib,
-              portForwards,
-              kernelArgs: [`banger.hostname=${vm.name}`],
-              snapshot: artifacts,
-            },
-            { signal, onSpawn: (spawned) => this.deps.vms.update(id, { process: spawned, accel: spawned.accel, consoleLog: spawned.consoleLog, updatedAt: now() }) },
+            { ...this.records.launchBase(vm, image, { vmDir, ...disks }), portForwards, snapshot: artifacts },
+            { signal, onSpawn: (spawned) => this.records.recordProcess(id, spawned) },
           ),
         { ports: reserved, signal, reallocate: (allocation) => this.ports.replace(id, allocation) },
       );
-      this.deps.vms.update(id, { process, accel: process.accel, consoleLog: process.consoleLog, updatedAt: now() });
+      this.records.recordProcess(id, process);
 
       clock.enter('resume', `pid ${process.pid}, ${process.accel}`);
       await driver.resume(process);
@@ -102,12 +91,10 @@ export class VmRestoreJob {
         portTimeoutMs: this.deps.settings.portTimeoutMs,
         hasAddress: true,
         holdMs: RESTORED_PORT_HOLD_MS,
+        listeningGuestPorts: new Set(reidentified.listening ?? []),
       });
 
-      const timings = clock.finish();
-      clock.enter('running');
-      this.records.setState(id, 'running', null, { timings, bootedAt: now(), bootMode: 'warm' });
-      this.deps.logger.info({ vmId: id, name: vm.name, snapshot: snapshot.name, timings }, 'vm restored and running');
+      this.records.markRunning(id, clock, 'warm', { snapshot: snapshot.name });
       return { vm: this.records.get(id) };
     } catch (error) {
       throw await this.bootJobs.failCreate(id, error, signal);
