@@ -32,8 +32,8 @@ function targetStageName(stage: string, target: JobTargetRef): string {
   return `${stage} ${target.name ?? target.id}`;
 }
 
-export function endRunningStage(stages: StoredStage[], status: 'succeeded' | 'failed' | 'cancelled'): StoredStage[] {
-  return stages.map((stage) => (stage.status === 'running' ? { ...stage, status, finishedAt: now() } : stage));
+export function endRunningStage(stages: StoredStage[], status: 'succeeded' | 'failed' | 'cancelled', at: string = now()): StoredStage[] {
+  return stages.map((stage) => (stage.status === 'running' ? { ...stage, status, finishedAt: at } : stage));
 }
 
 /** Ends the running stage and starts the planned one; entering the running stage again changes nothing. */
@@ -41,8 +41,10 @@ export function startStage(stages: StoredStage[], name: string, detail?: string)
   if (stages.some((stage) => stage.name === name && stage.status === 'running')) return stages;
   const index = stages.findIndex((stage) => stage.name === name && stage.status === 'pending');
   if (index === -1) throw new Error(`stage ${name} was already passed; a job goes through each stage once`);
-  const started: StoredStage = { name, status: 'running', startedAt: now(), finishedAt: null, ...(detail ? { detail } : {}) };
-  return endRunningStage(stages, 'succeeded').map((stage, i) => (i === index ? started : stage));
+  // One instant for both: two readings of the clock could put this start before the last one's end.
+  const at = now();
+  const started: StoredStage = { name, status: 'running', startedAt: at, finishedAt: null, ...(detail ? { detail } : {}) };
+  return endRunningStage(stages, 'succeeded', at).map((stage, i) => (i === index ? started : stage));
 }
 
 /** Ends the running stage and marks the planned one skipped; one already reached stays as it is. */
