@@ -1,13 +1,12 @@
 import type { Command } from 'commander';
 import { resolve } from 'node:path';
-import type { BangerClient } from '../../client.js';
 import type { BuildImageRequest, Image, RegisterImageRequest } from '../../types.js';
 import { groupCommand, leafCommand } from '../command-builder.js';
 import type { CliContext, Session } from '../context.js';
 import { finishJob } from '../follow.js';
 import { formatTime, orDash, wholeNumber, yesNo } from '../format.js';
+import { allPages } from '../all-pages.js';
 
-const pageSize = 200;
 
 interface RegisterFlags {
   rootfs: string;
@@ -33,7 +32,7 @@ export function imageCommands(program: Command, context: CliContext): void {
     .alias('list')
     .action(
       context.action(async (session) => {
-        const images = await allImages(session.client());
+        const images = await allPages((page) => session.client().listImages(page));
         if (session.output.json) return session.output.printJson(images);
         if (images.length === 0) return session.output.line('no images yet; add one with: banger image register NAME --rootfs PATH');
         session.output.table(
@@ -129,7 +128,8 @@ export function imageCommands(program: Command, context: CliContext): void {
 
   leafCommand(image, 'warm <name>', 'Make a warm snapshot of an image: later creates from it restore instead of booting', {
     details:
-      'Runs as a job (boot, snapshot, remove_vm, persisted): boots a VM from the image, waits for its agent and the given ports, ' +
+      'Runs as a job (boot, settle, snapshot, remove_vm, persisted): boots a VM from the image, waits for its agent, the given ports ' +
+      'and the guest to go idle, ' +
       'snapshots it and deletes it. Afterwards `banger vm create --image NAME` restores the snapshot when --cpus, --memory and ' +
       '--disk match it (--no-warm boots cold). Re-seeding, re-registering or deleting the image drops the snapshot.',
     examples: ['banger image warm default', 'banger image warm web --port 8080 --cpus 2 --memory 1024'],
@@ -157,17 +157,6 @@ export function imageCommands(program: Command, context: CliContext): void {
         session.output.line(`image ${deleted.name} deleted${artifacts}`);
       }),
     );
-}
-
-async function allImages(client: BangerClient): Promise<Image[]> {
-  const images: Image[] = [];
-  let cursor: string | undefined;
-  do {
-    const page = await client.listImages({ limit: pageSize, cursor });
-    images.push(...page.items);
-    cursor = page.nextCursor ?? undefined;
-  } while (cursor !== undefined);
-  return images;
 }
 
 interface BuildFlags {

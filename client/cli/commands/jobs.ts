@@ -1,13 +1,12 @@
 import { Option, type Command } from 'commander';
-import type { BangerClient } from '../../client.js';
-import { finishedJobStatuses, type Job, type JobListFilter, type JobStatus } from '../../types.js';
+import { finishedJobStatuses, type Job, type JobStatus } from '../../types.js';
 import { groupCommand, leafCommand } from '../command-builder.js';
 import type { CliContext, Session } from '../context.js';
 import { followJob } from '../follow.js';
 import { durationBetween, formatDuration, formatTarget, formatTime, orDash } from '../format.js';
 import { nameWidth, paintFor, stageLine } from '../stage-line.js';
+import { allPages } from '../all-pages.js';
 
-const pageSize = 200;
 const jobStatuses: JobStatus[] = ['queued', 'running', ...finishedJobStatuses];
 
 export function jobCommands(program: Command, context: CliContext): void {
@@ -24,7 +23,7 @@ export function jobCommands(program: Command, context: CliContext): void {
     .option('--kind <kind>', 'only jobs of this kind, e.g. image.promote')
     .action(
       context.action(async (session, flags: { status?: JobStatus; kind?: string }) => {
-        const jobs = await allJobs(session.client(), { status: flags.status, kind: flags.kind });
+        const jobs = await allPages((page) => session.client().listJobs({ status: flags.status, kind: flags.kind, ...page }));
         if (session.output.json) return session.output.printJson(jobs);
         if (jobs.length === 0) return session.output.line('no jobs');
         session.output.table(
@@ -60,17 +59,6 @@ export function jobCommands(program: Command, context: CliContext): void {
       session.output.line(`job ${cancelled.id} (${cancelled.kind} of ${formatTarget(cancelled)}) ${cancelled.status}`);
     }),
   );
-}
-
-async function allJobs(client: BangerClient, filter: JobListFilter): Promise<Job[]> {
-  const jobs: Job[] = [];
-  let cursor: string | undefined;
-  do {
-    const page = await client.listJobs({ ...filter, limit: pageSize, cursor });
-    jobs.push(...page.items);
-    cursor = page.nextCursor ?? undefined;
-  } while (cursor !== undefined);
-  return jobs;
 }
 
 function showJob(session: Session, job: Job): void {

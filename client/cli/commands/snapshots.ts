@@ -1,12 +1,11 @@
 import type { Command } from 'commander';
-import type { BangerClient } from '../../client.js';
 import type { Snapshot } from '../../types.js';
 import { groupCommand, leafCommand } from '../command-builder.js';
 import type { CliContext, Session } from '../context.js';
 import { finishJob } from '../follow.js';
 import { formatTime } from '../format.js';
+import { allPages } from '../all-pages.js';
 
-const pageSize = 200;
 
 export function snapshotCommands(program: Command, context: CliContext): void {
   const snapshot = groupCommand(program, 'snapshot', 'Memory snapshots of VMs, to restore as new VMs in a fraction of a boot', [
@@ -35,7 +34,7 @@ export function snapshotCommands(program: Command, context: CliContext): void {
     .alias('list')
     .action(
       context.action(async (session) => {
-        const snapshots = await allSnapshots(session.client());
+        const snapshots = await allPages((page) => session.client().listSnapshots(page));
         if (session.output.json) return session.output.printJson(snapshots);
         if (snapshots.length === 0) return session.output.line('no snapshots; take one with: banger snapshot create VM NAME');
         session.output.table(
@@ -99,13 +98,3 @@ function megabytes(bytes: number): string {
   return `${(bytes / 1024 / 1024).toFixed(1)}M`;
 }
 
-async function allSnapshots(client: BangerClient): Promise<Snapshot[]> {
-  const snapshots: Snapshot[] = [];
-  let cursor: string | undefined;
-  do {
-    const page = await client.listSnapshots({ limit: pageSize, cursor });
-    snapshots.push(...page.items);
-    cursor = page.nextCursor ?? undefined;
-  } while (cursor);
-  return snapshots;
-}

@@ -1,7 +1,6 @@
 import { spawn } from 'node:child_process';
 import { constants } from 'node:os';
 import { Option, type Command } from 'commander';
-import type { BangerClient } from '../../client.js';
 import { targetIdOf } from '../../job-target.js';
 import type { CreateVmRequest, Vm, VmState } from '../../types.js';
 import { groupCommand, leafCommand } from '../command-builder.js';
@@ -9,8 +8,8 @@ import type { CliContext, Session } from '../context.js';
 import { finishJob, followJob, printJobId } from '../follow.js';
 import { formatDuration, formatTime, orDash, wholeNumber } from '../format.js';
 import { UsageError } from '../output.js';
+import { allPages } from '../all-pages.js';
 
-const pageSize = 200;
 const vmStates: VmState[] = ['creating', 'starting', 'running', 'paused', 'stopping', 'stopped', 'failed', 'deleting'];
 
 interface CreateFlags {
@@ -80,7 +79,7 @@ export function vmCommands(program: Command, context: CliContext): void {
     .option('--label <key=value>', 'only VMs with this label (repeatable: all must match)', collect)
     .action(
       context.action(async (session, flags: { state?: VmState; label?: string[] }) => {
-        const vms = await allVms(session.client(), flags.state, flags.label);
+        const vms = await allPages((page) => session.client().listVms({ state: flags.state, label: flags.label, ...page }));
         if (session.output.json) return session.output.printJson(vms);
         if (vms.length === 0) return session.output.line('no VMs; create one with: banger vm create NAME --image IMAGE');
         session.output.table(
@@ -241,17 +240,6 @@ export function parseDuration(text: string): number {
     throw new UsageError(`--ttl expects a duration like 90s, 30m, 2h or 1d, got "${text}"`);
   }
   return parts.reduce((total, part) => total + Number(part[1]) * (durationUnits[part[2] as string] ?? 0), 0);
-}
-
-async function allVms(client: BangerClient, state: VmState | undefined, label: string[] | undefined): Promise<Vm[]> {
-  const vms: Vm[] = [];
-  let cursor: string | undefined;
-  do {
-    const page = await client.listVms({ state, label, limit: pageSize, cursor });
-    vms.push(...page.items);
-    cursor = page.nextCursor ?? undefined;
-  } while (cursor !== undefined);
-  return vms;
 }
 
 function printConnection(session: Session, vm: Vm): void {
