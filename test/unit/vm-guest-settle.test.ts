@@ -33,7 +33,7 @@ t.test('settles after enough quiet windows in a row, and a busy one starts the c
 t.test('gives up busy at the timeout, and when the process is gone', async (t) => {
   const busy = await waitForQuietGuest(cpuDriver(Array(100).fill(1), 20) as HypervisorDriver, vm, { windowMs: 20, timeoutMs: 100 });
   t.equal(busy.settled, false);
-  t.ok(busy.waitedMs >= 100 && busy.waitedMs < 1000, `${busy.waitedMs} ms`);
+  t.ok(busy.waitedMs >= 100 && busy.waitedMs < 5000, `${busy.waitedMs} ms`);
   const gone = await waitForQuietGuest(cpuDriver([0.9], 20, true) as HypervisorDriver, vm, { windowMs: 20 });
   t.equal(gone.settled, false);
 });
