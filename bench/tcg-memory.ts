@@ -5,10 +5,12 @@
  * own command line, qemuBootArgs, with only the -accel value replaced), waits until the guest is
  * ready (the agent answers with an address, then the image's service sends its first byte:
  * busybox httpd on 8080, Debian's sshd banner on 22), waits --settle-s more and reads the
- * process's smaps.
+ * process's smaps. A size may end in /arenaN: that boot runs with MALLOC_ARENA_MAX=N in QEMU's
+ * environment (glibc's malloc arenas: by default up to 8 per core, a thread that allocates while
+ * the others hold theirs gets a new one), the rest without it.
  *
  *   npx tsx bench/tcg-memory.ts [--recipe busybox|debian-bookworm] [--rounds 3] [--memory 1024] [--cpus 2]
- *                               [--sizes default,256,128,96,64,32] [--settle-s 5] [--ready-timeout-s 300]
+ *                               [--sizes default,256,128,96,64,32,96/arena1] [--settle-s 5] [--ready-timeout-s 300]
  *                               [--max-others 10] [--attempts 3] [--quiet-wait-s 60] [--state-dir DIR]
  *
  * Other people's work on the host stretches boot times far more than the cache size does, so each
@@ -75,12 +77,26 @@ const readyTimeoutMs = wholeNumber('ready-timeout-s', flags['ready-timeout-s'], 
 const maxOthersShare = wholeNumber('max-others', flags['max-others'], 0) / 100;
 const attempts = wholeNumber('attempts', flags.attempts, 1);
 const quietWaitMs = wholeNumber('quiet-wait-s', flags['quiet-wait-s'], 0) * 1000;
-/** tb-size in MiB; null is QEMU's own default (1 GiB in 7.2). */
-const settings: Array<number | null> = (flags.sizes ?? '').split(',').map((size) => (size === 'default' ? null : wholeNumber('sizes', size, 1)));
-if (!settings.includes(null)) throw new Error('--sizes must include default: the boot times are compared with it');
+interface Setting {
+  /** tb-size in MiB; null is QEMU's own default (1 GiB in 7.2). */
+  tbSizeMiB: number | null;
+  /** MALLOC_ARENA_MAX for QEMU; null leaves banger's QEMU environment as it is. */
+  arenas: number | null;
+}
+const settings: Setting[] = (flags.sizes ?? '').split(',').map((spec) => {
+  const [size, arena, ...rest] = spec.split('/');
+  if (rest.length > 0 || (arena !== undefined && !/^arena\d+$/.test(arena))) throw new Error(`--sizes: ${spec} is not SIZE or SIZE/arenaN`);
+  return {
+    tbSizeMiB: size === 'default' ? null : wholeNumber('sizes', size, 1),
+    arenas: arena === undefined ? null : wholeNumber('sizes', arena.slice('arena'.length), 1),
+  };
+});
+const { MALLOC_ARENA_MAX: _inherited, ...withoutArenaLimit } = process.env;
+const reference = settings.find((setting) => setting.tbSizeMiB === null && setting.arenas === null);
+if (!reference) throw new Error('--sizes must include default: the boot times are compared with it');
 const service = recipe === 'busybox' ? { port: 8080, name: 'httpd', request: 'GET / HTTP/1.0\r\n\r\n' } : { port: 22, name: 'sshd', request: '' };
 
-const label = (setting: number | null): string => (setting === null ? 'default' : `${setting} MiB`);
+const label = (setting: Setting): string => `${setting.tbSizeMiB === null ? 'default' : `${setting.tbSizeMiB} MiB`}${setting.arenas === null ? '' : ` a${setting.arenas}`}`;
 const mib = (bytes: number): string => (bytes / MiB).toFixed(0);
 const seconds = (ms: number): string => (ms / 1000).toFixed(2);
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -220,7 +236,7 @@ async function cacheFlushes(qmpSocket: string): Promise<number> {
 }
 
 interface Sample {
-  setting: number | null;
+  setting: Setting;
   readyMs: number;
   /** QEMU's CPU time when the guest was ready. */
   readyCpuS: number;
@@ -245,7 +261,7 @@ const stateDir = flags['state-dir'] ?? join(work, 'state');
 /** Stops the QEMU being measured, if one is. */
 let current: AbortController | undefined;
 
-async function boot(image: ImageFiles, setting: number | null, dir: string, ticksPerSecond: number): Promise<Sample> {
+async function boot(image: ImageFiles, setting: Setting, dir: string, ticksPerSecond: number): Promise<Sample> {
   await mkdir(dir);
   const rootDisk = await createQemuRootDisk(image.rootfs, dir);
   const workDisk = join(dir, 'work.ext4');
@@ -268,7 +284,7 @@ async function boot(image: ImageFiles, setting: number | null, dir: string, tick
       accel: 'tcg',
       hostForwards: [{ hostPort, guestPort: service.port }],
     }),
-    setting,
+    setting.tbSizeMiB,
   );
 
   const stop = new AbortController();
@@ -278,6 +294,7 @@ async function boot(image: ImageFiles, setting: number | null, dir: string, tick
   const hostBefore = await hostTicks();
   const started = performance.now();
   const qemu = run('qemu-system-x86_64', args, {
+    env: setting.arenas === null ? withoutArenaLimit : { ...withoutArenaLimit, MALLOC_ARENA_MAX: String(setting.arenas) },
     signal: stop.signal,
     timeoutMs: readyTimeoutMs + settleMs + 60_000,
     onSpawn: (pid) => (identity = { pid, startTime: processStartTime(pid) }),
@@ -333,7 +350,7 @@ async function cleanUp(): Promise<void> {
 for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void cleanUp().finally(() => process.exit(130)));
 
 const samples: Sample[] = [];
-const failures = new Map<number | null, number>();
+const failures = new Map<Setting, number>();
 try {
   console.log(`tcg-memory bench: ${recipe} image, ${cpus} vCPU, ${memoryMiB} MiB, q35, TCG; ready = agent with an address + ${service.name} on ${service.port} answering; memory read ${settleMs / 1000} s later`);
   console.log(`tb-size settings: ${settings.map(label).join(', ')}; ${rounds} rounds, order rotated each round`);
@@ -345,7 +362,7 @@ try {
   console.log(`image ready in ${((Date.now() - imageStarted) / 1000).toFixed(1)} s`);
 
   // Unmeasured: warms the page cache for the kernel, initrd and rootfs.
-  await boot(image, null, join(work, 'warm-up'), ticksPerSecond);
+  await boot(image, reference, join(work, 'warm-up'), ticksPerSecond);
 
   console.log('');
   console.log('round  tb-size     ready s  CPU s  flushes  RSS MiB  guest RAM  overhead  TCG cache  files  PSS MiB  others %');
@@ -356,7 +373,7 @@ try {
       try {
         for (let attempt = 1; ; attempt++) {
           const quiet = await waitForQuietHost();
-          const sample = await boot(image, setting, join(work, `boot-${round}-${attempt}-${setting ?? 'default'}`), ticksPerSecond);
+          const sample = await boot(image, setting, join(work, `boot-${round}-${attempt}-${settings.indexOf(setting)}`), ticksPerSecond);
           const again = sample.othersShare > maxOthersShare && attempt < attempts;
           const notes = [quiet ? '' : 'host never went idle', again ? 'busy host: again' : ''].filter((note) => note !== '').join('; ');
           console.log(
@@ -376,9 +393,9 @@ try {
   await cleanUp();
 }
 
-const of = (setting: number | null): Sample[] => samples.filter((sample) => sample.setting === setting);
+const of = (setting: Setting): Sample[] => samples.filter((sample) => sample.setting === setting);
 const medianOf = (got: Sample[], pick: (sample: Sample) => number): number => median(got.map(pick));
-const reference = of(null);
+const referenceSamples = of(reference);
 console.log('');
 console.log("medians (MiB; overhead = RSS − guest RAM RSS; files: the part of it that is mapped files, shared by all QEMUs; ×default = this setting's median / the default's)");
 console.log('tb-size     boots  ready s  ×default  CPU s  ×default  flushes   RSS  guest RAM  overhead  TCG cache  files   PSS');
@@ -391,7 +408,7 @@ for (const setting of settings) {
   }
   const ready = medianOf(got, (sample) => sample.readyMs);
   const cpu = medianOf(got, (sample) => sample.readyCpuS);
-  const vsDefault = (value: number, pick: (sample: Sample) => number): string => (reference.length === 0 ? '-' : (value / medianOf(reference, pick)).toFixed(3));
+  const vsDefault = (value: number, pick: (sample: Sample) => number): string => (referenceSamples.length === 0 ? '-' : (value / medianOf(referenceSamples, pick)).toFixed(3));
   const memory = [
     mib(medianOf(got, (sample) => sample.rssBytes)).padStart(4),
     mib(medianOf(got, (sample) => sample.guestRamRssBytes)).padStart(9),

@@ -1,9 +1,11 @@
-import { parseEventStream } from './event-stream.js';
+import { ndjsonLines, parseEventStream } from './event-stream.js';
 import { Transport, segment } from './transport.js';
 import type {
   BuildImageRequest,
   CreateSnapshotRequest,
   CreateVmRequest,
+  ExecEvent,
+  ExecRequest,
   Health,
   Image,
   ImageList,
@@ -72,6 +74,11 @@ export interface BangerClient {
   deleteVm(idOrName: string): Promise<Job>;
   /** One job deleting every VM that carries all these labels. */
   deleteVmsByLabel(labels: Record<string, string>): Promise<Job>;
+  /**
+   * Runs a program in a running VM: its events as they come (started, output, exit). Breaking
+   * out of the loop, or aborting the signal, kills the program in the guest.
+   */
+  exec(idOrName: string, body: ExecRequest, options?: { signal?: AbortSignal }): AsyncIterable<ExecEvent>;
   /** The serial console text, or its last `tail` lines. */
   vmConsole(idOrName: string, options?: { tail?: number }): Promise<string>;
   listJobs(filter?: JobListFilter): Promise<JobList>;
@@ -166,6 +173,9 @@ export function createClient(options: ClientOptions): BangerClient {
       const selectors = Object.entries(labels).map(([key, value]) => `${key}=${value}`);
       return (await transport.json<Job>('DELETE', `/vms${labelQuery(selectors)}`)).body;
     },
+    exec(idOrName, body, execOptions = {}) {
+      return execEventStream(transport, idOrName, body, execOptions.signal);
+    },
     async vmConsole(idOrName, consoleOptions = {}) {
       // A plain-text answer: read the raw body rather than parse JSON.
       const body = await transport.stream(`/vms/${segment(idOrName)}/console`, { query: { tail: consoleOptions.tail } });
@@ -202,6 +212,15 @@ function labelQuery(selectors: string[], others: Record<string, string | number 
   for (const [name, value] of Object.entries(others)) if (value !== undefined) params.set(name, String(value));
   const text = params.toString();
   return text === '' ? '' : `?${text}`;
+}
+
+async function* execEventStream(transport: Transport, idOrName: string, body: ExecRequest, signal?: AbortSignal): AsyncGenerator<ExecEvent> {
+  const stream = await transport.stream(`/vms/${segment(idOrName)}/exec`, { body, signal }, 'POST', 'application/x-ndjson');
+  try {
+    for await (const line of ndjsonLines(stream)) yield JSON.parse(line) as ExecEvent;
+  } finally {
+    if (!stream.destroyed) stream.destroy();
+  }
 }
 
 async function* jobEventStream(

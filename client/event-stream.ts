@@ -49,3 +49,20 @@ export async function* parseEventStream(chunks: AsyncIterable<Uint8Array | strin
   }
   // Per the spec an event not ended by a blank line when the stream closes is dropped.
 }
+
+/** The lines of an application/x-ndjson body, without their newlines; blank lines are skipped. */
+export async function* ndjsonLines(chunks: AsyncIterable<Uint8Array | string>): AsyncGenerator<string> {
+  const decoder = new TextDecoder();
+  let buffer = '';
+  for await (const chunk of chunks) {
+    buffer += typeof chunk === 'string' ? chunk : decoder.decode(chunk, { stream: true });
+    let newline: number;
+    while ((newline = buffer.indexOf('\n')) !== -1) {
+      const line = buffer.slice(0, newline).trim();
+      buffer = buffer.slice(newline + 1);
+      if (line !== '') yield line;
+    }
+  }
+  buffer += decoder.decode();
+  if (buffer.trim() !== '') yield buffer.trim();
+}

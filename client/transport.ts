@@ -53,8 +53,8 @@ export class Transport {
   }
 
   /** The raw body of a 2xx answer, for streams the caller reads itself. */
-  async stream(path: string, options: CallOptions = {}): Promise<Dispatcher.ResponseData['body']> {
-    const response = await this.send('GET', path, options, 'text/event-stream');
+  async stream(path: string, options: CallOptions = {}, method: Method = 'GET', accept = 'text/event-stream'): Promise<Dispatcher.ResponseData['body']> {
+    const response = await this.send(method, path, options, accept);
     return response.body;
   }
 

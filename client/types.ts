@@ -21,6 +21,8 @@ export type Snapshot = Schemas['Snapshot'];
 export type SnapshotList = Schemas['SnapshotList'];
 export type CreateSnapshotRequest = Schemas['CreateSnapshotRequest'];
 export type WarmImageRequest = Schemas['WarmImageRequest'];
+export type ExecRequest = Schemas['ExecRequest'];
+export type ExecEvent = Schemas['ExecEvent'];
 
 export type Health = paths['/healthz']['get']['responses'][200]['content']['application/json'];
 export type Version = paths['/version']['get']['responses'][200]['content']['application/json'];

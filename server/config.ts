@@ -1,6 +1,7 @@
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseTranslationCacheSetting, type TranslationCacheSetting } from './hypervisor/qemu/translation-cache.js';
+import { parseMallocArenaSetting, type MallocArenaSetting } from './hypervisor/qemu/malloc-arenas.js';
 
 export interface ListenAddress {
   host: string;
@@ -23,6 +24,8 @@ export interface Config {
   maxConcurrentJobs: number;
   /** BANGER_QEMU_TB_SIZE_MIB: auto, default, or MiB (server/hypervisor/qemu/translation-cache.ts). */
   qemuTranslationCache: TranslationCacheSetting;
+  /** BANGER_QEMU_MALLOC_ARENA_MAX: auto, default, or a count (server/hypervisor/qemu/malloc-arenas.ts). */
+  qemuMallocArenas: MallocArenaSetting;
 }
 
 export interface ConfigFlags {
@@ -68,6 +71,7 @@ export function resolveConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv = proce
     bodyLimit: 64 * 1024,
     maxConcurrentJobs: Number(env.BANGER_MAX_CONCURRENT_JOBS ?? 4),
     qemuTranslationCache: configValue(() => parseTranslationCacheSetting(env.BANGER_QEMU_TB_SIZE_MIB)),
+    qemuMallocArenas: configValue(() => parseMallocArenaSetting(env.BANGER_QEMU_MALLOC_ARENA_MAX)),
   };
 }
 

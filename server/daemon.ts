@@ -1,4 +1,5 @@
 import { existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Services } from './app.js';
@@ -19,6 +20,8 @@ import { JobService } from './services/jobs/job-service.js';
 import { SnapshotService } from './services/snapshots/snapshot-service.js';
 import { SnapshotStore } from './services/snapshots/snapshot-store.js';
 import { VmService } from './services/vms/vm-service.js';
+import { ExecService } from './services/exec/exec-service.js';
+import { GuestShells } from './services/exec/guest-shells.js';
 import { vmSettingsFromEnv } from './services/vms/vm-settings.js';
 
 export interface Daemon {
@@ -27,6 +30,8 @@ export interface Daemon {
 }
 
 const idempotencyKeyLifetimeMs = 24 * 60 * 60 * 1000;
+// Attach, agent request and SSH handshake; the handshake alone took ~0.3 s under emulation.
+const guestShellConnectTimeoutMs = 30_000;
 
 /** Opens the state dir and wires the services; recovers what a crash left behind. No HTTP here. */
 export async function openDaemon(config: Config, logger: Logger): Promise<Daemon> {
@@ -71,12 +76,17 @@ export async function openDaemon(config: Config, logger: Logger): Promise<Daemon
     jobRecords,
     jobs,
     // Firecracker joins here as a second driver on hosts with KVM (docs/architecture.md).
-    hypervisors: new HypervisorRegistry([new QemuDriver({ translationCache: config.qemuTranslationCache })]),
+    hypervisors: new HypervisorRegistry([new QemuDriver({ translationCache: config.qemuTranslationCache, mallocArenas: config.qemuMallocArenas })]),
     vmsDir,
     identity,
     settings: vmSettingsFromEnv(),
     logger: logger.child({ component: 'vms' }),
   }, snapshotStore);
+
+  const guestShells = new GuestShells({
+    privateKey: () => readFile(identity.privateKeyPath),
+    connectTimeoutMs: guestShellConnectTimeoutMs,
+  });
 
   await jobs.recoverInterrupted();
   await removeStaleWorkDirs(layout, logger);
@@ -87,7 +97,7 @@ export async function openDaemon(config: Config, logger: Logger): Promise<Daemon
   idempotencyKeys.expireBefore(new Date(Date.now() - idempotencyKeyLifetimeMs).toISOString());
 
   return {
-    services: { images, jobs, vms, snapshots: new SnapshotService(snapshotStore), idempotencyKeys },
+    services: { images, jobs, vms, snapshots: new SnapshotService(snapshotStore), execs: new ExecService(vms, guestShells), idempotencyKeys },
     database,
   };
 }

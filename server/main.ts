@@ -50,6 +50,7 @@ export async function serve(flags: ConfigFlags): Promise<RunningDaemon> {
       // Running VMs stay up (they are re-adopted at the next start); only the monitor stops.
       await daemon.services.vms.reconciler.stopMonitor();
       await daemon.services.jobs.shutdown();
+      daemon.services.execs.shutdown();
       await Promise.all(apps.map((app) => app.close()));
       daemon.database.close();
       lock.release();

@@ -2,7 +2,7 @@ import { ProblemError } from '../errors.js';
 import type { Problem } from '../types.js';
 
 export interface Stream {
-  write(text: string): unknown;
+  write(text: string | Uint8Array): unknown;
   isTTY?: boolean;
 }
 

@@ -290,6 +290,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/vms/{idOrName}/exec": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Run a program in a running VM and stream its output
+         * @description Runs the command in the guest over its shell channel (SSH on a virtio-serial port; no guest network needed) and streams application/x-ndjson: one ExecEvent per line, `started`, then `output` as the guest writes it (stdout and stderr apart), then `exit`. A client that disconnects before the exit kills the program and everything it started. Several execs may run on one VM at once. Problems that come before the program starts (bad request, VM not running, guest unreachable) are problem+json responses instead.
+         */
+        post: operations["execInVm"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/vms/{idOrName}/snapshots": {
         parameters: {
             query?: never;
@@ -784,6 +804,47 @@ export interface components {
             memoryMiB?: number;
             /** @description Guest ports to wait for before the snapshot is taken, so the services behind them are up in every restored VM */
             ports?: number[];
+        };
+        ExecRequest: {
+            /** @description argv: the program (looked up in the guest PATH) and its arguments, each passed as one word, never through a shell */
+            command: string[];
+            /** @description Environment variables added to the guest login environment */
+            env?: {
+                [key: string]: string;
+            };
+            /** @description Absolute working directory in the guest (default /root) */
+            cwd?: string;
+            /** @description Run as this guest user instead of root */
+            user?: string;
+            /** @description Standard input as text; the program sees end-of-file after it (and at once without stdin) */
+            stdin?: string;
+            /** @description Standard input as base64, for bytes that are not text */
+            stdinBase64?: string;
+            /** @description Kill the program and everything it started after this long */
+            timeoutSeconds?: number;
+        };
+        /** @description One line of an exec stream: started first, output as it happens, exit last (unless the guest connection broke, then the stream just ends) */
+        ExecEvent: {
+            /** @enum {string} */
+            type: "started";
+            execId: string;
+        } | {
+            /** @enum {string} */
+            type: "output";
+            stream: "stdout" | "stderr";
+            data: string;
+            /** @description utf8: data is the text as written; base64: the bytes were not valid UTF-8 */
+            encoding: "utf8" | "base64";
+        } | {
+            /** @enum {string} */
+            type: "exit";
+            /** @description null when a signal ended the program */
+            exitCode: number | null;
+            /** @description The signal that ended it, without SIG (e.g. KILL) */
+            signal: string | null;
+            /** @description banger killed it when timeoutSeconds passed */
+            timedOut: boolean;
+            durationMs: number;
         };
     };
     responses: never;
@@ -1649,6 +1710,77 @@ export interface operations {
             };
             /** @description Invalid request */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    execInVm: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                idOrName: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ExecRequest"];
+            };
+        };
+        responses: {
+            /** @description application/x-ndjson: one ExecEvent per line */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/x-ndjson": components["schemas"]["ExecEvent"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict with the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid request */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The guest did not answer */
+            502: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -17,9 +17,11 @@ export interface AgentTransport {
 }
 
 export const AGENT_PORT_NAME = 'org.banger.agent';
-export const AGENT_PROTOCOL_VERSION = 2;
+/** The virtio-serial port the guest's SSH server answers on, started by the agent's `shell` request. */
+export const SHELL_PORT_NAME = 'org.banger.shell';
+export const AGENT_PROTOCOL_VERSION = 3;
 
-export type AgentCommand = 'ping' | 'health' | 'reidentify';
+export type AgentCommand = 'ping' | 'health' | 'reidentify' | 'shell';
 
 /** What `reidentify` asks of a guest restored from a memory snapshot. */
 export interface ReidentifyArguments {
@@ -33,11 +35,18 @@ export interface ReidentifyArguments {
   sshHostKey?: GuestSshHostKey;
 }
 
+/** What `shell` asks: an SSH server on the shell port for the host connection named by token (agent version 3). */
+export interface ShellArguments {
+  /** Hex, up to 64 characters; the same for every resend of one host connection's request. */
+  token: string;
+}
+
 /** The arguments each command takes on its request line. */
 export interface AgentArguments {
   ping: undefined;
   health: undefined;
   reidentify: ReidentifyArguments;
+  shell: ShellArguments;
 }
 
 export interface AgentPing {
@@ -75,10 +84,18 @@ export interface AgentReidentified {
   listening?: number[];
 }
 
+export interface AgentShellStarted {
+  ok: true;
+  id?: string;
+  /** Which SSH server answers on the shell port. */
+  server: 'openssh' | 'dropbear';
+}
+
 export interface AgentReplies {
   ping: AgentPing;
   health: AgentHealth;
   reidentify: AgentReidentified;
+  shell: AgentShellStarted;
 }
 
 export class AgentError extends Error {
@@ -94,6 +111,7 @@ export class AgentError extends Error {
 
 const ID_PATTERN = /^[A-Za-z0-9_.-]{1,64}$/;
 const HOSTNAME_PATTERN = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
+const SHELL_TOKEN_PATTERN = /^[0-9a-f]{1,64}$/;
 const ENTROPY_PATTERN = /^(?:[0-9A-Fa-f]{2}){32,256}$/;
 // What the agent's valid_ssh_host_key accepts: "openssh-key-v1" and "ssh-ed25519" encoded.
 const SSH_PRIVATE_KEY_PATTERN = /^b3BlbnNzaC1rZXktdjE[A-Za-z0-9+/=]{1,1005}$/;
@@ -110,8 +128,12 @@ export function formatAgentRequest<C extends AgentCommand>(command: C, id: strin
 
 function requestLine(command: AgentCommand, id: string, args: AgentArguments[AgentCommand]): string {
   if (!ID_PATTERN.test(id)) throw new Error(`invalid agent request id: ${JSON.stringify(id)}`);
-  if (command !== 'reidentify') return `${command} ${id}\n`;
-  if (args === undefined) throw new Error('reidentify needs its arguments');
+  if (command === 'ping' || command === 'health') return `${command} ${id}\n`;
+  if (args === undefined) throw new Error(`${command} needs its arguments`);
+  if ('token' in args) {
+    if (!SHELL_TOKEN_PATTERN.test(args.token)) throw new Error('invalid shell token: 1 to 64 lowercase hex digits');
+    return `${command} ${id} ${args.token}\n`;
+  }
   const { hostname, unixMs, entropyHex, sshHostKey } = args;
   if (!HOSTNAME_PATTERN.test(hostname)) throw new Error(`invalid guest hostname ${JSON.stringify(hostname)}: an RFC 1123 label of up to 63 letters, digits and inner hyphens`);
   if (!Number.isSafeInteger(unixMs) || unixMs < 1 || unixMs > MAX_UNIX_MS) throw new Error(`invalid guest time ${unixMs}: positive whole milliseconds since the epoch, at most 15 digits`);
@@ -166,6 +188,7 @@ const replyFields: { [C in AgentCommand]: (value: Record<string, unknown>) => Re
     }
     return { uptimeSeconds, addresses: addresses as string[], hostname, agentVersion };
   },
+  shell: ({ server }) => (server === 'openssh' || server === 'dropbear' ? { server } : null),
   reidentify: ({ hostname, clockSetTo, rngReseeded, sshHostKeys, repeat, listening }) => {
     const ports = listening === undefined ? undefined : tcpPorts(listening);
     if (

@@ -34,6 +34,11 @@ export interface LaunchSpec {
   kernelArgs?: string[];
   /** Where guest RAM lives; default: anonymous memory of the hypervisor process. */
   memory?: GuestMemory;
+  /**
+   * The guest shell channel (SSH to the guest for exec and files); default true. A restore has it
+   * only when its snapshot's source had it, since the device model must match the saved state.
+   */
+  guestShell?: boolean;
 }
 
 export interface RestoreSpec extends Omit<LaunchSpec, 'memory'> {
@@ -125,6 +130,11 @@ export interface HypervisorDriver {
   killStrays(vmDir: string): Promise<number>;
   /** The stream to the VM's guest agent (docs/guest-agent.md). */
   agentTransport(vm: VmProcess): AgentTransport;
+  /**
+   * The stream to the port the guest's SSH server answers on once the agent's `shell` request
+   * started it, or null when the VM's hypervisor was started without that port.
+   */
+  shellTransport(vm: VmProcess): AgentTransport | null;
   /** Stops the guest's vCPUs; memory, devices and port forwards stay. */
   pause(vm: VmProcess): Promise<void>;
   resume(vm: VmProcess): Promise<void>;

@@ -44,6 +44,8 @@ export interface SnapshotCompatibility {
   machine: string;
   cpus: number;
   memoryMiB: number;
+  /** Whether the source had the guest shell port; a restore gets the same devices. Absent on snapshots made before it existed. */
+  guestShell?: boolean;
 }
 
 export interface SnapshotArtifacts {

@@ -48,6 +48,8 @@ export const problemCatalogue = {
   'hypervisor-exited': { status: 500, title: 'The hypervisor exited' },
   'agent-timeout': { status: 504, title: 'The guest agent did not answer in time' },
   'port-timeout': { status: 504, title: 'A published guest port did not open in time' },
+  'guest-shell-unavailable': { status: 409, title: 'The VM has no guest shell channel' },
+  'guest-unreachable': { status: 502, title: 'The guest did not answer on its shell channel' },
   'internal': { status: 500, title: 'Internal error' },
 } as const satisfies Record<string, { status: number; title: string }>;
 

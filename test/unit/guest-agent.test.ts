@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import {
+  AGENT_PROTOCOL_VERSION,
   AgentError,
   formatAgentRequest,
   guestHostnameFor,
@@ -150,7 +151,7 @@ for (const shell of agentShells) {
     if (healthReply?.ok) {
       t.equal(healthReply.id, 'h-1');
       t.ok(healthReply.uptimeSeconds > 0);
-      t.equal(healthReply.agentVersion, 2);
+      t.equal(healthReply.agentVersion, AGENT_PROTOCOL_VERSION);
       t.ok(healthReply.addresses.every((address) => !address.startsWith('127.') && address !== '::1/128'), 'no loopback');
     }
     t.same(JSON.parse(lines[2] ?? ''), { ok: false, id: 'x', error: 'unknown request' });
@@ -505,7 +506,7 @@ for (const shell of agentShells) {
     const agent = await agentOverSocket(t, shell, box.env);
     const transport = unixSocketTransport(agent.path);
     t.equal((await queryAgent(transport, { command: 'ping', timeoutMs: 10_000 })).ok, true, 'ping');
-    t.equal((await queryAgent(transport, { command: 'health', timeoutMs: 10_000 })).agentVersion, 2, 'health');
+    t.equal((await queryAgent(transport, { command: 'health', timeoutMs: 10_000 })).agentVersion, AGENT_PROTOCOL_VERSION, 'health');
     let sent = 0;
     const counting: AgentTransport = {
       description: transport.description,

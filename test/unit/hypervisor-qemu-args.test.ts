@@ -27,6 +27,7 @@ t.test('the VM dir layout', async (t) => {
   t.same(qemuVmFiles('/state/vms/v1'), {
     qmpSocket: '/state/vms/v1/qmp.sock',
     agentSocket: '/state/vms/v1/agent.sock',
+    shellSocket: '/state/vms/v1/shell.sock',
     consoleLog: '/state/vms/v1/console.log',
     stderrLog: '/state/vms/v1/qemu.log',
     pidFile: '/state/vms/v1/qemu.pid',
@@ -88,8 +89,14 @@ t.test('a restore launches the snapshot\'s machine on the clone\'s own disks and
     compatibility: { hypervisor: 'qemu', binaryVersion: 'QEMU emulator version 7.2.22', machine: 'q35', cpus: 2, memoryMiB: 512 },
     sizeBytes: 1,
   };
-  t.same(restoreLaunchSpec({ ...spec, snapshot }), { ...spec, memory: { file: '/snap/memory', shared: false } }, 'RAM maps the memory file copy-on-write');
-  t.same(restoreLaunchSpec({ ...spec, snapshot: { ...snapshot, memoryFile: null } }), spec, 'RAM in the state file: anonymous RAM');
+  t.same(restoreLaunchSpec({ ...spec, snapshot }), { ...spec, guestShell: false, memory: { file: '/snap/memory', shared: false } }, 'RAM maps the memory file copy-on-write');
+  t.same(restoreLaunchSpec({ ...spec, snapshot: { ...snapshot, memoryFile: null } }), { ...spec, guestShell: false }, 'RAM in the state file: anonymous RAM');
+  const withShell = { ...snapshot, compatibility: { ...snapshot.compatibility, guestShell: true } };
+  t.same(restoreLaunchSpec({ ...spec, snapshot: withShell }).guestShell, true, 'the shell port when the source had it');
+  const shellPorts = (launch: typeof spec) => qemuLaunchArgs(launch, 'tcg', qemuVmFiles(launch.vmDir)).filter((arg) => arg.includes('org.banger.shell')).length;
+  t.equal(shellPorts(restoreLaunchSpec({ ...spec, snapshot })), 0, 'none for a snapshot made before it existed: the device model must match the saved state');
+  t.equal(shellPorts(restoreLaunchSpec({ ...spec, snapshot: withShell })), 1);
+  t.equal(shellPorts(spec), 1, 'a boot always has it');
 });
 
 t.test('socket paths must fit sun_path', async (t) => {

@@ -1,6 +1,7 @@
 import t from 'tap';
 import { diskFormat, kernelCommandLine, qemuBootArgs, qemuOptionValue, refusedHostForwards, type QemuBootOptions } from '../../server/hypervisor/qemu/boot-args.js';
 import { DEFAULT_TRANSLATION_CACHE_MIB, parseTranslationCacheSetting, translationCacheMiB } from '../../server/hypervisor/qemu/translation-cache.js';
+import { DEFAULT_MALLOC_ARENAS, parseMallocArenaSetting, qemuEnvironment } from '../../server/hypervisor/qemu/malloc-arenas.js';
 
 const base: QemuBootOptions = {
   kernel: '/k/vmlinuz',
@@ -126,4 +127,16 @@ t.test('the TCG translation cache size', async (t) => {
   t.equal(translationCacheMiB('auto'), DEFAULT_TRANSLATION_CACHE_MIB);
   t.equal(translationCacheMiB('default'), undefined);
   t.equal(translationCacheMiB(32), 32);
+});
+
+t.test("QEMU's malloc arenas", async (t) => {
+  t.equal(parseMallocArenaSetting(undefined), 'auto');
+  t.equal(parseMallocArenaSetting('default'), 'default');
+  t.equal(parseMallocArenaSetting('2'), 2);
+  t.throws(() => parseMallocArenaSetting('0'), /BANGER_QEMU_MALLOC_ARENA_MAX.*1 to 64/);
+  t.throws(() => parseMallocArenaSetting('two'), /BANGER_QEMU_MALLOC_ARENA_MAX/);
+  const base = { PATH: '/usr/bin', MALLOC_ARENA_MAX: '8' };
+  t.same(qemuEnvironment('auto', base), { PATH: '/usr/bin', MALLOC_ARENA_MAX: String(DEFAULT_MALLOC_ARENAS) });
+  t.same(qemuEnvironment(4, base), { PATH: '/usr/bin', MALLOC_ARENA_MAX: '4' });
+  t.same(qemuEnvironment('default', base), { PATH: '/usr/bin' }, "glibc's own: the daemon's setting is not passed on either");
 });

@@ -1,4 +1,4 @@
-import { AGENT_PORT_NAME } from '../../guest/agent-protocol.js';
+import { AGENT_PORT_NAME, SHELL_PORT_NAME } from '../../guest/agent-protocol.js';
 import type { Acceleration } from '../driver.js';
 import type { GuestMemory } from '../snapshot.js';
 import { memoryBackendObject, RAM_BACKEND_ID } from './memory-backend.js';
@@ -26,6 +26,8 @@ export interface QemuBootOptions {
   cpus: number;
   /** Unix socket QEMU listens on for the guest agent's virtio-serial port. */
   agentSocket: string;
+  /** Unix socket for the guest shell's virtio-serial port (SSH to the guest, for exec and files); none when absent. */
+  shellSocket?: string;
   /** The serial console is written here. */
   consoleLog: string;
   accel: Acceleration;
@@ -131,6 +133,14 @@ export function qemuBootArgs(options: QemuBootOptions): string[] {
     '-device',
     `virtserialport,bus=vser0.0,chardev=agent,name=${AGENT_PORT_NAME}`,
   );
+  if (options.shellSocket !== undefined) {
+    args.push(
+      '-chardev',
+      `socket,id=shell,path=${qemuOptionValue(options.shellSocket)},server=on,wait=off`,
+      '-device',
+      `virtserialport,bus=vser0.0,chardev=shell,name=${SHELL_PORT_NAME}`,
+    );
+  }
 
   if (options.qmpSocket !== undefined) args.push('-qmp', `unix:${qemuOptionValue(options.qmpSocket)},server=on,wait=off`);
   if (options.pidFile !== undefined) args.push('-pidfile', options.pidFile);

@@ -1,11 +1,13 @@
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { qemuBootArgs } from './boot-args.js';
-import type { Acceleration, LaunchSpec } from '../driver.js';
+import type { Acceleration, LaunchSpec, VmProcess } from '../driver.js';
 
 /** Where a QEMU VM keeps its runtime files inside its VM dir. */
 export interface QemuVmFiles {
   qmpSocket: string;
   agentSocket: string;
+  /** The guest shell's port (SSH for exec and files); see shellSocketOf. */
+  shellSocket: string;
   consoleLog: string;
   /** QEMU's stdout and stderr. */
   stderrLog: string;
@@ -14,10 +16,18 @@ export interface QemuVmFiles {
   migrationSocket: string;
 }
 
+const SHELL_SOCKET = 'shell.sock';
+
+/** The shell socket of a recorded VM, which sits beside its agent socket; it exists only when QEMU was started with the port. */
+export function shellSocketOf(vm: Pick<VmProcess, 'agentSocket'>): string {
+  return join(dirname(vm.agentSocket), SHELL_SOCKET);
+}
+
 export function qemuVmFiles(vmDir: string): QemuVmFiles {
   return {
     qmpSocket: join(vmDir, 'qmp.sock'),
     agentSocket: join(vmDir, 'agent.sock'),
+    shellSocket: join(vmDir, SHELL_SOCKET),
     consoleLog: join(vmDir, 'console.log'),
     stderrLog: join(vmDir, 'qemu.log'),
     pidFile: join(vmDir, 'qemu.pid'),
@@ -54,6 +64,7 @@ export function qemuLaunchArgs(
     memoryMiB: spec.memoryMiB,
     cpus: spec.cpus,
     agentSocket: files.agentSocket,
+    shellSocket: spec.guestShell === false ? undefined : files.shellSocket,
     consoleLog: files.consoleLog,
     accel,
     hostForwards: spec.portForwards,

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { AgentTransport } from '../../guest/agent-protocol.js';
@@ -33,10 +34,11 @@ import { settleQemuSnapshot } from './snapshot-recovery.js';
 import { translationCacheMiB, type TranslationCacheSetting } from './translation-cache.js';
 import { QEMU_MACHINE } from './boot-args.js';
 import { cloneSnapshotDisks } from './disk-layers.js';
-import { qemuLaunchArgs, qemuVmFiles } from './launch-args.js';
+import { qemuLaunchArgs, qemuVmFiles, shellSocketOf } from './launch-args.js';
 import { qemuProcessMemoryUsage } from './memory-usage.js';
 import { QmpClient, QmpError, withQmp } from './qmp-client.js';
 import { loadSnapshotState, restoreLaunchSpec } from './qemu-restore.js';
+import { qemuEnvironment, type MallocArenaSetting } from './malloc-arenas.js';
 import { takeQemuSnapshot } from './qemu-snapshot.js';
 import { qemuBinaryVersion } from './qemu-version.js';
 import { createQemuRootDisk, qemuRootDiskPath } from './root-disk.js';
@@ -53,6 +55,8 @@ export interface QemuDriverOptions {
   stateTimeoutMs?: number;
   /** TCG's translation cache per VM (translation-cache.ts); default auto. */
   translationCache?: TranslationCacheSetting;
+  /** glibc malloc arenas per QEMU process (malloc-arenas.ts); default auto. */
+  mallocArenas?: MallocArenaSetting;
 }
 
 const DEFAULT_BINARY = 'qemu-system-x86_64';
@@ -112,6 +116,7 @@ export class QemuDriver implements HypervisorDriver {
       binary: this.binary,
       args: qemuLaunchArgs(spec, accel, files, { ...options, translationCacheMiB: translationCacheMiB(this.options.translationCache ?? 'auto') }),
       vmDir: spec.vmDir,
+      env: qemuEnvironment(this.options.mallocArenas ?? 'auto'),
       files,
       accel,
       forwardedPorts: spec.portForwards.map((forward) => forward.hostPort),
@@ -201,6 +206,11 @@ export class QemuDriver implements HypervisorDriver {
     return unixSocketTransport(vm.agentSocket);
   }
 
+  shellTransport(vm: VmProcess): AgentTransport | null {
+    const socket = shellSocketOf(vm);
+    return existsSync(socket) ? unixSocketTransport(socket) : null;
+  }
+
   /**
    * ACPI power button first (the guest flushes and powers off, if it listens),
    * then QMP quit (QEMU flushes its disks; the guest's page cache is lost), then
@@ -253,6 +263,6 @@ export class QemuDriver implements HypervisorDriver {
   /** Sockets left by a killed QEMU accept nothing but would still look like a VM's. */
   private async removeRuntimeFiles(vm: VmProcess): Promise<void> {
     const { pidFile } = qemuVmFiles(dirname(vm.controlSocket));
-    await Promise.all([vm.controlSocket, vm.agentSocket, pidFile].map((path) => rm(path, { force: true })));
+    await Promise.all([vm.controlSocket, vm.agentSocket, shellSocketOf(vm), pidFile].map((path) => rm(path, { force: true })));
   }
 }

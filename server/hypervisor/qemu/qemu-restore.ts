@@ -23,7 +23,8 @@ const EXIT_AFTER_CLOSE_MS = 2000;
  * private (share=off), so clones share its pages until they write and never write to it.
  */
 export function restoreLaunchSpec(spec: RestoreSpec): LaunchSpec {
-  const { snapshot, ...launch } = spec;
+  const { snapshot, ...rest } = spec;
+  const launch = { ...rest, guestShell: snapshot.compatibility.guestShell === true };
   return snapshot.memoryFile === null ? launch : { ...launch, memory: { file: snapshot.memoryFile, shared: false } };
 }
 

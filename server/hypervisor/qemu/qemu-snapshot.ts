@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { readdir, rename, rm } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { allocatedBytes, copyFilePreferClone } from '../../host/copy.js';
@@ -6,7 +7,7 @@ import type { GuestMemory, SnapshotArtifacts, SnapshotCompatibility, SnapshotSpe
 import { QEMU_MACHINE } from './boot-args.js';
 import { createNextLayers, inspectDisks, moveDisks, switchToNextLayers, type FrozenDisk } from './disk-freeze.js';
 import { nextLayerPath } from './disk-layers.js';
-import { checkSocketPath, qemuVmFiles } from './launch-args.js';
+import { checkSocketPath, qemuVmFiles, shellSocketOf } from './launch-args.js';
 import { RAM_BACKEND_ID } from './memory-backend.js';
 import { saveState } from './migration.js';
 import { withQmp, type QmpClient } from './qmp-client.js';
@@ -164,7 +165,13 @@ export async function takeQemuSnapshot(vm: VmProcess, spec: SnapshotSpec, option
     { timeoutMs: QMP_CONNECT_MS, signal: options.signal },
   );
 
-  const compatibility: SnapshotCompatibility = { hypervisor: 'qemu', binaryVersion: options.binaryVersion, machine: QEMU_MACHINE, ...taken.shape };
+  const compatibility: SnapshotCompatibility = {
+    hypervisor: 'qemu',
+    binaryVersion: options.binaryVersion,
+    machine: QEMU_MACHINE,
+    ...taken.shape,
+    guestShell: existsSync(shellSocketOf(vm)),
+  };
   const [root, work] = taken.disks as [FrozenDisk, FrozenDisk];
   return {
     stateFile,

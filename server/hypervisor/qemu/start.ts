@@ -18,6 +18,8 @@ export interface QemuStart {
   binary: string;
   args: string[];
   vmDir: string;
+  /** The process's environment; the daemon's when absent. */
+  env?: NodeJS.ProcessEnv;
   files: QemuVmFiles;
   accel: Acceleration;
   /** Host ports of the forwards, to tell a taken port from other start failures. */
@@ -36,11 +38,12 @@ export async function startQemu(start: QemuStart, options: LaunchOptions = {}): 
   const { files } = start;
   checkSocketPath(files.qmpSocket);
   checkSocketPath(files.agentSocket);
+  checkSocketPath(files.shellSocket);
   checkSocketPath(files.migrationSocket);
 
   let spawned;
   try {
-    spawned = await spawnDetached(start.binary, start.args, { cwd: start.vmDir, stdoutPath: files.stderrLog, stderrPath: files.stderrLog });
+    spawned = await spawnDetached(start.binary, start.args, { cwd: start.vmDir, env: start.env, stdoutPath: files.stderrLog, stderrPath: files.stderrLog });
   } catch (error) {
     if (error instanceof SpawnDetachedError) {
       const hint = error.reason === 'not-found' ? ' (install qemu-system-x86)' : '';

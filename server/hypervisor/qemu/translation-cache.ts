@@ -1,3 +1,5 @@
+import { parseTuningSetting, tuningValue, type TuningSetting } from './tuning-setting.js';
+
 /**
  * The size of QEMU's TCG translation cache (-accel tcg,tb-size=N, in MiB). QEMU 7.2 reserves 1 GiB
  * by default and a Debian guest fills ~360-520 MiB of it while booting, so under software
@@ -10,20 +12,13 @@
  */
 export const DEFAULT_TRANSLATION_CACHE_MIB = 96;
 
-/** `auto` (the default above), `default` (QEMU's own), or a size in MiB. */
-export type TranslationCacheSetting = 'auto' | 'default' | number;
+export type TranslationCacheSetting = TuningSetting;
 
 export function parseTranslationCacheSetting(text: string | undefined): TranslationCacheSetting {
-  if (text === undefined || text === '' || text === 'auto') return 'auto';
-  if (text === 'default') return 'default';
-  if (!/^\d+$/.test(text) || Number(text) < 1 || Number(text) > 4096) {
-    throw new Error(`BANGER_QEMU_TB_SIZE_MIB must be auto, default or a size in MiB from 1 to 4096, got "${text}"`);
-  }
-  return Number(text);
+  return parseTuningSetting('BANGER_QEMU_TB_SIZE_MIB', text, { max: 4096, what: 'a size in MiB' });
 }
 
 /** The tb-size to pass, or undefined for QEMU's own default. */
 export function translationCacheMiB(setting: TranslationCacheSetting): number | undefined {
-  if (setting === 'default') return undefined;
-  return setting === 'auto' ? DEFAULT_TRANSLATION_CACHE_MIB : setting;
+  return tuningValue(setting, DEFAULT_TRANSLATION_CACHE_MIB);
 }

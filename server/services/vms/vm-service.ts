@@ -385,6 +385,13 @@ export class VmService {
     return selectors;
   }
 
+  /** A running VM's process and driver, for work inside the guest (exec, files); 409 in any other state. */
+  runningVm(idOrName: string, purpose: string): { vm: VmRow; process: VmProcess; driver: HypervisorDriver } {
+    const vm = this.find(idOrName);
+    if (vm.state !== 'running' || !vm.process) throw this.stateConflict(vm, purpose, ['running']);
+    return { vm, process: vm.process, driver: this.records.driverOf(vm) };
+  }
+
   private stateConflict(vm: VmRow, verb: string, allowed: string[]): BangerError {
     const busy = this.options.jobRecords.activeFor('vm', vm.id);
     return new BangerError('vm-state-conflict', `VM ${vm.name} is ${vm.state}; only a ${allowed.join(' or ')} VM can be ${verb}`, {

@@ -1,0 +1,84 @@
+import { randomBytes } from 'node:crypto';
+import ssh2 from 'ssh2';
+import { AgentError, queryAgent, type AgentTransport } from './agent-protocol.js';
+
+/**
+ * An SSH connection to a guest over its shell port (docs/guest-agent.md, "Exec and files"):
+ * the host attaches to the port, asks the agent to start the guest's SSH server in inetd mode
+ * on it, then speaks SSH through it with the daemon's key. SSH gives exec with separate stdout
+ * and stderr, exit codes and signals, several channels at once with flow control, and SFTP,
+ * over a channel that needs no guest network.
+ */
+
+export interface GuestShellOptions {
+  shell: AgentTransport;
+  agent: AgentTransport;
+  /** The daemon's private key (OpenSSH format), authorized for root in every guest. */
+  privateKey: string | Buffer;
+  /** Bound on the whole connect: agent request and SSH handshake. */
+  timeoutMs: number;
+  signal?: AbortSignal;
+}
+
+export class GuestShellError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'GuestShellError';
+  }
+}
+
+/**
+ * The server's host key is not checked: the stream is the VM's own hypervisor socket, which
+ * only root on this host can open, so nothing can stand between daemon and guest.
+ */
+const acceptOwnGuest = (): boolean => true;
+
+export async function openGuestShell(options: GuestShellOptions): Promise<ssh2.Client> {
+  const { signal } = options;
+  const deadline = Date.now() + options.timeoutMs;
+  const socket = await options.shell.open().catch((error: unknown) => {
+    throw new GuestShellError(`cannot attach to the guest shell port (${options.shell.description}): ${messageOf(error)}`, { cause: error });
+  });
+  const client = new ssh2.Client();
+  try {
+    // Attached first: a server started before the host is there reads end-of-file and exits.
+    const token = randomBytes(8).toString('hex');
+    await queryAgent(options.agent, { command: 'shell', args: { token }, timeoutMs: Math.max(1000, deadline - Date.now()), signal }).catch((error: unknown) => {
+      const why = error instanceof AgentError && error.code === 'refused' ? error.message : `the guest agent did not start an SSH server: ${messageOf(error)}`;
+      throw new GuestShellError(why, { cause: error });
+    });
+    await new Promise<void>((resolve, reject) => {
+      const fail = (error: unknown): void => {
+        signal?.removeEventListener('abort', onAbort);
+        reject(error instanceof Error ? error : new Error(String(error)));
+      };
+      const onAbort = (): void => fail(signal?.reason ?? new Error('aborted'));
+      signal?.addEventListener('abort', onAbort, { once: true });
+      client.once('ready', () => {
+        signal?.removeEventListener('abort', onAbort);
+        client.off('error', fail);
+        resolve();
+      });
+      client.once('error', fail);
+      client.connect({
+        sock: socket,
+        username: 'root',
+        privateKey: options.privateKey,
+        hostVerifier: acceptOwnGuest,
+        readyTimeout: Math.max(1000, deadline - Date.now()),
+        // The hypervisor socket does not drop silently, and a keepalive would wake an idle guest.
+        keepaliveInterval: 0,
+      });
+    });
+    return client;
+  } catch (error) {
+    client.end();
+    socket.destroy();
+    if (error instanceof GuestShellError || signal?.aborted) throw error;
+    throw new GuestShellError(`SSH to the guest over its shell port failed: ${messageOf(error)}`, { cause: error });
+  }
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

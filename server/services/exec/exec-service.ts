@@ -1,0 +1,70 @@
+import type ssh2 from 'ssh2';
+import { BangerError } from '../errors.js';
+import { newId } from '../ids.js';
+import type { VmService } from '../vms/vm-service.js';
+import { execCommandLine, execSpecErrors, killCommandLine, type ExecSpec } from './exec-command.js';
+
+// Bounds one command line's cleanup; older files stay in the guest's /run (a few bytes each).
+const MAX_ENDED = 64;
+import { GuestExec } from './guest-exec.js';
+import type { GuestShells } from './guest-shells.js';
+
+export interface ExecRequest extends ExecSpec {
+  /** Standard input as text; closed after it. */
+  stdin?: string;
+  /** Standard input as base64, for bytes that are not text. */
+  stdinBase64?: string;
+  /** Kill the program (its whole process group) after this long. */
+  timeoutSeconds?: number;
+}
+
+/** Programs run in running guests over their shell channel. Knows nothing of HTTP. */
+export class ExecService {
+  /** Per connection, execs that ended since the last one started: their group files go with the next command. */
+  private readonly ended = new WeakMap<ssh2.Client, string[]>();
+
+  constructor(
+    private readonly vms: VmService,
+    private readonly shells: GuestShells,
+  ) {}
+
+  /** Checks the request, then starts the program; the returned stream carries its output and exit. */
+  async exec(idOrName: string, request: ExecRequest): Promise<GuestExec> {
+    const errors = execSpecErrors(request);
+    if (request.stdin !== undefined && request.stdinBase64 !== undefined) {
+      errors.push({ field: 'body.stdinBase64', message: 'give stdin or stdinBase64, not both' });
+    }
+    if (request.stdinBase64 !== undefined && !/^[A-Za-z0-9+/]*={0,2}$/.test(request.stdinBase64)) {
+      errors.push({ field: 'body.stdinBase64', message: 'must be base64' });
+    }
+    if (errors.length > 0) throw new BangerError('validation-failed', `The exec request is not valid: ${errors.map((e) => `${e.field} ${e.message}`).join('; ')}`, { errors });
+    const { vm, process, driver } = this.vms.runningVm(idOrName, 'used for exec');
+    const client = await this.shells.connection(vm.id, vm.name, driver, process);
+    const execId = newId();
+    const ended = this.ended.get(client) ?? [];
+    this.ended.delete(client);
+    const stdin = request.stdinBase64 !== undefined ? Buffer.from(request.stdinBase64, 'base64') : request.stdin !== undefined ? Buffer.from(request.stdin) : undefined;
+    return await GuestExec.start(client, {
+      execId,
+      commandLine: execCommandLine(request, { execId, ended }),
+      killCommandLine: killCommandLine(execId),
+      onEnded: (id) => this.ended.set(client, [...(this.ended.get(client) ?? []), id].slice(-MAX_ENDED)),
+      stdin,
+      timeoutMs: request.timeoutSeconds === undefined ? undefined : request.timeoutSeconds * 1000,
+    }).catch((error: unknown) => {
+      throw new BangerError('guest-unreachable', `VM ${vm.name}: the guest's SSH server did not start the command: ${error instanceof Error ? error.message : String(error)}`, {
+        hint: 'retry; if it persists, restart the VM',
+        cause: error,
+      });
+    });
+  }
+
+  /** Ends the VM's shell connection (the VM stopped or went away). */
+  forget(vmId: string): void {
+    this.shells.close(vmId);
+  }
+
+  shutdown(): void {
+    this.shells.closeAll();
+  }
+}

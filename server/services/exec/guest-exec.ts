@@ -1,0 +1,149 @@
+import { Readable } from 'node:stream';
+import type ssh2 from 'ssh2';
+import { OutputDecoder, type OutputData } from './output-chunks.js';
+
+/**
+ * One command running in a guest, as a readable stream of events: output as it comes, then
+ * exactly one exit event. The stream pauses the guest's output while its reader is behind
+ * (SSH's window stops the guest program's writes), so nothing piles up in the daemon. Destroying
+ * the stream early (the HTTP client went away) kills the guest program's process group.
+ */
+
+export type ExecEvent =
+  | { type: 'started'; execId: string }
+  | ({ type: 'output'; stream: 'stdout' | 'stderr' } & OutputData)
+  | {
+      type: 'exit';
+      /** null when a signal ended the program. */
+      exitCode: number | null;
+      /** e.g. "KILL", without the SIG prefix; null for a normal exit. */
+      signal: string | null;
+      /** Whether banger killed it because timeoutSeconds passed. */
+      timedOut: boolean;
+      durationMs: number;
+    };
+
+export interface GuestExecOptions {
+  execId: string;
+  commandLine: string;
+  /** Run over a second channel to kill the program's process group. */
+  killCommandLine: string;
+  /** Called once the program has ended (or was killed), with its exec id. */
+  onEnded?: (execId: string) => void;
+  /** Written to the program's standard input, which is then closed; closed at once when absent. */
+  stdin?: Buffer;
+  timeoutMs?: number;
+}
+
+// After a kill, how long the guest gets to report the exit before the channel is closed without it.
+const KILL_REPORT_MS = 5000;
+
+export class GuestExec extends Readable {
+  private channel: ssh2.ClientChannel | undefined;
+  private readonly started = performance.now();
+  private exitCode: number | null = null;
+  private exitSignal: string | null = null;
+  private timedOut = false;
+  private finished = false;
+  private timeout: NodeJS.Timeout | undefined;
+  private killReport: NodeJS.Timeout | undefined;
+  private readonly decoders = { stdout: new OutputDecoder(), stderr: new OutputDecoder() };
+
+  private constructor(
+    private readonly client: ssh2.Client,
+    private readonly options: GuestExecOptions,
+  ) {
+    super({ objectMode: true, highWaterMark: 16 });
+  }
+
+  /** Resolves once the guest's SSH server accepted the command; rejects when it refused the channel. */
+  static start(client: ssh2.Client, options: GuestExecOptions): Promise<GuestExec> {
+    const exec = new GuestExec(client, options);
+    return new Promise((resolve, reject) => {
+      client.exec(options.commandLine, (error, channel) => {
+        if (error) return reject(error);
+        exec.attach(channel);
+        resolve(exec);
+      });
+    });
+  }
+
+  private attach(channel: ssh2.ClientChannel): void {
+    this.channel = channel;
+    this.push({ type: 'started', execId: this.options.execId } satisfies ExecEvent);
+    channel.on('data', (chunk: Buffer) => this.output('stdout', chunk));
+    channel.stderr.on('data', (chunk: Buffer) => this.output('stderr', chunk));
+    channel.on('exit', (code: number | null, signal?: string) => {
+      this.exitCode = typeof code === 'number' ? code : null;
+      this.exitSignal = typeof signal === 'string' ? signal.replace(/^SIG/, '') : null;
+    });
+    channel.on('close', () => this.finish());
+    channel.on('error', () => this.finish());
+    if (this.options.timeoutMs !== undefined) {
+      this.timeout = setTimeout(() => {
+        this.timedOut = true;
+        this.kill();
+      }, this.options.timeoutMs);
+    }
+    channel.end(this.options.stdin);
+  }
+
+  private output(stream: 'stdout' | 'stderr', chunk: Buffer): void {
+    const data = this.decoders[stream].write(chunk);
+    if (data !== null && !this.push({ type: 'output', stream, ...data } satisfies ExecEvent)) this.pauseOutput();
+  }
+
+  private pauseOutput(): void {
+    this.channel?.pause();
+    this.channel?.stderr.pause();
+  }
+
+  override _read(): void {
+    this.channel?.resume();
+    this.channel?.stderr.resume();
+  }
+
+  /** SIGKILL to the program's process group, from a second channel; the exit event follows. */
+  private kill(): void {
+    const channel = this.channel;
+    if (!channel || this.finished || this.killReport) return;
+    this.killReport = setTimeout(() => channel.close(), KILL_REPORT_MS);
+    this.client.exec(this.options.killCommandLine, (error, killer) => {
+      if (error) return;
+      killer.resume();
+      killer.stderr.resume();
+      killer.end();
+    });
+  }
+
+  private finish(): void {
+    if (this.finished) return;
+    this.finished = true;
+    clearTimeout(this.timeout);
+    clearTimeout(this.killReport);
+    this.options.onEnded?.(this.options.execId);
+    for (const stream of ['stdout', 'stderr'] as const) {
+      const rest = this.decoders[stream].end();
+      if (rest !== null) this.push({ type: 'output', stream, ...rest } satisfies ExecEvent);
+    }
+    this.push({
+      type: 'exit',
+      exitCode: this.exitCode,
+      signal: this.exitSignal ?? (this.exitCode === null ? 'KILL' : null),
+      timedOut: this.timedOut,
+      durationMs: Math.round(performance.now() - this.started),
+    } satisfies ExecEvent);
+    this.push(null);
+  }
+
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    if (!this.finished) {
+      // The kill runs on its own channel; this one closes once the guest reports the exit.
+      this.kill();
+      this.finished = true;
+      clearTimeout(this.timeout);
+      this.options.onEnded?.(this.options.execId);
+    }
+    callback(error);
+  }
+}

@@ -1,0 +1,78 @@
+import type ssh2 from 'ssh2';
+import type { HypervisorDriver, VmProcess } from '../../hypervisor/driver.js';
+import { GuestShellError, openGuestShell } from '../../guest/guest-shell.js';
+import { BangerError } from '../errors.js';
+
+/**
+ * One SSH connection per running VM, opened on first use and shared by every exec and file
+ * call on that VM (SSH multiplexes them as channels). A virtio-serial port takes one host at a
+ * time, so a second connection could never be opened beside the first anyway.
+ */
+
+interface Entry {
+  /** pid and start time: a restarted VM's process is another machine to talk to. */
+  identity: string;
+  connection: Promise<ssh2.Client>;
+}
+
+export interface GuestShellsOptions {
+  privateKey: () => Promise<Buffer>;
+  connectTimeoutMs: number;
+}
+
+export class GuestShells {
+  private readonly entries = new Map<string, Entry>();
+
+  constructor(private readonly options: GuestShellsOptions) {}
+
+  /** The VM's connection, opened if needed. Throws BangerError: guest-shell-unavailable or guest-unreachable. */
+  async connection(vmId: string, vmName: string, driver: HypervisorDriver, vm: VmProcess): Promise<ssh2.Client> {
+    const identity = `${vm.pid}:${vm.startTime}`;
+    const known = this.entries.get(vmId);
+    if (known && known.identity === identity) return known.connection;
+    if (known) this.close(vmId);
+
+    const shell = driver.shellTransport(vm);
+    if (shell === null) {
+      throw new BangerError('guest-shell-unavailable', `VM ${vmName} was started without the guest shell port that exec and file transfer go through`, {
+        hint: `its hypervisor process predates this banger, or it was restored from an older snapshot: restart the VM (POST /vms/${vmId}/restart), or warm its image again`,
+      });
+    }
+    // No caller's signal: the connection is everyone's, and its own timeout bounds it.
+    const connection = this.options.privateKey().then((privateKey) =>
+      openGuestShell({ shell, agent: driver.agentTransport(vm), privateKey, timeoutMs: this.options.connectTimeoutMs }),
+    );
+    const entry: Entry = { identity, connection };
+    this.entries.set(vmId, entry);
+    try {
+      const client = await connection;
+      const forget = (): void => {
+        if (this.entries.get(vmId) === entry) this.entries.delete(vmId);
+      };
+      client.once('close', forget);
+      client.once('error', forget);
+      return client;
+    } catch (error) {
+      if (this.entries.get(vmId) === entry) this.entries.delete(vmId);
+      if (error instanceof GuestShellError) {
+        throw new BangerError('guest-unreachable', `VM ${vmName}: ${error.message}`, {
+          hint: 'the guest may still be booting, or its image predates exec support (agent version 3): rebuild the image',
+          cause: error,
+        });
+      }
+      throw error;
+    }
+  }
+
+  /** Ends the VM's connection, e.g. when it stops; open channels end with it. */
+  close(vmId: string): void {
+    const entry = this.entries.get(vmId);
+    if (!entry) return;
+    this.entries.delete(vmId);
+    entry.connection.then((client) => client.end(), () => {});
+  }
+
+  closeAll(): void {
+    for (const vmId of [...this.entries.keys()]) this.close(vmId);
+  }
+}

@@ -1,0 +1,50 @@
+import { spawnSync } from 'node:child_process';
+import t from 'tap';
+import { execCommandLine, execSpecErrors, killCommandLine, shellQuote } from '../../server/services/exec/exec-command.js';
+import { OutputDecoder, outputBytes } from '../../server/services/exec/output-chunks.js';
+
+const shellWords = (line: string): string[] => {
+  // The words a POSIX shell makes of the quoted argv, printed one per line by printf.
+  const result = spawnSync('sh', ['-c', `printf '%s\\n' ${line}`], { encoding: 'utf8' });
+  return result.stdout.split('\n').slice(0, -1);
+};
+
+t.test('every word reaches the shell as one word, never as code', async (t) => {
+  const words = ["it's", 'a b', '$HOME', '`id`', '$(id)', ';true', '"', '\\', '*', '', 'ünï ✓', "''"];
+  t.same(shellWords(words.map(shellQuote).join(' ')), words);
+});
+
+t.test('the command line records its group, sets up, and execs the program', async (t) => {
+  const line = execCommandLine({ command: ['make', 'test'], env: { CI: 'true', QUOTE: "a'b" }, cwd: '/root/src' }, { execId: 'e1', ended: ['e0'] });
+  t.equal(line, "rm -f /run/banger-exec.e0; echo $$ >/run/banger-exec.e1; cd -- '/root/src' || exit 2; export CI='true'; export QUOTE='a'\\''b'; exec 'make' 'test'");
+  t.match(execCommandLine({ command: ['id'], user: 'nobody' }, { execId: 'e2' }), /exec setpriv --reuid=nobody --regid="\$\(id -g nobody\)" --init-groups -- 'id'$/);
+  t.equal(killCommandLine('e1'), 'read -r group </run/banger-exec.e1 && kill -KILL -- "-$group"; rm -f /run/banger-exec.e1');
+  t.throws(() => killCommandLine('../x'), /invalid exec id/);
+});
+
+t.test('requests that cannot run are refused by field', async (t) => {
+  t.same(execSpecErrors({ command: ['true'] }), []);
+  const fields = (spec: Parameters<typeof execSpecErrors>[0]) => execSpecErrors(spec).map((error) => error.field);
+  t.same(fields({ command: [''] }), ['body.command']);
+  t.same(fields({ command: ['-rf'] }), ['body.command']);
+  t.same(fields({ command: ['a\0b'] }), ['body.command']);
+  t.same(fields({ command: ['true'], env: { 'A B': '1', '1X': '2', OK: '3' } }), ['body.env.A B', 'body.env.1X']);
+  t.same(fields({ command: ['true'], cwd: 'tmp' }), ['body.cwd']);
+  t.same(fields({ command: ['true'], user: 'Root;' }), ['body.user']);
+  t.same(fields({ command: ['x'.repeat(300 * 1024)] }), ['body.command'], 'a command line too long for the guest');
+});
+
+t.test('output is text where it is UTF-8 and base64 where it is not, split characters kept whole', async (t) => {
+  const decoder = new OutputDecoder();
+  const check = Buffer.from('ok ✓', 'utf8'); // ✓ is three bytes
+  t.same(decoder.write(check.subarray(0, 4)), { data: 'ok ', encoding: 'utf8' }, 'the start of ✓ waits');
+  t.same(decoder.write(check.subarray(4, 5)), null, 'still unfinished');
+  t.same(decoder.write(check.subarray(5)), { data: '✓', encoding: 'utf8' });
+  const binary = Buffer.from([0xff, 0xfe, 0x00, 0x41]);
+  const encoded = decoder.write(binary);
+  t.same(encoded, { data: binary.toString('base64'), encoding: 'base64' });
+  t.same(outputBytes(encoded as NonNullable<typeof encoded>), binary);
+  t.same(decoder.write(Buffer.from([0x41, 0xe2])), { data: 'A', encoding: 'utf8' });
+  t.same(decoder.end(), { data: Buffer.from([0xe2]).toString('base64'), encoding: 'base64' }, 'an unfinished character at the end is sent as bytes');
+  t.same(decoder.end(), null);
+});
