@@ -3,7 +3,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import { queryAgent, reidentifyGuest } from '../../server/guest/agent-protocol.js';
+import { AGENT_PROTOCOL_VERSION, queryAgent, reidentifyGuest } from '../../server/guest/agent-protocol.js';
 import { BUSYBOX_PROBE_PORT, buildBusyboxRootfs } from '../../server/guest/busybox-rootfs.js';
 import { buildInitrd, DEFAULT_INITRD_MODULES } from '../../server/guest/initrd.js';
 import { kvmUsable } from '../../server/host/kvm.js';
@@ -103,7 +103,7 @@ t.test('a busybox guest boots under QEMU and its agent answers', async (t) => {
   t.comment(`${accel}: agent answered ${bootMs} ms after QEMU started (guest uptime ${health.uptimeSeconds} s)`);
 
   t.equal(health.ok, true, 'health ok');
-  t.equal(health.agentVersion, 2, 'agent version');
+  t.equal(health.agentVersion, AGENT_PROTOCOL_VERSION, 'agent version');
   t.equal(health.hostname, 'banger', 'hostname');
   t.ok(health.uptimeSeconds > 0 && health.uptimeSeconds * 1000 < bootMs + 1000, `uptime ${health.uptimeSeconds} s is plausible`);
   // QEMU's user-mode network hands out 10.0.2.15 by DHCP.
@@ -146,7 +146,7 @@ t.test('a busybox guest boots under QEMU and its agent answers', async (t) => {
 
   const consoleText = await readFile(consoleLog, 'utf8');
   t.match(consoleText, /banger-initrd: switching to \/sbin\/init on \/dev\/vda/, 'initrd handed over to /sbin/init');
-  t.match(consoleText, /banger-agent: version 2 started/, 'agent logged its start');
+  t.match(consoleText, new RegExp(`banger-agent: version ${AGENT_PROTOCOL_VERSION} started`), 'agent logged its start');
 
   stopQemu.abort();
   const outcome = await running;
