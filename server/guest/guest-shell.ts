@@ -17,7 +17,6 @@ export interface GuestShellOptions {
   privateKey: string | Buffer;
   /** Bound on the whole connect: agent request and SSH handshake. */
   timeoutMs: number;
-  signal?: AbortSignal;
 }
 
 export class GuestShellError extends Error {
@@ -34,7 +33,6 @@ export class GuestShellError extends Error {
 const acceptOwnGuest = (): boolean => true;
 
 export async function openGuestShell(options: GuestShellOptions): Promise<ssh2.Client> {
-  const { signal } = options;
   const deadline = Date.now() + options.timeoutMs;
   const socket = await options.shell.open().catch((error: unknown) => {
     throw new GuestShellError(`cannot attach to the guest shell port (${options.shell.description}): ${messageOf(error)}`, { cause: error });
@@ -43,23 +41,16 @@ export async function openGuestShell(options: GuestShellOptions): Promise<ssh2.C
   try {
     // Attached first: a server started before the host is there reads end-of-file and exits.
     const token = randomBytes(8).toString('hex');
-    await queryAgent(options.agent, { command: 'shell', args: { token }, timeoutMs: Math.max(1000, deadline - Date.now()), signal }).catch((error: unknown) => {
+    await queryAgent(options.agent, { command: 'shell', args: { token }, timeoutMs: Math.max(1000, deadline - Date.now()) }).catch((error: unknown) => {
       const why = error instanceof AgentError && error.code === 'refused' ? error.message : `the guest agent did not start an SSH server: ${messageOf(error)}`;
       throw new GuestShellError(why, { cause: error });
     });
     await new Promise<void>((resolve, reject) => {
-      const fail = (error: unknown): void => {
-        signal?.removeEventListener('abort', onAbort);
-        reject(error instanceof Error ? error : new Error(String(error)));
-      };
-      const onAbort = (): void => fail(signal?.reason ?? new Error('aborted'));
-      signal?.addEventListener('abort', onAbort, { once: true });
       client.once('ready', () => {
-        signal?.removeEventListener('abort', onAbort);
-        client.off('error', fail);
+        client.off('error', reject);
         resolve();
       });
-      client.once('error', fail);
+      client.once('error', reject);
       client.connect({
         sock: socket,
         username: 'root',
@@ -74,7 +65,7 @@ export async function openGuestShell(options: GuestShellOptions): Promise<ssh2.C
   } catch (error) {
     client.end();
     socket.destroy();
-    if (error instanceof GuestShellError || signal?.aborted) throw error;
+    if (error instanceof GuestShellError) throw error;
     throw new GuestShellError(`SSH to the guest over its shell port failed: ${messageOf(error)}`, { cause: error });
   }
 }

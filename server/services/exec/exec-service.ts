@@ -2,12 +2,13 @@ import type ssh2 from 'ssh2';
 import { BangerError } from '../errors.js';
 import { newId } from '../ids.js';
 import type { VmService } from '../vms/vm-service.js';
+import { validationError } from '../images/build/build-request.js';
 import { execCommandLine, execSpecErrors, killCommandLine, type ExecSpec } from './exec-command.js';
+import { GuestExec } from './guest-exec.js';
+import type { GuestShells } from './guest-shells.js';
 
 // Bounds one command line's cleanup; older files stay in the guest's /run (a few bytes each).
 const MAX_ENDED = 64;
-import { GuestExec } from './guest-exec.js';
-import type { GuestShells } from './guest-shells.js';
 
 export interface ExecRequest extends ExecSpec {
   /** Standard input as text; closed after it. */
@@ -37,7 +38,7 @@ export class ExecService {
     if (request.stdinBase64 !== undefined && !/^[A-Za-z0-9+/]*={0,2}$/.test(request.stdinBase64)) {
       errors.push({ field: 'body.stdinBase64', message: 'must be base64' });
     }
-    if (errors.length > 0) throw new BangerError('validation-failed', `The exec request is not valid: ${errors.map((e) => `${e.field} ${e.message}`).join('; ')}`, { errors });
+    if (errors.length > 0) throw validationError('The exec request is not valid', errors);
     const { vm, process, driver } = this.vms.runningVm(idOrName, 'used for exec');
     const client = await this.shells.connection(vm.id, vm.name, driver, process);
     const execId = newId();
@@ -57,11 +58,6 @@ export class ExecService {
         cause: error,
       });
     });
-  }
-
-  /** Ends the VM's shell connection (the VM stopped or went away). */
-  forget(vmId: string): void {
-    this.shells.close(vmId);
   }
 
   shutdown(): void {
