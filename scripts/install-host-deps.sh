@@ -18,6 +18,10 @@ declare -A tools=(
   [mmdebstrap]=mmdebstrap
   [apt-get]=apt
   [dpkg-deb]=dpkg
+  [ldd]=libc-bin
+  # Copied into busybox guests as their SSH server (exec and file transfer).
+  [/usr/sbin/dropbear]=dropbear-bin
+  [/usr/lib/openssh/sftp-server]=openssh-sftp-server
 )
 
 missing=()

@@ -301,7 +301,7 @@ export interface paths {
         put?: never;
         /**
          * Run a program in a running VM and stream its output
-         * @description Runs the command in the guest over its shell channel (SSH on a virtio-serial port; no guest network needed) and streams application/x-ndjson: one ExecEvent per line, `started`, then `output` as the guest writes it (stdout and stderr apart), then `exit`. A client that disconnects before the exit kills the program and everything it started. Several execs may run on one VM at once. Problems that come before the program starts (bad request, VM not running, guest unreachable) are problem+json responses instead.
+         * @description Runs the command in the guest over its shell channel (SSH on a virtio-serial port; no guest network needed) and streams application/x-ndjson: one ExecEvent per line, `started`, then `output` as the guest writes it (stdout and stderr apart), then `exit`. A client that disconnects before the exit kills the program and everything it started. Several execs may run on one VM at once. Problems that come before the program starts (bad request, VM not running, guest unreachable) are problem+json responses instead. An Idempotency-Key header is ignored here: a live stream cannot be replayed, so a retried request runs the command again.
          */
         post: operations["execInVm"];
         delete?: never;
@@ -1772,6 +1772,15 @@ export interface operations {
             };
             /** @description Invalid request */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many at once */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };

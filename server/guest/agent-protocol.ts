@@ -73,8 +73,8 @@ export interface AgentReidentified {
   clockSetTo: number;
   /** Whether the guest made its kernel RNG reseed at once; if not, the mixed-in entropy shows in its output only after the kernel's next periodic reseed (up to a minute). */
   rngReseeded: boolean;
-  /** 'none' on guests without sshd. */
-  sshHostKeys: 'regenerated' | 'none';
+  /** 'discarded' with dropbear (it makes a new key on its next connection); 'none' without an SSH server. */
+  sshHostKeys: 'regenerated' | 'discarded' | 'none';
   /** The answer to a resent request the guest had already applied. */
   repeat: boolean;
   /**
@@ -197,7 +197,7 @@ const replyFields: { [C in AgentCommand]: (value: Record<string, unknown>) => Re
       typeof clockSetTo !== 'number' ||
       !Number.isSafeInteger(clockSetTo) ||
       typeof rngReseeded !== 'boolean' ||
-      (sshHostKeys !== 'regenerated' && sshHostKeys !== 'none') ||
+      (sshHostKeys !== 'regenerated' && sshHostKeys !== 'discarded' && sshHostKeys !== 'none') ||
       typeof repeat !== 'boolean'
     ) {
       return null;

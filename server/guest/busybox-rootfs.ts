@@ -2,6 +2,7 @@ import { chmod, copyFile, mkdir, readdir, symlink, writeFile } from 'node:fs/pro
 import { dirname, join } from 'node:path';
 import { busyboxApplets, DEFAULT_BUSYBOX_PATH, readStaticBusybox } from '../host/busybox.js';
 import { run, type LogSink } from '../host/runner.js';
+import { installSshServer, type SshServerSources } from './busybox-ssh.js';
 import { guestFiles } from './guest-files.js';
 
 /** The port the busybox image serves HTTP on (busybox httpd, see busybox-inittab). */
@@ -14,6 +15,8 @@ export interface BusyboxRootfsOptions {
   busyboxPath?: string;
   /** Default hostname; the kernel command line's banger.hostname= wins. */
   hostname?: string;
+  /** The host programs the guest's SSH server is copied from; Debian's by default. */
+  sshServer?: SshServerSources;
   signal?: AbortSignal;
   log?: LogSink;
 }
@@ -36,7 +39,8 @@ async function install(source: string, target: string, mode: number): Promise<vo
 /**
  * Fills rootDir (which must be empty or absent) with a busybox system: busybox
  * init running the guest agent, DHCP or static networking from the kernel
- * command line, an HTTP probe service on BUSYBOX_PROBE_PORT and a shell on ttyS0.
+ * command line, an HTTP probe service on BUSYBOX_PROBE_PORT, a shell on ttyS0, and the
+ * SSH server that the agent starts for exec and file transfer.
  * Turn it into a disk with makeExt4(image, size, { fromDir: rootDir }); files keep
  * the builder's ownership, so build as root.
  */
@@ -88,6 +92,7 @@ export async function buildBusyboxRootfs(rootDir: string, options: BusyboxRootfs
   await writeText(at('etc/profile'), 'export PATH=/sbin:/bin:/usr/sbin:/usr/bin\nexport PS1=\'\\h:\\w\\$ \'\n');
   await writeText(at('etc/fstab'), '# Mounted by /etc/init.d/rcS; the root filesystem by the initramfs.\n');
   await writeText(at('etc/os-release'), 'NAME="banger busybox"\nID=banger-busybox\nPRETTY_NAME="banger busybox guest"\n');
+  await installSshServer(rootDir, { ...options.sshServer, signal, log });
   await writeText(at('srv/www/index.html'), 'banger busybox guest\n');
   // busybox acpid runs /etc/acpi/<event>/<code> scripts; PWRF is the power button.
   await writeText(at('etc/acpi/PWRF/00000080'), '#!/bin/sh\npoweroff\n', 0o755);

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import ssh2 from 'ssh2';
-import { AgentError, queryAgent, type AgentTransport } from './agent-protocol.js';
+import { AgentError, queryAgent, type AgentShellStarted, type AgentTransport } from './agent-protocol.js';
 
 /**
  * An SSH connection to a guest over its shell port (docs/guest-agent.md, "Exec and files"):
@@ -32,7 +32,13 @@ export class GuestShellError extends Error {
  */
 const acceptOwnGuest = (): boolean => true;
 
-export async function openGuestShell(options: GuestShellOptions): Promise<ssh2.Client> {
+/** An open SSH connection to a guest, and which server answers it (the command line differs). */
+export interface GuestShell {
+  client: ssh2.Client;
+  server: AgentShellStarted['server'];
+}
+
+export async function openGuestShell(options: GuestShellOptions): Promise<GuestShell> {
   const deadline = Date.now() + options.timeoutMs;
   const socket = await options.shell.open().catch((error: unknown) => {
     throw new GuestShellError(`cannot attach to the guest shell port (${options.shell.description}): ${messageOf(error)}`, { cause: error });
@@ -41,7 +47,7 @@ export async function openGuestShell(options: GuestShellOptions): Promise<ssh2.C
   try {
     // Attached first: a server started before the host is there reads end-of-file and exits.
     const token = randomBytes(8).toString('hex');
-    await queryAgent(options.agent, { command: 'shell', args: { token }, timeoutMs: Math.max(1000, deadline - Date.now()) }).catch((error: unknown) => {
+    const { server } = await queryAgent(options.agent, { command: 'shell', args: { token }, timeoutMs: Math.max(1000, deadline - Date.now()) }).catch((error: unknown) => {
       const why = error instanceof AgentError && error.code === 'refused' ? error.message : `the guest agent did not start an SSH server: ${messageOf(error)}`;
       throw new GuestShellError(why, { cause: error });
     });
@@ -61,8 +67,10 @@ export async function openGuestShell(options: GuestShellOptions): Promise<ssh2.C
         keepaliveInterval: 0,
       });
     });
-    return client;
+    return { client, server };
   } catch (error) {
+    // ssh2 may still report the socket's end after this; an 'error' nobody listens to would end the daemon.
+    client.on('error', () => {});
     client.end();
     socket.destroy();
     if (error instanceof GuestShellError) throw error;

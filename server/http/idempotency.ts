@@ -9,6 +9,10 @@ declare module 'fastify' {
   interface FastifyRequest {
     idempotencyKey?: string;
   }
+  interface FastifyContextConfig {
+    /** false on routes whose answer is a live stream, which cannot be stored and replayed: the key is ignored there. */
+    idempotent?: boolean;
+  }
 }
 
 const replayedHeaders = ['location', 'content-type'];
@@ -20,7 +24,7 @@ const replayedHeaders = ['location', 'content-type'];
 export function enableIdempotencyKeys(app: FastifyInstance, keys: IdempotencyRepository): void {
   app.addHook('preHandler', async (request, reply) => {
     const key = request.headers['idempotency-key'];
-    if (request.method !== 'POST' || typeof key !== 'string' || key === '') return;
+    if (request.method !== 'POST' || typeof key !== 'string' || key === '' || request.routeOptions.config.idempotent === false) return;
     const requestHash = hashRequest(request);
     const stored = keys.get(key);
     if (stored) {

@@ -16,6 +16,7 @@ const ndjsonLines = (): Transform =>
 export function execRoutes(execs: ExecService): FastifyPluginAsyncTypebox {
   return async (app) => {
     app.post('/vms/:idOrName/exec', {
+      config: { idempotent: false },
       schema: {
         tags: ['vms'],
         operationId: 'execInVm',
@@ -25,7 +26,8 @@ export function execRoutes(execs: ExecService): FastifyPluginAsyncTypebox {
           'application/x-ndjson: one ExecEvent per line, `started`, then `output` as the guest writes it (stdout and stderr apart), ' +
           'then `exit`. A client that disconnects before the exit kills the program and everything it started. Several execs may ' +
           'run on one VM at once. Problems that come before the program starts (bad request, VM not running, guest unreachable) ' +
-          'are problem+json responses instead.',
+          'are problem+json responses instead. An Idempotency-Key header is ignored here: a live stream cannot be replayed, so a ' +
+          'retried request runs the command again.',
         params: IdOrNameParamsSchema,
         body: ref(ExecBodySchema),
         response: {
@@ -33,7 +35,7 @@ export function execRoutes(execs: ExecService): FastifyPluginAsyncTypebox {
             description: 'application/x-ndjson: one ExecEvent per line',
             content: { 'application/x-ndjson': { schema: ref(ExecEventSchema) } },
           }),
-          ...problemResponses(404, 409, 413, 422, 502),
+          ...problemResponses(404, 409, 413, 422, 429, 502),
         },
       },
     }, async (request, reply) => {

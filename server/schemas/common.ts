@@ -57,6 +57,7 @@ const problemDescriptions: Record<number, string> = {
   409: 'Conflict with the current state',
   413: 'Request body too large',
   422: 'Invalid request',
+  429: 'Too many at once',
   502: 'The guest did not answer',
   503: 'Shutting down',
 };

@@ -49,6 +49,7 @@ export const problemCatalogue = {
   'agent-timeout': { status: 504, title: 'The guest agent did not answer in time' },
   'port-timeout': { status: 504, title: 'A published guest port did not open in time' },
   'guest-shell-unavailable': { status: 409, title: 'The VM has no guest shell channel' },
+  'guest-exec-limit': { status: 429, title: 'The guest runs as many commands at once as its SSH server takes' },
   'guest-unreachable': { status: 502, title: 'The guest did not answer on its shell channel' },
   'internal': { status: 500, title: 'Internal error' },
 } as const satisfies Record<string, { status: number; title: string }>;

@@ -22,6 +22,8 @@ export interface SandboxOptions {
   sshd?: boolean;
   /** Put usr/lib/openssh/sshd-session beside it, as OpenSSH 9.8 and later install: sshd must then be reloaded. */
   sshdSession?: boolean;
+  /** Put a usr/sbin/dropbear and its host key in the tree, as busybox images have after a first exec. */
+  dropbear?: boolean;
   /** Whether the stand-in for perl's RNDRESEEDCRNG ioctl succeeds. Default true. */
   reseeds?: boolean;
   /** How long the stand-in for date takes to set the clock. */
@@ -91,6 +93,11 @@ export async function agentSandbox(t: Test, options: SandboxOptions = {}): Promi
     for (const name of ['ssh_host_rsa_key', 'ssh_host_rsa_key.pub', 'ssh_host_ed25519_key', 'ssh_host_ed25519_key.pub']) {
       await writeFile(join(root, 'etc/ssh', name), `old ${name}\n`);
     }
+  }
+  if (options.dropbear) {
+    await script(join(root, 'usr/sbin/dropbear'), 'exit 0');
+    await mkdir(join(root, 'etc/dropbear'));
+    await writeFile(join(root, 'etc/dropbear/dropbear_ed25519_host_key'), 'old key\n');
   }
   const date = join(bin, 'date');
   await script(

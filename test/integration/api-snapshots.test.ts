@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { assertProblem } from '../helpers/api.js';
+import { execIn } from '../helpers/exec.js';
 import { buildBusybox, createRunningVm, guestState, hostPortOf, runVmJob, startVmDaemon, vmsDirEntries } from '../helpers/vms.js';
 
 const restoreStages = ['validate', 'clone_disks', 'restore_state', 'resume', 'reidentify', 'agent_ready', 'ports_ready', 'running'];
@@ -17,6 +18,10 @@ t.test('a snapshot of a running VM restores as clones that are machines of their
   const { vm: source } = await createRunningVm(daemon, { name: 'src', image: 'bb', ports: [8080], memoryMiB: 256 });
   const before = await guestState(source, 'before');
   t.equal(before.note_memory, 'before');
+  // An exec before the snapshot leaves dropbear running and its host key made, to be replaced in clones.
+  const hostKeyHash = async (vm: string) => (await execIn(daemon, vm, { command: ['sha256sum', '/etc/dropbear/dropbear_ed25519_host_key'] })).stdout.toString().split(' ')[0];
+  const sourceKey = await hostKeyHash('src');
+  t.match(sourceKey, /^[0-9a-f]{64}$/, 'the source made its dropbear host key on its first exec');
 
   const snapshotJob = await runVmJob(daemon, 'POST', '/vms/src/snapshots', { name: 'snap1' });
   t.same(snapshotJob.stages.map((stage: any) => [stage.name, stage.status]), [
@@ -56,6 +61,16 @@ t.test('a snapshot of a running VM restores as clones that are machines of their
     t.equal(state.note_disk, 'before', `${name}: disk as at the snapshot`);
     t.ok(Math.abs(Number(state.time) - Date.now() / 1000) < 30, `${name}: the clock was set to now (${state.time})`);
   }
+  for (const name of ['c1', 'c2']) {
+    const hostname = await execIn(daemon, name, { command: ['hostname'] });
+    t.equal(hostname.stdout.toString(), `${name}\n`, `${name}: exec reaches the clone, not a server left from the source`);
+  }
+  const cloneKeys = [await hostKeyHash('c1'), await hostKeyHash('c2')];
+  t.ok(cloneKeys.every((key) => /^[0-9a-f]{64}$/.test(key ?? '')), 'each clone serves a dropbear host key');
+  t.not(cloneKeys[0], sourceKey, 'a key of its own, not the source’s');
+  t.not(cloneKeys[0], cloneKeys[1], 'nor the other clone’s');
+  t.equal(await hostKeyHash('src'), sourceKey, 'the source keeps its key');
+
   // Each clone got fresh entropy mixed into its RNG; a busybox guest cannot make its kernel reseed at
   // once (docs/guest-agent.md), so their random numbers may match until its next reseed: not asserted.
   t.comment(`random draws right after restore: c1 ${s1.random}, c2 ${s2.random}`);

@@ -5,13 +5,12 @@
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import t, { type Test } from 'tap';
+import t from 'tap';
 import { isAlive } from '../helpers/api.js';
 import { bangerBin, waitForJob } from '../helpers/daemon.js';
 import { createRunningVm, runVmJob, startVmDaemon, vmsDirEntries, waitGone } from '../helpers/vms.js';
-import { execIn, execThenHangUp } from '../helpers/exec.js';
-import type { TestDaemon } from '../helpers/daemon.js';
-import { createHash } from 'node:crypto';
+import { execIn } from '../helpers/exec.js';
+import { checkExec } from '../helpers/exec-checks.js';
 
 if (process.env.BANGER_TEST_SKIP_DEBIAN === '1') {
   t.plan(0, 'skipped: BANGER_TEST_SKIP_DEBIAN=1');
@@ -56,7 +55,7 @@ if (process.env.BANGER_TEST_SKIP_DEBIAN === '1') {
     t.equal(cli.code, 0, cli.stderr);
     t.match(cli.stdout, /Debian GNU\/Linux 12/, 'banger vm ssh runs the command');
 
-    await checkExec(t, daemon, 'deb1', env);
+    await checkExec(t, daemon, 'deb1', { server: 'openssh', cliEnv: env });
 
     // A snapshot restores to SSH with the daemon's key, and the clone has host keys of its own.
     const hostKey = async (port: number) => (await run('ssh-keyscan', ['-t', 'ed25519', '-p', String(port), '127.0.0.1'])).stdout.trim().split(/\s+/).at(-1) ?? '';
@@ -84,73 +83,4 @@ if (process.env.BANGER_TEST_SKIP_DEBIAN === '1') {
     t.notOk(isAlive(vm.pid));
     t.same(vmsDirEntries(daemon.stateDir), []);
   });
-}
-
-/** POST /vms/{vm}/exec and banger vm exec against a running Debian guest. */
-async function checkExec(t: Test, daemon: TestDaemon, vm: string, env: NodeJS.ProcessEnv): Promise<void> {
-  const sh = (script: string, extra: Record<string, unknown> = {}) => execIn(daemon, vm, { command: ['sh', '-c', script], ...extra });
-  const ok = await sh('echo out; echo err >&2');
-  t.equal(ok.status, 200);
-  t.equal(ok.events[0]?.type, 'started', 'the stream starts with the exec id');
-  t.equal(ok.stdout.toString(), 'out\n');
-  t.equal(ok.stderr.toString(), 'err\n', 'stderr apart from stdout');
-  t.match(ok.exit, { type: 'exit', exitCode: 0, signal: null, timedOut: false });
-  for (const code of [1, 137]) t.equal((await sh(`exit ${code}`)).exit.exitCode, code, `exit code ${code}`);
-  t.match((await sh('kill -TERM $$')).exit, { exitCode: null, signal: 'TERM' }, 'a signal is reported as one');
-
-  const text = 'line one\nzwei ✓\n';
-  t.equal((await execIn(daemon, vm, { command: ['cat'], stdin: text })).stdout.toString(), text, 'stdin round trip');
-  const bytes = Buffer.from(Array.from({ length: 256 }, (_, i) => i));
-  const binary = await execIn(daemon, vm, { command: ['cat'], stdinBase64: bytes.toString('base64') });
-  t.same(binary.stdout, bytes, 'every byte value survives, in and out');
-  t.ok(binary.events.some((event) => event.encoding === 'base64'), 'bytes that are not UTF-8 travel as base64');
-  const big = await sh('head -c 20000000 /dev/zero | tr "\\0" x; head -c 3000000 /dev/urandom | sha256sum >&2');
-  t.equal(big.stdout.length, 20_000_000, '20 MB of output streamed whole');
-  t.equal(createHash('sha256').update(big.stdout).digest('hex'), createHash('sha256').update(Buffer.alloc(20_000_000, 'x')).digest('hex'));
-
-  const where = await execIn(daemon, vm, { command: ['sh', '-c', 'echo "$GREETING" "$(pwd)" "$(id -un)"'], env: { GREETING: "it's" }, cwd: '/tmp', user: 'nobody' });
-  t.equal(where.stdout.toString(), "it's /tmp nobody\n", 'env, cwd and user');
-  t.equal((await execIn(daemon, vm, { command: ['printf', '%s|', 'a b', '$HOME', ';true'] })).stdout.toString(), 'a b|$HOME|;true|', 'arguments are words, never shell code');
-  t.equal((await execIn(daemon, vm, { command: ['no-such-program'] })).exit.exitCode, 127);
-
-  const concurrent = await Promise.all(Array.from({ length: 8 }, (_, i) => sh(`sleep 1; echo ${i}`)));
-  t.same(concurrent.map((result) => result.stdout.toString()), Array.from({ length: 8 }, (_, i) => `${i}\n`), '8 execs at once on one VM');
-
-  const timedOut = await sh('sleep 300 & sleep 300', { timeoutSeconds: 2 });
-  t.match(timedOut.exit, { timedOut: true, exitCode: null, signal: 'KILL' }, 'a timeout kills it');
-  t.ok(timedOut.exit.durationMs < 60_000, `and ends the stream (${timedOut.exit.durationMs} ms)`);
-  await execThenHangUp(daemon, vm, { command: ['sh', '-c', 'echo started; sleep 400 & sleep 400'] });
-  let left = '';
-  for (let i = 0; i < 30; i++) {
-    left = (await sh('ps -eo args | grep "^sleep [34]00" || true')).stdout.toString();
-    if (left === '') break;
-    await new Promise((resolve) => setTimeout(resolve, 500));
-  }
-  t.equal(left, '', 'a client that hangs up kills the program and what it started; so did the timeout');
-
-  const problems: Array<[unknown, number, string]> = [
-    [{ command: [] }, 422, 'validation-failed'],
-    [{ command: ['-x'] }, 422, 'validation-failed'],
-    [{ command: ['true'], cwd: 'relative' }, 422, 'validation-failed'],
-    [{ command: ['true'], env: { 'BAD NAME': '1' } }, 422, 'validation-failed'],
-  ];
-  for (const [body, status, code] of problems) {
-    const res = await execIn(daemon, vm, body);
-    t.equal(res.status, status, JSON.stringify(body));
-    t.equal(res.problem?.code, code);
-  }
-  const missing = await execIn(daemon, 'no-such-vm', { command: ['true'] });
-  t.equal(missing.status, 404);
-
-  const cli = (args: string[]) =>
-    new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
-      execFile(process.execPath, [bangerBin, '--socket', daemon.socketPath, 'vm', 'exec', vm, ...args], { env }, (error, stdout, stderr) => {
-        resolve({ code: error ? (typeof error.code === 'number' ? error.code : -1) : 0, stdout, stderr });
-      });
-    });
-  const viaCli = await cli(['-e', 'X=1', '--', 'sh', '-c', 'echo "x=$X"; echo warn >&2; exit 3']);
-  t.equal(viaCli.code, 3, 'banger vm exec exits with the program’s status');
-  t.equal(viaCli.stdout, 'x=1\n');
-  t.equal(viaCli.stderr, 'warn\n');
-  t.equal((await cli(['--', 'sh', '-c', 'kill -KILL $$'])).code, 137, 'a signal N exits 128+N');
 }

@@ -6,6 +6,8 @@ import { join } from 'node:path';
 import t from 'tap';
 import { assertProblem, isAlive, pollUntil } from '../helpers/api.js';
 import { waitForJob } from '../helpers/daemon.js';
+import { execIn } from '../helpers/exec.js';
+import { checkExec } from '../helpers/exec-checks.js';
 import {
   buildBusybox,
   createRunningVm,
@@ -76,6 +78,12 @@ t.test('a busybox VM: create, reach, stop, start, delete', async (t) => {
   t.ok(console.text.split('\n').filter(Boolean).length <= 5, 'at most 5 lines');
   const full = await daemon.http('GET', `/vms/${vmId}/console`);
   t.match(full.text, /banger-agent: version \d+ started/, 'the whole console log');
+
+  await t.test('exec in a busybox guest, over dropbear', async (t) => {
+    const cliEnv = { ...process.env };
+    for (const name of ['BANGER_URL', 'BANGER_TOKEN', 'BANGER_STATE_DIR']) delete cliEnv[name];
+    await checkExec(t, daemon, 'alpha', { server: 'dropbear', cliEnv });
+  });
 
   await t.test('listing filters by state and label', async (t) => {
     t.same((await daemon.http('GET', '/vms?label=suite=api&label=role=web')).body.items.map((v: any) => v.name), ['alpha']);
@@ -154,6 +162,8 @@ t.test('a busybox VM: create, reach, stop, start, delete', async (t) => {
     t.not(again.pid, pid, 'a new hypervisor process');
     t.same(again.ports, vm.ports, 'the same host ports');
     t.equal(await probeHttp(hostPortOf(again, 8080)), 200, 'answers again');
+    const exec = await execIn(daemon, 'alpha', { command: ['cat', '/proc/sys/kernel/random/boot_id'] });
+    t.match(exec.stdout.toString(), /^[0-9a-f-]{36}\n$/, 'exec reaches the new boot over a new connection');
     assertProblem(t, await daemon.http('POST', '/vms/alpha/start'), { status: 409, code: 'vm-state-conflict' });
   });
 

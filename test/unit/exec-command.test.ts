@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import t from 'tap';
-import { execCommandLine, execSpecErrors, killCommandLine, shellQuote } from '../../server/services/exec/exec-command.js';
+import { commandLineErrors, execCommandLine, execSpecErrors, killCommandLine, shellQuote } from '../../server/services/exec/exec-command.js';
 import { OutputDecoder, outputBytes } from '../../server/services/exec/output-chunks.js';
 
 const shellWords = (line: string): string[] => {
@@ -20,6 +20,16 @@ t.test('the command line records its group, sets up, and execs the program', asy
   t.match(execCommandLine({ command: ['id'], user: 'nobody' }, { execId: 'e2' }), /exec setpriv --reuid=nobody --regid="\$\(id -g nobody\)" --init-groups -- 'id'$/);
   t.equal(killCommandLine('e1'), 'read -r group </run/banger-exec.e1 && kill -KILL -- "-$group"; rm -f /run/banger-exec.e1');
   t.throws(() => killCommandLine('../x'), /invalid exec id/);
+});
+
+t.test('for dropbear the line makes its own session first, and switches user with busybox su', async (t) => {
+  const line = execCommandLine({ command: ['id'], env: { Q: "a'b" }, user: 'nobody' }, { execId: 'e3', ended: ['e0'], server: 'dropbear' });
+  t.match(line, /^rm -f \/run\/banger-exec\.e0; exec setsid \/bin\/sh -c '/);
+  // What the inner shell reads is the same line OpenSSH would run, less the user switch.
+  const inner = shellWords(line.slice(line.indexOf("exec setsid /bin/sh -c ") + 'exec setsid /bin/sh -c '.length));
+  t.same(inner, [`echo $$ >/run/banger-exec.e3; export Q='a'\\''b'; exec su -s /bin/sh nobody -c 'exec "$0" "$@"' 'id'`]);
+  t.same(commandLineErrors('x'.repeat(9001), 'dropbear').map((error) => error.field), ['body.command']);
+  t.same(commandLineErrors('x'.repeat(9001), 'openssh'), []);
 });
 
 t.test('requests that cannot run are refused by field', async (t) => {

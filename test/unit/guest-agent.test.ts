@@ -1,6 +1,6 @@
-import { spawnSync } from 'node:child_process';
-import { readFileSync, statSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -477,6 +477,22 @@ for (const shell of agentShells) {
     const script = '. "$1"; clock_target 1700000000400 10000; echo "$seconds"; clock_target 1700000000400 10150; echo "$seconds"';
     const result = await run(command, [...prefix, '-c', script, 'agent-test', guestFiles.agent], { env: box.env, timeoutMs: 10_000 });
     t.same(result.stdout.trim().split('\n'), ['1700000002', '1700000000'], '0.4 s + 1.5 s rounds up to 2; + 0 stays');
+  });
+
+  t.test(`agent discards dropbear's host key and stops the dropbear holding it, under ${name}`, { skip: shellSkip(shell) }, async (t) => {
+    const box = await agentSandbox(t, { dropbear: true, reseeds: false });
+    const dropbear = spawn('sleep', ['60'], { stdio: 'ignore' });
+    t.teardown(() => dropbear.kill());
+    const pid = String(dropbear.pid);
+    await writeFile(join(box.root, 'run/banger-dropbear.pid'), `${pid}\n`);
+    await mkdir(join(box.root, 'proc', pid), { recursive: true });
+    await writeFile(join(box.root, 'proc', pid, 'comm'), 'dropbear\n');
+    const exited = new Promise((resolve) => dropbear.once('exit', (_code, signal) => resolve(signal)));
+    const { replies, stderr } = await handleAll(shell, box.env, [`reidentify d1 clone-1 1700000000000 ${ENTROPY}`]);
+    t.match(replies, [{ ok: true, id: 'd1', rngReseeded: false, sshHostKeys: 'discarded' }], 'no reseed needed: the key is made later, by dropbear');
+    t.notOk(existsSync(join(box.root, 'etc/dropbear/dropbear_ed25519_host_key')), 'the key is gone; dropbear -R makes a new one');
+    t.equal(await exited, 'SIGTERM', 'the running dropbear, which holds the old key, was stopped');
+    t.equal(stderr, '');
   });
 
   t.test(`agent keeps the SSH host keys when it cannot reseed the RNG, under ${name}`, { skip: shellSkip(shell) }, async (t) => {

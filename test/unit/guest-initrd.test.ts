@@ -1,9 +1,11 @@
-import { lstat, mkdir, mkdtemp, readFile, readlink, rm, stat, writeFile } from 'node:fs/promises';
+import { spawnSync } from 'node:child_process';
+import { lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import t, { type Test } from 'tap';
 import { buildBusyboxRootfs } from '../../server/guest/busybox-rootfs.js';
+import { parseLddOutput } from '../../server/guest/busybox-ssh.js';
 import { guestFiles } from '../../server/guest/guest-files.js';
 import { buildInitrd, DEFAULT_INITRD_MODULES } from '../../server/guest/initrd.js';
 import { isStaticElf } from '../../server/host/busybox.js';
@@ -115,5 +117,26 @@ t.test('buildBusyboxRootfs lays out a bootable busybox system', async (t) => {
     await readFile(join(root, 'lib/modules', VERSION, 'kernel/drivers/net/virtio_net.ko'), 'utf8'),
     'module kernel/drivers/net/virtio_net.ko',
   );
+  t.equal(await mode('usr/sbin/dropbear'), '755');
+  t.equal(await mode('usr/lib/sftp-server'), '755', 'where Debian builds dropbear to find the SFTP server');
+  t.equal(await mode('etc/dropbear'), '700');
+  t.same(await readdir(join(root, 'etc/dropbear')), [], 'no host key in the image: each VM makes its own');
+  // The copied loader and libraries are enough to run the copied dropbear inside the tree alone.
+  const version = spawnSync('chroot', [root, '/usr/sbin/dropbear', '-V'], { encoding: 'utf8' });
+  t.match(version.stderr, /^Dropbear v\d+/, `dropbear runs in the tree: ${version.stderr}`);
   await t.rejects(buildBusyboxRootfs(root, {}), /not empty/);
+});
+
+t.test('ldd output becomes the files to copy', async (t) => {
+  const output = [
+    '\tlinux-vdso.so.1 (0x00007ffd1e9f5000)',
+    '\tlibz.so.1 => /lib/x86_64-linux-gnu/libz.so.1 (0x00007f8efe709000)',
+    '\tlibc.so.6 => /lib/x86_64-linux-gnu/libc.so.6 (0x00007f8efe4eb000)',
+    '\t/lib64/ld-linux-x86-64.so.2 (0x00007f8efe867000)',
+    '',
+  ].join('\n');
+  t.same(parseLddOutput(output), ['/lib/x86_64-linux-gnu/libz.so.1', '/lib/x86_64-linux-gnu/libc.so.6', '/lib64/ld-linux-x86-64.so.2']);
+  t.same(parseLddOutput('\tstatically linked\n'), []);
+  t.throws(() => parseLddOutput('\tlibtomcrypt.so.1 => not found\n'), /missing on the host/);
+  t.throws(() => parseLddOutput('something else\n'), /unexpected ldd output/);
 });

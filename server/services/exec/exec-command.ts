@@ -16,11 +16,21 @@ export interface ExecSpec {
   user?: string;
 }
 
+/** The guest's SSH server, as the agent reports it: OpenSSH in Debian guests, dropbear in busybox ones. */
+export type ShellServer = 'openssh' | 'dropbear';
+
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 // What useradd accepts, less the trailing '$' of machine accounts.
 const USER_NAME = /^[a-z_][a-z0-9_-]{0,31}$/;
 export const MAX_ARGS = 4096;
-export const MAX_COMMAND_BYTES = 256 * 1024;
+/** The longest command line each server runs: OpenSSH's packet size, dropbear's MAX_CMD_LEN. */
+export const MAX_COMMAND_BYTES: Readonly<Record<ShellServer, number>> = { openssh: 256 * 1024, dropbear: 9000 };
+/**
+ * Commands one VM runs at once, under each server's channel limit (sshd's MaxSessions 256 as
+ * the agent starts it; dropbear's compiled-in channel count refused the 60-somethingth), with
+ * room left for the channels that kill timed-out commands.
+ */
+export const MAX_CONCURRENT_EXECS: Readonly<Record<ShellServer, number>> = { openssh: 200, dropbear: 48 };
 
 /** POSIX shell single quotes: everything literal; a quote itself closes, is escaped, and reopens. */
 export function shellQuote(word: string): string {
@@ -43,10 +53,16 @@ export function execSpecErrors(spec: ExecSpec): FieldError[] {
     errors.push({ field: 'body.cwd', message: 'must be an absolute path in the guest' });
   }
   if (spec.user !== undefined && !USER_NAME.test(spec.user)) errors.push({ field: 'body.user', message: 'must be a user name: lowercase letters, digits, _ and -' });
-  if (errors.length === 0 && Buffer.byteLength(execCommandLine(spec)) > MAX_COMMAND_BYTES) {
-    errors.push({ field: 'body.command', message: `command, env and cwd together must stay under ${MAX_COMMAND_BYTES / 1024} KiB` });
-  }
+  if (errors.length === 0) errors.push(...commandLineErrors(execCommandLine(spec), 'openssh'));
   return errors;
+}
+
+/** Whether a command line fits the guest's SSH server; checked again once the server is known. */
+export function commandLineErrors(commandLine: string, server: ShellServer): FieldError[] {
+  const limit = MAX_COMMAND_BYTES[server];
+  if (Buffer.byteLength(commandLine) <= limit) return [];
+  const hint = server === 'dropbear' ? ' on this guest (its SSH server is dropbear); pass long input through stdin' : '';
+  return [{ field: 'body.command', message: `command, env and cwd together must stay under ${limit} bytes${hint}` }];
 }
 
 const EXEC_ID = /^[A-Za-z0-9_-]{1,64}$/;
@@ -61,6 +77,8 @@ export interface ExecLineOptions {
   execId: string;
   /** Group files of earlier execs that have ended, removed on the way. */
   ended?: string[];
+  /** Default openssh. */
+  server?: ShellServer;
 }
 
 /**
@@ -70,18 +88,32 @@ export interface ExecLineOptions {
  * killCommandLine reaches the program and everything it started. (OpenSSH refuses the SSH
  * "signal" request for root sessions, which run without a privilege-separation monitor.)
  * A cwd that does not exist fails the command with the shell's message and exit code 2.
+ *
+ * dropbear, unlike OpenSSH, leaves the command in its own process group, so there the line
+ * first makes the shell a session leader: `setsid` calls setsid(2) in place (no fork, the
+ * shell is not a group leader yet) and runs the rest in a new shell of the same pid.
  */
 export function execCommandLine(spec: ExecSpec, options: ExecLineOptions = { execId: 'check' }): string {
+  const server = options.server ?? 'openssh';
   const parts: string[] = [];
-  if (options.ended !== undefined && options.ended.length > 0) parts.push(`rm -f ${options.ended.map(groupFile).join(' ')};`);
   parts.push(`echo $$ >${groupFile(options.execId)};`);
   if (spec.cwd !== undefined) parts.push(`cd -- ${shellQuote(spec.cwd)} || exit 2;`);
   for (const [name, value] of Object.entries(spec.env ?? {})) parts.push(`export ${name}=${shellQuote(value)};`);
   const argv = spec.command.map(shellQuote).join(' ');
-  // setpriv (util-linux) changes user without PAM, which costs seconds per call under emulation.
-  const asUser = spec.user === undefined ? '' : `setpriv --reuid=${spec.user} --regid="$(id -g ${spec.user})" --init-groups -- `;
-  parts.push(`exec ${asUser}${argv}`);
-  return parts.join(' ');
+  parts.push(`exec ${spec.user === undefined ? '' : switchUser(spec.user, server)}${argv}`);
+  const program = server === 'dropbear' ? `exec setsid /bin/sh -c ${shellQuote(parts.join(' '))}` : parts.join(' ');
+  const cleanup = options.ended !== undefined && options.ended.length > 0 ? `rm -f ${options.ended.map(groupFile).join(' ')}; ` : '';
+  return cleanup + program;
+}
+
+/**
+ * The words before the argv that run it as another user, without PAM, which costs seconds per
+ * call under emulation: util-linux setpriv in Debian guests; busybox su (no PAM there) runs the
+ * argv as "$0" "$@" of a shell, and keeps the environment but HOME, SHELL, USER and LOGNAME.
+ */
+function switchUser(user: string, server: ShellServer): string {
+  if (server === 'dropbear') return `su -s /bin/sh ${user} -c 'exec "$0" "$@"' `;
+  return `setpriv --reuid=${user} --regid="$(id -g ${user})" --init-groups -- `;
 }
 
 /** Kills a running exec's process group (run over another channel of the same connection). */

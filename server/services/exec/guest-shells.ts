@@ -1,6 +1,5 @@
-import type ssh2 from 'ssh2';
 import type { HypervisorDriver, VmProcess } from '../../hypervisor/driver.js';
-import { GuestShellError, openGuestShell } from '../../guest/guest-shell.js';
+import { GuestShellError, openGuestShell, type GuestShell } from '../../guest/guest-shell.js';
 import { BangerError } from '../errors.js';
 
 /**
@@ -12,7 +11,7 @@ import { BangerError } from '../errors.js';
 interface Entry {
   /** pid and start time: a restarted VM's process is another machine to talk to. */
   identity: string;
-  connection: Promise<ssh2.Client>;
+  connection: Promise<GuestShell>;
 }
 
 export interface GuestShellsOptions {
@@ -26,7 +25,7 @@ export class GuestShells {
   constructor(private readonly options: GuestShellsOptions) {}
 
   /** The VM's connection, opened if needed. Throws BangerError: guest-shell-unavailable or guest-unreachable. */
-  async connection(vmId: string, vmName: string, driver: HypervisorDriver, vm: VmProcess): Promise<ssh2.Client> {
+  async connection(vmId: string, vmName: string, driver: HypervisorDriver, vm: VmProcess): Promise<GuestShell> {
     const identity = `${vm.pid}:${vm.startTime}`;
     const known = this.entries.get(vmId);
     if (known && known.identity === identity) return known.connection;
@@ -45,13 +44,15 @@ export class GuestShells {
     const entry: Entry = { identity, connection };
     this.entries.set(vmId, entry);
     try {
-      const client = await connection;
+      const shell = await connection;
+      const { client } = shell;
       const forget = (): void => {
         if (this.entries.get(vmId) === entry) this.entries.delete(vmId);
       };
       client.once('close', forget);
-      client.once('error', forget);
-      return client;
+      // on, not once: a connection can report more than one error, and an unheard one ends the daemon.
+      client.on('error', forget);
+      return shell;
     } catch (error) {
       if (this.entries.get(vmId) === entry) this.entries.delete(vmId);
       if (error instanceof GuestShellError) {
@@ -69,7 +70,7 @@ export class GuestShells {
     const entry = this.entries.get(vmId);
     if (!entry) return;
     this.entries.delete(vmId);
-    entry.connection.then((client) => client.end(), () => {});
+    entry.connection.then(({ client }) => client.end(), () => {});
   }
 
   closeAll(): void {

@@ -9,6 +9,7 @@ import { DEBIAN_GUEST_PACKAGES } from '../../../guest/debian/guest-spec.js';
 import { missingPackages, type InstalledPackage } from '../../../guest/debian/packages.js';
 import { BangerError } from '../../errors.js';
 import { buildBusyboxRootfs } from '../../../guest/busybox-rootfs.js';
+import { DROPBEAR_HOST_PATH, SFTP_SERVER_HOST_PATH } from '../../../guest/busybox-ssh.js';
 import type { BuildContext } from '../image-jobs.js';
 import type { BuildPlan, BuildSource } from './build-plan.js';
 import type { HostTool } from './host-tools.js';
@@ -46,8 +47,14 @@ function toolsFor(plan: BuildPlan, extra: HostTool[] = []): HostTool[] {
   return [...commonTools, ...(plan.kernel ? [] : kernelFetchTools), ...extra];
 }
 
+const busyboxTools: HostTool[] = [
+  { command: 'ldd', debianPackage: 'libc-bin' },
+  { command: DROPBEAR_HOST_PATH, debianPackage: 'dropbear-bin' },
+  { command: SFTP_SERVER_HOST_PATH, debianPackage: 'openssh-sftp-server' },
+];
+
 const busybox: RootfsRecipe = {
-  hostTools: (plan) => toolsFor(plan),
+  hostTools: (plan) => toolsFor(plan, busyboxTools),
   bootstrap: async (rootDir, _plan, { context, log }) => {
     await buildBusyboxRootfs(rootDir, { signal: context.signal, log });
   },
