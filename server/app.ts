@@ -11,6 +11,7 @@ import { jobRoutes } from './routes/jobs.js';
 import { snapshotRoutes } from './routes/snapshots.js';
 import { vmRoutes } from './routes/vms.js';
 import { execRoutes } from './routes/exec.js';
+import { fileRoutes } from './routes/files.js';
 import { systemRoutes, version } from './routes/system.js';
 import { sharedSchemas } from './schemas/common.js';
 import { imageSchemas } from './schemas/image.js';
@@ -18,6 +19,7 @@ import { imageBuildSchemas } from './schemas/image-build.js';
 import { jobSchemas } from './schemas/job.js';
 import { snapshotSchemas } from './schemas/snapshot.js';
 import { execSchemas } from './schemas/exec.js';
+import { fileSchemas } from './schemas/files.js';
 import { vmSchemas } from './schemas/vm.js';
 import { problemFor } from './services/errors.js';
 import type { ImageService } from './services/images/image-service.js';
@@ -25,6 +27,7 @@ import type { JobService } from './services/jobs/job-service.js';
 import type { SnapshotService } from './services/snapshots/snapshot-service.js';
 import type { VmService } from './services/vms/vm-service.js';
 import type { ExecService } from './services/exec/exec-service.js';
+import type { FileService } from './services/files/file-service.js';
 
 export interface Services {
   images: ImageService;
@@ -32,6 +35,7 @@ export interface Services {
   vms: VmService;
   snapshots: SnapshotService;
   execs: ExecService;
+  files: FileService;
   idempotencyKeys: IdempotencyRepository;
 }
 
@@ -66,7 +70,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     ajv: { customOptions: { removeAdditional: false, allErrors: true, coerceTypes: 'array', useDefaults: true } },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
-  for (const schema of [...sharedSchemas, ...imageSchemas, ...imageBuildSchemas, ...jobSchemas, ...vmSchemas, ...snapshotSchemas, ...execSchemas]) app.addSchema(schema);
+  for (const schema of [...sharedSchemas, ...imageSchemas, ...imageBuildSchemas, ...jobSchemas, ...vmSchemas, ...snapshotSchemas, ...execSchemas, ...fileSchemas]) app.addSchema(schema);
 
   await app.register(swagger, {
     openapi: {
@@ -111,6 +115,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(imageRoutes(options.services.images));
   await app.register(vmRoutes(options.services.vms));
   await app.register(execRoutes(options.services.execs));
+  await app.register(fileRoutes(options.services.files));
   await app.register(snapshotRoutes(options.services.snapshots, options.services.vms));
   await app.register(jobRoutes(options.services.jobs));
   return app;

@@ -21,6 +21,7 @@ import { SnapshotService } from './services/snapshots/snapshot-service.js';
 import { SnapshotStore } from './services/snapshots/snapshot-store.js';
 import { VmService } from './services/vms/vm-service.js';
 import { ExecService } from './services/exec/exec-service.js';
+import { FileService } from './services/files/file-service.js';
 import { GuestShells } from './services/exec/guest-shells.js';
 import { vmSettingsFromEnv } from './services/vms/vm-settings.js';
 
@@ -97,7 +98,7 @@ export async function openDaemon(config: Config, logger: Logger): Promise<Daemon
   idempotencyKeys.expireBefore(new Date(Date.now() - idempotencyKeyLifetimeMs).toISOString());
 
   return {
-    services: { images, jobs, vms, snapshots: new SnapshotService(snapshotStore), execs: new ExecService(vms, guestShells), idempotencyKeys },
+    services: { images, jobs, vms, snapshots: new SnapshotService(snapshotStore), execs: new ExecService(vms, guestShells), files: new FileService(vms, guestShells), idempotencyKeys },
     database,
   };
 }

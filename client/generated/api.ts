@@ -310,6 +310,50 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/vms/{idOrName}/execs/{execId}/stdin": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Stream standard input to a running exec
+         * @description For an exec started with "stdinStream": true (its execId is in the started event): the body streams into the program’s standard input, which is closed when the body ends; the answer comes then. The guest reads at its own pace (SSH flow control), so input of any size passes without being held in the daemon. Sent once per exec. A body that breaks off kills the program rather than let it take a cut input for the whole.
+         */
+        put: operations["sendExecStdin"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/vms/{idOrName}/files": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Copy a file or a directory out of a running VM
+         * @description A regular file comes as application/octet-stream with its Content-Length and its mode in X-Banger-File-Mode; a directory comes as an application/x-tar stream of its contents (made by the guest’s tar). Symlinks are followed. Streams end to end (SFTP over the VM’s shell channel): nothing is held whole in the daemon. If the guest’s tar fails part-way the connection is cut, so a partial archive never looks complete.
+         */
+        get: operations["readGuestFile"];
+        /**
+         * Copy a file or a directory into a running VM
+         * @description application/octet-stream: the body becomes the file at path (written beside it and renamed into place when complete, so a transfer that breaks off leaves the old file or none). application/x-tar: the archive is unpacked into the directory at path (created, or merged into an existing one) by the guest’s tar, also only once it arrived whole. The body streams to the guest and has no size limit but the guest disk’s: a full disk is 507 guest-disk-full. Missing parents are 404 unless mkdirs=true.
+         */
+        put: operations["writeGuestFile"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/vms/{idOrName}/snapshots": {
         parameters: {
             query?: never;
@@ -820,6 +864,8 @@ export interface components {
             stdin?: string;
             /** @description Standard input as base64, for bytes that are not text */
             stdinBase64?: string;
+            /** @description Standard input comes from PUT /vms/{idOrName}/execs/{execId}/stdin (execId from the started event), for input of any size; the program waits for it (bound it with timeoutSeconds) */
+            stdinStream?: boolean;
             /** @description Kill the program and everything it started after this long */
             timeoutSeconds?: number;
         };
@@ -845,6 +891,22 @@ export interface components {
             /** @description banger killed it when timeoutSeconds passed */
             timedOut: boolean;
             durationMs: number;
+        };
+        WrittenPath: {
+            /** @description The path written, made plain (no trailing slash, no . or ..) */
+            path: string;
+            type: "file" | "directory";
+            /** @description The bytes received: the file's size, or the tar archive's */
+            sizeBytes: number;
+            /** @description Of the file's content as written (files only) */
+            sha256?: string;
+            /** @description Octal permission bits, e.g. 0644 (files only) */
+            mode?: string;
+        };
+        StdinSent: {
+            execId: string;
+            /** @description Bytes passed to the program; its stdin is then closed */
+            sizeBytes: number;
         };
     };
     responses: never;
@@ -1790,6 +1852,248 @@ export interface operations {
             };
             /** @description The guest did not answer */
             502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    sendExecStdin: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                idOrName: string;
+                execId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/octet-stream": string;
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StdinSent"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict with the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported content type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid request */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    readGuestFile: {
+        parameters: {
+            query: {
+                /** @description Absolute path in the guest */
+                path: string;
+            };
+            header?: never;
+            path: {
+                idOrName: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The file, or the directory as a tar archive */
+            200: {
+                headers: {
+                    /** @description Octal permission bits of a regular file, e.g. 0644 */
+                    "x-banger-file-mode"?: unknown;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/octet-stream": string;
+                    "application/x-tar": string;
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict with the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid request */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many at once */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The guest did not answer */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    writeGuestFile: {
+        parameters: {
+            query: {
+                /** @description Absolute path in the guest: the file to write, or the directory to unpack into */
+                path: string;
+                /** @description Octal permission bits of a file (default: the replaced file's, else 0644); ignored for tar */
+                mode?: string;
+                /** @description Create missing parent directories (0755) instead of answering 404 */
+                mkdirs?: boolean;
+            };
+            header?: never;
+            path: {
+                idOrName: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/octet-stream": string;
+                "application/x-tar": string;
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WrittenPath"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict with the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported content type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid request */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many at once */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The operation failed */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The guest did not answer */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The guest filesystem is full */
+            507: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -36,6 +36,10 @@ const acceptOwnGuest = (): boolean => true;
 export interface GuestShell {
   client: ssh2.Client;
   server: AgentShellStarted['server'];
+  /** Channels the daemon's commands hold open now (see prepareCommand in services/exec/guest-shells.ts). */
+  channelsInUse: number;
+  /** Commands that ended since the last one started: their group files go with the next command line. */
+  endedCommands: string[];
 }
 
 export async function openGuestShell(options: GuestShellOptions): Promise<GuestShell> {
@@ -67,7 +71,7 @@ export async function openGuestShell(options: GuestShellOptions): Promise<GuestS
         keepaliveInterval: 0,
       });
     });
-    return { client, server };
+    return { client, server, channelsInUse: 0, endedCommands: [] };
   } catch (error) {
     // ssh2 may still report the socket's end after this; an 'error' nobody listens to would end the daemon.
     client.on('error', () => {});

@@ -4,6 +4,8 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { IdOrNameParamsSchema, problemResponses, ref } from '../schemas/common.js';
 import { ExecBodySchema, ExecEventSchema } from '../schemas/exec.js';
+import { ExecStdinParamsSchema, StdinSentSchema } from '../schemas/files.js';
+import { acceptRawBodies, rawBodySchema, rawBodyType } from '../http/raw-body.js';
 import type { ExecService } from '../services/exec/exec-service.js';
 
 /** Each event as one JSON line. */
@@ -13,8 +15,12 @@ const ndjsonLines = (): Transform =>
     transform: (event: unknown, _encoding, done) => done(null, `${JSON.stringify(event)}\n`),
   });
 
+const STDIN = 'application/octet-stream';
+
 export function execRoutes(execs: ExecService): FastifyPluginAsyncTypebox {
   return async (app) => {
+    acceptRawBodies(app, [STDIN]);
+
     app.post('/vms/:idOrName/exec', {
       config: { idempotent: false },
       schema: {
@@ -45,6 +51,29 @@ export function execRoutes(execs: ExecService): FastifyPluginAsyncTypebox {
       raw.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-cache' });
       // A client gone early ends the pipeline with an error, which destroys exec: that kills the guest program.
       await pipeline(exec, ndjsonLines(), raw).catch(() => {});
+    });
+
+    app.put('/vms/:idOrName/execs/:execId/stdin', {
+      schema: {
+        tags: ['vms'],
+        operationId: 'sendExecStdin',
+        summary: 'Stream standard input to a running exec',
+        description:
+          'For an exec started with "stdinStream": true (its execId is in the started event): the body streams into the program’s ' +
+          'standard input, which is closed when the body ends; the answer comes then. The guest reads at its own pace (SSH flow ' +
+          'control), so input of any size passes without being held in the daemon. Sent once per exec. A body that breaks off ' +
+          'kills the program rather than let it take a cut input for the whole.',
+        params: ExecStdinParamsSchema,
+        body: rawBodySchema([STDIN], 'The bytes for the program’s standard input'),
+        response: {
+          200: ref(StdinSentSchema),
+          ...problemResponses(404, 409, 415, 422),
+        },
+      },
+    }, async (request) => {
+      rawBodyType(request, [STDIN]);
+      const sizeBytes = await execs.pipeStdin(request.params.idOrName, request.params.execId, request.raw);
+      return { execId: request.params.execId, sizeBytes };
     });
   };
 }

@@ -56,10 +56,13 @@ const problemDescriptions: Record<number, string> = {
   404: 'Not found',
   409: 'Conflict with the current state',
   413: 'Request body too large',
+  415: 'Unsupported content type',
   422: 'Invalid request',
   429: 'Too many at once',
+  500: 'The operation failed',
   502: 'The guest did not answer',
   503: 'Shutting down',
+  507: 'The guest filesystem is full',
 };
 
 /** Problem responses for the given statuses, described as application/problem+json. */

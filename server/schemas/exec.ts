@@ -17,6 +17,13 @@ export const ExecBodySchema = Type.Object(
     user: Type.Optional(Type.String({ pattern: '^[a-z_][a-z0-9_-]{0,31}$', description: 'Run as this guest user instead of root' })),
     stdin: Type.Optional(Type.String({ description: 'Standard input as text; the program sees end-of-file after it (and at once without stdin)' })),
     stdinBase64: Type.Optional(Type.String({ description: 'Standard input as base64, for bytes that are not text' })),
+    stdinStream: Type.Optional(
+      Type.Boolean({
+        description:
+          'Standard input comes from PUT /vms/{idOrName}/execs/{execId}/stdin (execId from the started event), for input of any size; ' +
+          'the program waits for it (bound it with timeoutSeconds)',
+      }),
+    ),
     timeoutSeconds: Type.Optional(Type.Integer({ minimum: 1, maximum: 86_400, description: 'Kill the program and everything it started after this long' })),
   },
   { $id: 'ExecRequest', additionalProperties: false },

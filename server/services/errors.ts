@@ -49,6 +49,12 @@ export const problemCatalogue = {
   'agent-timeout': { status: 504, title: 'The guest agent did not answer in time' },
   'port-timeout': { status: 504, title: 'A published guest port did not open in time' },
   'guest-shell-unavailable': { status: 409, title: 'The VM has no guest shell channel' },
+  'exec-not-found': { status: 404, title: 'Exec not found' },
+  'exec-stdin-unavailable': { status: 409, title: 'The exec takes no streamed stdin' },
+  'guest-path-not-found': { status: 404, title: 'No such file or directory in the guest' },
+  'guest-path-conflict': { status: 409, title: 'The guest path is not of the kind this needs' },
+  'guest-disk-full': { status: 507, title: 'The guest filesystem is full' },
+  'guest-file-failed': { status: 500, title: 'A file operation in the guest failed' },
   'guest-exec-limit': { status: 429, title: 'The guest runs as many commands at once as its SSH server takes' },
   'guest-unreachable': { status: 502, title: 'The guest did not answer on its shell channel' },
   'internal': { status: 500, title: 'Internal error' },
@@ -119,4 +125,11 @@ export function problemFor(
   if (extra.errors && extra.errors.length > 0) problem.errors = extra.errors;
   if (extra.logPath) problem.logPath = extra.logPath;
   return problem;
+}
+
+/** A 422 naming every field that is wrong, with the one hint when there is one field. */
+export function validationError(summary: string, errors: FieldError[]): BangerError {
+  const [only] = errors;
+  const detail = errors.length === 1 && only ? `${summary}: ${only.field}: ${only.message}` : `${summary}: ${errors.map((e) => e.field).join(', ')} are invalid`;
+  return new BangerError('validation-failed', detail, { errors, hint: errors.length === 1 ? only?.hint : 'fix every listed field, then retry' });
 }

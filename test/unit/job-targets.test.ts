@@ -160,7 +160,7 @@ t.test('a job over a selection, and GET /jobs by any target', async (t) => {
 
   const idle = {} as never;
   const app = await buildApp({
-    services: { images: idle, vms: idle, snapshots: idle, execs: idle, jobs, idempotencyKeys: new IdempotencyRepository(database.db) } satisfies Services,
+    services: { images: idle, vms: idle, snapshots: idle, execs: idle, files: idle, jobs, idempotencyKeys: new IdempotencyRepository(database.db) } satisfies Services,
     logger,
     bodyLimit: 65536,
   });

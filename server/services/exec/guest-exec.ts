@@ -1,5 +1,6 @@
 import { Readable } from 'node:stream';
 import type ssh2 from 'ssh2';
+import { killGuestGroup } from './guest-command.js';
 import { OutputDecoder, type OutputData } from './output-chunks.js';
 
 /**
@@ -26,12 +27,13 @@ export type ExecEvent =
 export interface GuestExecOptions {
   execId: string;
   commandLine: string;
-  /** Run over a second channel to kill the program's process group. */
-  killCommandLine: string;
   /** Called once the program has ended (or was killed), with its exec id. */
   onEnded?: (execId: string) => void;
-  /** Written to the program's standard input, which is then closed; closed at once when absent. */
-  stdin?: Buffer;
+  /**
+   * Written to the program's standard input, which is then closed; closed at once when absent.
+   * 'stream': left open for pipeStdin.
+   */
+  stdin?: Buffer | 'stream';
   timeoutMs?: number;
 }
 
@@ -45,6 +47,7 @@ export class GuestExec extends Readable {
   private exitSignal: string | null = null;
   private timedOut = false;
   private finished = false;
+  private stdinTaken = false;
   private timeout: NodeJS.Timeout | undefined;
   private killReport: NodeJS.Timeout | undefined;
   private readonly decoders = { stdout: new OutputDecoder(), stderr: new OutputDecoder() };
@@ -85,7 +88,45 @@ export class GuestExec extends Readable {
         this.kill();
       }, this.options.timeoutMs);
     }
-    channel.end(this.options.stdin);
+    if (this.options.stdin !== 'stream') channel.end(this.options.stdin);
+  }
+
+  /** Whether the program waits for pipeStdin: started with stdin 'stream' and not piped yet. */
+  get awaitsStdin(): boolean {
+    return this.options.stdin === 'stream' && !this.stdinTaken && !this.finished;
+  }
+
+  /**
+   * Streams source into the program's standard input, then closes it; resolves with the bytes
+   * sent. The guest's SSH window holds source back while the program does not read. A source
+   * that fails half-way kills the program: it must not take a cut input for all of it.
+   */
+  async pipeStdin(source: NodeJS.ReadableStream): Promise<number> {
+    const channel = this.channel;
+    if (!channel || !this.awaitsStdin) throw new Error('this exec takes no streamed stdin');
+    this.stdinTaken = true;
+    let bytes = 0;
+    try {
+      for await (const chunk of source) {
+        if (this.finished) break;
+        const buffer = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+        bytes += buffer.length;
+        if (!channel.write(buffer)) await new Promise<void>((resolve) => {
+          const done = (): void => {
+            channel.off('drain', done);
+            channel.off('close', done);
+            resolve();
+          };
+          channel.on('drain', done);
+          channel.on('close', done);
+        });
+      }
+    } catch (error) {
+      this.kill();
+      throw error;
+    }
+    if (!this.finished) channel.end();
+    return bytes;
   }
 
   private output(stream: 'stdout' | 'stderr', chunk: Buffer): void {
@@ -108,12 +149,7 @@ export class GuestExec extends Readable {
     const channel = this.channel;
     if (!channel || this.finished || this.killReport) return;
     this.killReport = setTimeout(() => channel.close(), KILL_REPORT_MS);
-    this.client.exec(this.options.killCommandLine, (error, killer) => {
-      if (error) return;
-      killer.resume();
-      killer.stderr.resume();
-      killer.end();
-    });
+    killGuestGroup(this.client, this.options.execId);
   }
 
   private finish(): void {

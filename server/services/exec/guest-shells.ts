@@ -1,6 +1,8 @@
 import type { HypervisorDriver, VmProcess } from '../../hypervisor/driver.js';
 import { GuestShellError, openGuestShell, type GuestShell } from '../../guest/guest-shell.js';
-import { BangerError } from '../errors.js';
+import { BangerError, validationError } from '../errors.js';
+import { newId } from '../ids.js';
+import { commandLineErrors, execCommandLine, MAX_CONCURRENT_EXECS, type ExecSpec } from './exec-command.js';
 
 /**
  * One SSH connection per running VM, opened on first use and shared by every exec and file
@@ -76,4 +78,48 @@ export class GuestShells {
   closeAll(): void {
     for (const vmId of [...this.entries.keys()]) this.close(vmId);
   }
+}
+
+// Bounds one command line's cleanup; older files stay in the guest's /run (a few bytes each).
+const MAX_ENDED = 16;
+
+/** A command about to start on a connection, holding one of its channels until finish(). */
+export interface PreparedCommand {
+  execId: string;
+  commandLine: string;
+  /** Releases the channel; ran: whether the command line ran (so its group file exists). */
+  finish(ran: boolean): void;
+}
+
+/**
+ * Claims one of the connection's channels for a command (an exec, a tar) and writes its command
+ * line. Throws 422 for a line the guest's server would not take, and 429 past the commands it
+ * runs at once, instead of the server's own refusal.
+ */
+export function prepareCommand(shell: GuestShell, vmName: string, spec: ExecSpec): PreparedCommand {
+  const execId = newId();
+  const ended = shell.endedCommands.slice(-MAX_ENDED);
+  const commandLine = execCommandLine(spec, { execId, ended, server: shell.server });
+  const tooLong = commandLineErrors(commandLine, shell.server);
+  if (tooLong.length > 0) throw validationError('The command is not valid', tooLong);
+  const limit = MAX_CONCURRENT_EXECS[shell.server];
+  if (shell.channelsInUse >= limit) {
+    throw new BangerError('guest-exec-limit', `VM ${vmName} already runs ${shell.channelsInUse} commands, as many as its SSH server (${shell.server}) takes at once`, {
+      hint: 'retry when one has ended',
+    });
+  }
+  shell.channelsInUse += 1;
+  shell.endedCommands = [];
+  let finished = false;
+  return {
+    execId,
+    commandLine,
+    finish: (ran) => {
+      if (finished) return;
+      finished = true;
+      shell.channelsInUse -= 1;
+      // A line that never ran removed nothing: its files are still to go.
+      shell.endedCommands = [...shell.endedCommands, ...(ran ? [execId] : ended)].slice(-MAX_ENDED);
+    },
+  };
 }

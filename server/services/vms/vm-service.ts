@@ -2,7 +2,7 @@ import type { VmRow } from '../../db/repositories/vms.js';
 import type { HypervisorDriver, VmProcess } from '../../hypervisor/driver.js';
 import { lastLines, readLogTail } from '../../hypervisor/log-tail.js';
 import { BangerError, type FieldError } from '../errors.js';
-import { validationError } from '../images/build/build-request.js';
+import { validationError } from '../errors.js';
 import { newId, now } from '../ids.js';
 import type { JobKind, StageOf } from '../jobs/job-kind.js';
 import type { Job, JobContext } from '../jobs/types.js';

@@ -1,6 +1,6 @@
 import type { Recipe } from '../../../domain/image.js';
 import { isValidPackageName } from '../../../guest/debian/packages.js';
-import { BangerError, type FieldError } from '../../errors.js';
+import { type FieldError } from '../../errors.js';
 
 const mib = 1024 * 1024;
 export const minimumImageSize = 64 * mib;
@@ -47,8 +47,3 @@ export function checkSize({ field, text }: BuildSizeCheck): { bytes: number } | 
   return { bytes };
 }
 
-export function validationError(summary: string, errors: FieldError[]): BangerError {
-  const [only] = errors;
-  const detail = errors.length === 1 && only ? `${summary}: ${only.field}: ${only.message}` : `${summary}: ${errors.map((e) => e.field).join(', ')} are invalid`;
-  return new BangerError('validation-failed', detail, { errors, hint: errors.length === 1 ? only?.hint : 'fix every listed field, then retry' });
-}

@@ -7,7 +7,8 @@ import { newId } from '../../ids.js';
 import { normalizePackages } from '../packages.js';
 import { Preflight } from '../preflight.js';
 import type { BuildPlan, BuildSource, SuppliedKernel } from './build-plan.js';
-import { checkSize, defaultSizes, invalidPackageNames, validationError } from './build-request.js';
+import { checkSize, defaultSizes, invalidPackageNames } from './build-request.js';
+import { validationError } from '../../errors.js';
 
 export type BuildImageInput = BuildImageBody;
 
