@@ -8,6 +8,11 @@ import { BangerError } from '../services/errors.js';
  */
 export function acceptRawBodies(scope: FastifyInstance, types: readonly string[]): void {
   scope.addContentTypeParser([...types], (_request, _payload, done) => done(null));
+  // An answer before the body was read whole (a refusal, a full disk) leaves the rest of the body
+  // on the connection: closing it keeps a client from sending its next request into that.
+  scope.addHook('onSend', async (request, reply) => {
+    if (!request.raw.complete) reply.header('connection', 'close');
+  });
 }
 
 /** The OpenAPI request body for such a route. */

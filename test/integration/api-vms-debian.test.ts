@@ -11,6 +11,7 @@ import { bangerBin, waitForJob } from '../helpers/daemon.js';
 import { createRunningVm, runVmJob, startVmDaemon, vmsDirEntries, waitGone } from '../helpers/vms.js';
 import { execIn } from '../helpers/exec.js';
 import { checkExec } from '../helpers/exec-checks.js';
+import { checkFiles } from '../helpers/file-checks.js';
 
 if (process.env.BANGER_TEST_SKIP_DEBIAN === '1') {
   t.plan(0, 'skipped: BANGER_TEST_SKIP_DEBIAN=1');
@@ -56,6 +57,7 @@ if (process.env.BANGER_TEST_SKIP_DEBIAN === '1') {
     t.match(cli.stdout, /Debian GNU\/Linux 12/, 'banger vm ssh runs the command');
 
     await checkExec(t, daemon, 'deb1', { server: 'openssh', cliEnv: env });
+    await checkFiles(t, daemon, 'deb1', { bigFileBytes: 256 * 1024 * 1024 });
 
     // A snapshot restores to SSH with the daemon's key, and the clone has host keys of its own.
     const hostKey = async (port: number) => (await run('ssh-keyscan', ['-t', 'ed25519', '-p', String(port), '127.0.0.1'])).stdout.trim().split(/\s+/).at(-1) ?? '';

@@ -8,6 +8,7 @@ import { assertProblem, isAlive, pollUntil } from '../helpers/api.js';
 import { waitForJob } from '../helpers/daemon.js';
 import { execIn } from '../helpers/exec.js';
 import { checkExec } from '../helpers/exec-checks.js';
+import { checkFiles } from '../helpers/file-checks.js';
 import {
   buildBusybox,
   createRunningVm,
@@ -83,6 +84,10 @@ t.test('a busybox VM: create, reach, stop, start, delete', async (t) => {
     const cliEnv = { ...process.env };
     for (const name of ['BANGER_URL', 'BANGER_TOKEN', 'BANGER_STATE_DIR']) delete cliEnv[name];
     await checkExec(t, daemon, 'alpha', { server: 'dropbear', cliEnv });
+  });
+
+  await t.test('files and streamed stdin in a busybox guest, over SFTP and tar', async (t) => {
+    await checkFiles(t, daemon, 'alpha', { bigFileBytes: 16 * 1024 * 1024 });
   });
 
   await t.test('listing filters by state and label', async (t) => {

@@ -122,8 +122,10 @@ export class FileService {
       await call((done) => sftp.chmod(temporary, mode, done));
       await call((done) => sftp.ext_openssh_rename(temporary, path, done));
     } catch (error) {
+      // Judged before the partial file goes, which frees the space that ran out.
+      const failure = await this.writeFailure(sftp, vmName, path, parent, error);
       await call((done) => sftp.unlink(temporary, done)).catch(() => {});
-      throw await this.writeFailure(sftp, vmName, path, parent, error);
+      throw failure;
     }
     return { path, type: 'file', sizeBytes, sha256: hash.digest('hex'), mode: formatFileMode(mode) };
   }
