@@ -12,6 +12,8 @@ const bangerBin = join(repoRoot, 'dist', 'bin', 'banger.js');
 export interface BenchDaemon {
   client: BangerClient;
   stateDir: string;
+  /** The daemon's own process. */
+  pid: number;
   /** SIGTERM, then every guest the bench left (guests outlive the daemon by design). */
   stop(): Promise<void>;
 }
@@ -36,7 +38,7 @@ export async function startBenchDaemon(stateDir: string, env: Record<string, str
   for (;;) {
     try {
       await client.health();
-      return { client, stateDir, stop };
+      return { client, stateDir, pid: daemon.pid as number, stop };
     } catch (error) {
       if (Date.now() > deadline || daemon.exitCode !== null) {
         await stop();

@@ -1,5 +1,7 @@
-import { ndjsonLines, parseEventStream } from './event-stream.js';
-import { Transport, segment } from './transport.js';
+import { parseEventStream } from './event-stream.js';
+import { execEventStream, sendExecStdin, type ExecOptions } from './exec-stream.js';
+import { readGuestPath, writeGuestDirectory, writeGuestFile, type GuestPathContent, type WriteDirectoryOptions, type WriteFileOptions } from './guest-files.js';
+import { Transport, segment, type ByteSource } from './transport.js';
 import type {
   BuildImageRequest,
   CreateSnapshotRequest,
@@ -18,11 +20,13 @@ import type {
   Snapshot,
   SnapshotList,
   SnapshotPageQuery,
+  StdinSent,
   Version,
   Vm,
   VmList,
   VmListQuery,
   WarmImageRequest,
+  WrittenPath,
 } from './types.js';
 import { waitJob, type WaitJobOptions } from './wait-job.js';
 
@@ -76,9 +80,38 @@ export interface BangerClient {
   deleteVmsByLabel(labels: Record<string, string>): Promise<Job>;
   /**
    * Runs a program in a running VM: its events as they come (started, output, exit). Breaking
-   * out of the loop, or aborting the signal, kills the program in the guest.
+   * out of the loop, or aborting the signal, kills the program in the guest. With
+   * `stdinStream: true` and `options.stdin`, the input streams to the program (any size) while
+   * its events come; an upload that fails ends the program and makes the loop throw. With
+   * `stdinStream: true` alone, send it yourself with sendExecStdin and the started event's execId.
    */
-  exec(idOrName: string, body: ExecRequest, options?: { signal?: AbortSignal }): AsyncIterable<ExecEvent>;
+  exec(idOrName: string, body: ExecRequest, options?: ExecOptions): AsyncIterable<ExecEvent>;
+  /**
+   * Streams standard input to an exec started with `stdinStream: true`, then closes it; answers
+   * once the program took it all. Sent once per exec; 404 exec-not-found means it already ended
+   * (or never waited for input). A source that fails part-way kills the program.
+   */
+  sendExecStdin(idOrName: string, execId: string, source: ByteSource, options?: { signal?: AbortSignal }): Promise<StdinSent>;
+  /**
+   * Writes a file in a running VM from bytes streamed as they come (a file stream, a Buffer, an
+   * async iterable): the guest gets it whole or not at all, renamed into place when complete.
+   * Errors: 404 guest-path-not-found (a missing parent, unless `mkdirs`), 409 guest-path-conflict
+   * (a directory is in the way), 507 guest-disk-full; nothing half-written is left in each case.
+   */
+  writeFile(idOrName: string, guestPath: string, source: ByteSource, options?: WriteFileOptions): Promise<WrittenPath>;
+  /**
+   * Unpacks a tar stream (entries relative, e.g. `tar -c -C DIR .`) into a directory of a
+   * running VM, created or merged into; streamed, and unpacked only once it arrived whole.
+   * Errors as writeFile, plus 422 when the guest's tar cannot read the archive.
+   */
+  writeDirectory(idOrName: string, guestPath: string, tar: ByteSource, options?: WriteDirectoryOptions): Promise<WrittenPath>;
+  /**
+   * Reads a path of a running VM (symlinks followed): a regular file as its bytes with its size
+   * and mode, a directory as a tar stream of its contents, both streamed. Read `body` to the end:
+   * a stream that errors instead (the connection cut) means the copy is incomplete.
+   * Errors: 404 guest-path-not-found, 409 guest-path-conflict (neither a file nor a directory).
+   */
+  readPath(idOrName: string, guestPath: string, options?: { signal?: AbortSignal }): Promise<GuestPathContent>;
   /** The serial console text, or its last `tail` lines. */
   vmConsole(idOrName: string, options?: { tail?: number }): Promise<string>;
   listJobs(filter?: JobListFilter): Promise<JobList>;
@@ -174,7 +207,19 @@ export function createClient(options: ClientOptions): BangerClient {
       return (await transport.json<Job>('DELETE', `/vms${labelQuery(selectors)}`)).body;
     },
     exec(idOrName, body, execOptions = {}) {
-      return execEventStream(transport, idOrName, body, execOptions.signal);
+      return execEventStream(transport, idOrName, body, execOptions);
+    },
+    sendExecStdin(idOrName, execId, source, stdinOptions = {}) {
+      return sendExecStdin(transport, idOrName, execId, source, stdinOptions.signal);
+    },
+    writeFile(idOrName, guestPath, source, writeOptions) {
+      return writeGuestFile(transport, idOrName, guestPath, source, writeOptions);
+    },
+    writeDirectory(idOrName, guestPath, tar, writeOptions) {
+      return writeGuestDirectory(transport, idOrName, guestPath, tar, writeOptions);
+    },
+    readPath(idOrName, guestPath, readOptions) {
+      return readGuestPath(transport, idOrName, guestPath, readOptions);
     },
     async vmConsole(idOrName, consoleOptions = {}) {
       // A plain-text answer: read the raw body rather than parse JSON.
@@ -212,15 +257,6 @@ function labelQuery(selectors: string[], others: Record<string, string | number 
   for (const [name, value] of Object.entries(others)) if (value !== undefined) params.set(name, String(value));
   const text = params.toString();
   return text === '' ? '' : `?${text}`;
-}
-
-async function* execEventStream(transport: Transport, idOrName: string, body: ExecRequest, signal?: AbortSignal): AsyncGenerator<ExecEvent> {
-  const stream = await transport.stream(`/vms/${segment(idOrName)}/exec`, { body, signal }, 'POST', 'application/x-ndjson');
-  try {
-    for await (const line of ndjsonLines(stream)) yield JSON.parse(line) as ExecEvent;
-  } finally {
-    if (!stream.destroyed) stream.destroy();
-  }
 }
 
 async function* jobEventStream(

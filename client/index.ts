@@ -1,4 +1,7 @@
 export { createClient, type BangerClient, type ClientOptions, type IdempotencyOptions, type StopVmOptions } from './client.js';
+export type { ExecOptions } from './exec-stream.js';
+export type { GuestPathContent, WriteDirectoryOptions, WriteFileOptions } from './guest-files.js';
+export type { ByteSource } from './transport.js';
 export { DaemonUnreachableError, ProblemError, WaitTimeoutError } from './errors.js';
 export { defaultSocketPath, defaultStateDir } from './defaults.js';
 export type { WaitJobOptions } from './wait-job.js';
@@ -25,9 +28,13 @@ export {
   type BuildImageRequest,
   type Version,
   type CreateVmRequest,
+  type ExecEvent,
+  type ExecRequest,
+  type StdinSent,
   type Vm,
   type VmList,
   type VmListQuery,
   type VmPort,
   type VmState,
+  type WrittenPath,
 } from './types.js';

@@ -1,3 +1,5 @@
+import type { IncomingHttpHeaders } from 'node:http';
+import { Readable } from 'node:stream';
 import { Agent, request, type Dispatcher } from 'undici';
 import { explainConnectionError, problemFromResponse, ProblemError } from './errors.js';
 
@@ -7,9 +9,18 @@ export interface Endpoint {
   token?: string;
 }
 
+/**
+ * Bytes for a request body: a Buffer is sent whole; a Node Readable or any async iterable of
+ * chunks (a tar packer, a generator) is streamed as it produces them, so its size is unbounded.
+ */
+export type ByteSource = Readable | Uint8Array | AsyncIterable<Uint8Array>;
+
 export interface CallOptions {
   query?: Record<string, string | number | boolean | undefined>;
+  /** Sent as JSON. */
   body?: unknown;
+  /** Sent as they are with this content type, instead of a JSON body. */
+  bytes?: { contentType: string; source: ByteSource };
   headers?: Record<string, string | undefined>;
   signal?: AbortSignal;
 }
@@ -19,7 +30,14 @@ export interface JsonResponse<T> {
   body: T;
 }
 
-type Method = 'GET' | 'POST' | 'DELETE';
+/** A 2xx answer whose body the caller reads itself. */
+export interface RawResponse {
+  status: number;
+  headers: IncomingHttpHeaders;
+  body: Dispatcher.ResponseData['body'];
+}
+
+type Method = 'GET' | 'POST' | 'PUT' | 'DELETE';
 
 /** One connection pool to one daemon, speaking JSON and turning problems into ProblemError. */
 export class Transport {
@@ -32,8 +50,11 @@ export class Transport {
       throw new TypeError('createClient needs exactly one of socketPath or baseUrl');
     }
     this.endpoint = endpoint;
+    // No idle timeouts: an exec stream stays silent while its program computes, and a file PUT is
+    // answered only once the whole file is in the guest; undici's 300 s defaults cut both.
+    const unbounded = { headersTimeout: 0, bodyTimeout: 0 };
     if (endpoint.socketPath !== undefined) {
-      this.agent = new Agent({ connect: { socketPath: endpoint.socketPath } });
+      this.agent = new Agent({ ...unbounded, connect: { socketPath: endpoint.socketPath } });
       // The host is never resolved: the socket is the address, the name only fills the Host header.
       this.origin = 'http://banger';
     } else {
@@ -41,7 +62,7 @@ export class Transport {
       if (url.protocol !== 'http:' && url.protocol !== 'https:') {
         throw new TypeError(`baseUrl must be an http(s) URL, got ${endpoint.baseUrl}`);
       }
-      this.agent = new Agent();
+      this.agent = new Agent(unbounded);
       this.origin = url.href.replace(/\/+$/, '');
     }
   }
@@ -54,8 +75,13 @@ export class Transport {
 
   /** The raw body of a 2xx answer, for streams the caller reads itself. */
   async stream(path: string, options: CallOptions = {}, method: Method = 'GET', accept = 'text/event-stream'): Promise<Dispatcher.ResponseData['body']> {
+    return (await this.raw(method, path, options, accept)).body;
+  }
+
+  /** A 2xx answer with its headers, for bodies whose meaning the headers tell (a file or an archive). */
+  async raw(method: Method, path: string, options: CallOptions, accept: string): Promise<RawResponse> {
     const response = await this.send(method, path, options, accept);
-    return response.body;
+    return { status: response.statusCode, headers: response.headers, body: response.body };
   }
 
   close(): Promise<void> {
@@ -63,9 +89,9 @@ export class Transport {
   }
 
   private async send(method: Method, path: string, options: CallOptions, accept: string): Promise<Dispatcher.ResponseData> {
-    const hasBody = options.body !== undefined;
+    const { payload, contentType } = requestPayload(options);
     const headers: Record<string, string> = { accept: `${accept}, application/problem+json` };
-    if (hasBody) headers['content-type'] = 'application/json';
+    if (contentType !== undefined) headers['content-type'] = contentType;
     if (this.endpoint.token !== undefined && this.endpoint.baseUrl !== undefined) {
       headers.authorization = `Bearer ${this.endpoint.token}`;
     }
@@ -77,7 +103,7 @@ export class Transport {
       response = await request(this.origin + path + queryString(options.query), {
         method,
         headers,
-        body: hasBody ? JSON.stringify(options.body) : undefined,
+        body: payload,
         dispatcher: this.agent,
         signal: options.signal,
       });
@@ -88,6 +114,22 @@ export class Transport {
     const text = await response.body.text().catch(() => '');
     throw new ProblemError(problemFromResponse(response.statusCode, text));
   }
+}
+
+function requestPayload(options: CallOptions): { payload?: string | Uint8Array | Readable; contentType?: string } {
+  if (options.bytes !== undefined) return { payload: streamable(options.bytes.source), contentType: options.bytes.contentType };
+  if (options.body !== undefined) return { payload: JSON.stringify(options.body), contentType: 'application/json' };
+  return {};
+}
+
+/**
+ * undici sends a Node Readable chunked, without a content-length, and destroys it when the
+ * request ends or fails. Its request() is typed for no other iterables, so those (generators,
+ * tar's minipass streams) are wrapped into a Readable.
+ */
+function streamable(source: ByteSource): Uint8Array | Readable {
+  if (source instanceof Uint8Array || source instanceof Readable) return source;
+  return Readable.from(source, { objectMode: false });
 }
 
 function queryString(query: CallOptions['query']): string {

@@ -23,6 +23,8 @@ export type CreateSnapshotRequest = Schemas['CreateSnapshotRequest'];
 export type WarmImageRequest = Schemas['WarmImageRequest'];
 export type ExecRequest = Schemas['ExecRequest'];
 export type ExecEvent = Schemas['ExecEvent'];
+export type StdinSent = Schemas['StdinSent'];
+export type WrittenPath = Schemas['WrittenPath'];
 
 export type Health = paths['/healthz']['get']['responses'][200]['content']['application/json'];
 export type Version = paths['/version']['get']['responses'][200]['content']['application/json'];

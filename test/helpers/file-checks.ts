@@ -1,6 +1,6 @@
 // What file transfer and streamed stdin must do on every kind of guest, against a running VM:
 // the Debian test runs it over OpenSSH, the busybox test over dropbear.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, chmodSync, mkdirSync, symlinkSync, readlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -8,12 +8,14 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import type { Test } from 'tap';
 import { Agent, request } from 'undici';
-import type { TestDaemon } from './daemon.js';
+import { bangerBin, type TestDaemon } from './daemon.js';
 import { execIn } from './exec.js';
 
 export interface FileCheckOptions {
   /** The size of the big file sent and read back whole. */
   bigFileBytes: number;
+  /** The environment `banger vm cp` and `banger vm exec -i` run in (without BANGER_URL and the like). */
+  cliEnv: NodeJS.ProcessEnv;
 }
 
 const MiB = 1024 * 1024;
@@ -38,7 +40,8 @@ function rssBytes(pid: number): number {
 }
 
 export async function checkFiles(t: Test, daemon: TestDaemon, vm: string, options: FileCheckOptions): Promise<void> {
-  const agent = new Agent({ connect: { socketPath: daemon.socketPath } });
+  // A PUT is answered once the whole file is in the guest: minutes for a big one under emulation.
+  const agent = new Agent({ connect: { socketPath: daemon.socketPath }, headersTimeout: 20 * 60_000, bodyTimeout: 5 * 60_000 });
   t.teardown(() => agent.close());
   const filesUrl = (path: string, extra = '') => `http://banger/vms/${vm}/files?path=${encodeURIComponent(path)}${extra}`;
   const put = async (path: string, body: Readable | Buffer | string, type = 'application/octet-stream', extra = '') => {
@@ -113,6 +116,21 @@ export async function checkFiles(t: Test, daemon: TestDaemon, vm: string, option
   }
   t.equal(readFileSync(join(back, 'sub', 'run.sh'), 'utf8'), '#!/bin/sh\necho ran\n');
   t.equal(readlinkSync(join(back, 'link')), 'secret.txt');
+
+  // The CLI does the same both ways, and streams stdin of any size.
+  const cli = (args: string[], input?: Buffer) =>
+    spawnSync(process.execPath, [bangerBin, '--socket', daemon.socketPath, ...args], { env: options.cliEnv, input, encoding: 'buffer', timeout: 300_000 });
+  const cpIn = cli(['vm', 'cp', '--mkdirs', tree, `${vm}:/root/cli/tree`]);
+  t.equal(cpIn.status, 0, `banger vm cp in: ${cpIn.stderr}`);
+  const cpOut = cli(['vm', 'cp', `${vm}:/root/cli/tree`, join(local, 'cli-back')]);
+  t.equal(cpOut.status, 0, `banger vm cp out: ${cpOut.stderr}`);
+  const diff = spawnSync('diff', ['-r', '--no-dereference', tree, join(local, 'cli-back')], { encoding: 'utf8' });
+  t.equal(diff.status, 0, `the tree came back the same: ${diff.stdout}`);
+  t.equal(statSync(join(local, 'cli-back', 'secret.txt')).mode & 0o7777, 0o600, 'modes too');
+  const stdin = randomBytes(3 * MiB);
+  const hashed = cli(['vm', 'exec', vm, '-i', '--', 'sha256sum'], stdin);
+  t.equal(hashed.stdout.toString().split(' ')[0], createHash('sha256').update(stdin).digest('hex'), 'banger vm exec -i streams stdin past the inline limit');
+  await sh('rm -rf /root/cli');
 
   // What cannot be done is refused by name, and leaves nothing behind.
   const refusals: Array<[string, string, string, string, number, string]> = [

@@ -57,7 +57,7 @@ if (process.env.BANGER_TEST_SKIP_DEBIAN === '1') {
     t.match(cli.stdout, /Debian GNU\/Linux 12/, 'banger vm ssh runs the command');
 
     await checkExec(t, daemon, 'deb1', { server: 'openssh', cliEnv: env });
-    await checkFiles(t, daemon, 'deb1', { bigFileBytes: 256 * 1024 * 1024 });
+    await checkFiles(t, daemon, 'deb1', { bigFileBytes: 256 * 1024 * 1024, cliEnv: env });
 
     // A snapshot restores to SSH with the daemon's key, and the clone has host keys of its own.
     const hostKey = async (port: number) => (await run('ssh-keyscan', ['-t', 'ed25519', '-p', String(port), '127.0.0.1'])).stdout.trim().split(/\s+/).at(-1) ?? '';

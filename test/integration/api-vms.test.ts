@@ -80,14 +80,14 @@ t.test('a busybox VM: create, reach, stop, start, delete', async (t) => {
   const full = await daemon.http('GET', `/vms/${vmId}/console`);
   t.match(full.text, /banger-agent: version \d+ started/, 'the whole console log');
 
+  const cliEnv = { ...process.env };
+  for (const name of ['BANGER_URL', 'BANGER_TOKEN', 'BANGER_STATE_DIR']) delete cliEnv[name];
   await t.test('exec in a busybox guest, over dropbear', async (t) => {
-    const cliEnv = { ...process.env };
-    for (const name of ['BANGER_URL', 'BANGER_TOKEN', 'BANGER_STATE_DIR']) delete cliEnv[name];
     await checkExec(t, daemon, 'alpha', { server: 'dropbear', cliEnv });
   });
 
   await t.test('files and streamed stdin in a busybox guest, over SFTP and tar', async (t) => {
-    await checkFiles(t, daemon, 'alpha', { bigFileBytes: 16 * 1024 * 1024 });
+    await checkFiles(t, daemon, 'alpha', { bigFileBytes: 16 * 1024 * 1024, cliEnv });
   });
 
   await t.test('listing filters by state and label', async (t) => {

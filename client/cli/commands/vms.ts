@@ -9,6 +9,7 @@ import { finishJob, followJob, printJobId } from '../follow.js';
 import { formatDuration, formatTime, orDash, wholeNumber } from '../format.js';
 import { UsageError } from '../output.js';
 import { allPages } from '../all-pages.js';
+import { vmCopyCommand } from './vm-cp.js';
 import { vmExecCommand } from './vm-exec.js';
 
 const vmStates: VmState[] = ['creating', 'starting', 'running', 'paused', 'stopping', 'stopped', 'failed', 'deleting'];
@@ -124,6 +125,7 @@ export function vmCommands(program: Command, context: CliContext): void {
   );
 
   vmExecCommand(vm, context);
+  vmCopyCommand(vm, context);
 
   leafCommand(vm, 'stop <name>', 'Stop a running VM: ACPI power button, then the hypervisor quits after a grace', {
     examples: ['banger vm stop web', 'banger vm stop web --grace 0'],

@@ -99,7 +99,7 @@ export class FileService {
     const existing = await stat(sftp, path);
     if (existing?.isDirectory()) {
       throw new BangerError('guest-path-conflict', `${path} in VM ${vmName} is a directory`, {
-        hint: 'send the directory as application/x-tar to fill it, or name a file inside it',
+        hint: 'name a file inside it (banger vm cp: end the guest path with /), or send a tar archive (application/x-tar) to fill the directory',
       });
     }
     if (existing !== null && !existing.isFile()) {
@@ -221,7 +221,7 @@ export class FileService {
     }
     if (!options.mkdirs) {
       throw new BangerError('guest-path-not-found', `The directory ${parent} does not exist in VM ${vmName}`, {
-        hint: 'create it, or pass mkdirs=true to create missing directories',
+        hint: 'create it, or pass mkdirs=true (banger vm cp --mkdirs) to create missing directories',
       });
     }
     let at = '';
