@@ -4,6 +4,7 @@ import { jobCommands } from './commands/jobs.js';
 import { systemCommands } from './commands/system.js';
 import { snapshotCommands } from './commands/snapshots.js';
 import { vmCommands } from './commands/vms.js';
+import { runCommand } from './commands/run.js';
 import { CliContext } from './context.js';
 import { Output } from './output.js';
 
@@ -79,6 +80,7 @@ function buildProgram(context: CliContext): Command {
       await new Promise(() => {});
     });
 
+  runCommand(program, context);
   vmCommands(program, context);
   snapshotCommands(program, context);
   imageCommands(program, context);

@@ -1,8 +1,8 @@
 // `banger vm …` against the real daemon and real guests: create with live stages and how to connect,
 // ls/show/console, ssh (through a stand-in ssh that records its arguments: the busybox guest has no
-// sshd), restart, stop, start --no-wait, rm by label; usage errors.
-import { execFile } from 'node:child_process';
-import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
+// sshd), restart, stop, start --no-wait, rm by label; usage errors; banger run.
+import { execFile, spawn } from 'node:child_process';
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { isAlive } from '../helpers/api.js';
@@ -19,12 +19,17 @@ const daemon = await startVmDaemon(t);
 await buildBusybox(daemon, 'bb');
 const bin = await makeTempDir(t, 'banger-cli-vms-');
 
-/** The built CLI on the test daemon's socket, never aimed elsewhere by the environment. */
-function banger(args: string[], env: Record<string, string> = {}): Promise<Run> {
+/** This environment without what would aim the CLI at another daemon. */
+function cliEnv(): NodeJS.ProcessEnv {
   const base = { ...process.env };
   for (const name of ['BANGER_URL', 'BANGER_TOKEN', 'BANGER_SOCKET', 'BANGER_STATE_DIR']) delete base[name];
+  return base;
+}
+
+/** The built CLI on the test daemon's socket, never aimed elsewhere by the environment. */
+function banger(args: string[], env: Record<string, string> = {}): Promise<Run> {
   return new Promise((resolve, reject) => {
-    execFile(process.execPath, [bangerBin, '--socket', daemon.socketPath, ...args], { env: { ...base, ...env }, timeout: 240_000 }, (error, stdout, stderr) => {
+    execFile(process.execPath, [bangerBin, '--socket', daemon.socketPath, ...args], { env: { ...cliEnv(), ...env }, timeout: 240_000 }, (error, stdout, stderr) => {
       if (error && typeof error.code !== 'number') return reject(error);
       resolve({ code: error ? (error.code as number) : 0, stdout, stderr });
     });
@@ -140,4 +145,47 @@ t.test('vm rm by label; usage and daemon errors', async (t) => {
   const missing = await banger(['vm', 'rm', 'ghost']);
   t.equal(missing.code, 1);
   t.match(missing.stderr, /No VM with id or name "ghost"/);
+});
+
+t.test('banger run: a fresh VM per command, copies in and out, the command’s status, nothing left', async (t) => {
+  const work = await makeTempDir(t, 'banger-cli-run-');
+  const source = join(work, 'src');
+  mkdirSync(source);
+  writeFileSync(join(source, 'build.sh'), 'echo building; mkdir -p out; echo artifact > out/result.txt; echo oops >&2; exit 3\n');
+  const run = await banger([
+    'run', '--image', 'bb', '--memory', '256', '--label', 'suite=run',
+    '--copy', `${source}:/root/src`, '-w', '/root/src', '-e', 'CI=1',
+    '--artifact', `/root/src/out:${join(work, 'out')}`, '--artifact', `/root/missing:${join(work, 'missing')}`,
+    '--', 'sh', 'build.sh',
+  ]);
+  t.equal(run.code, 3, 'exits with the command’s status');
+  t.equal(run.stdout, 'building\n', 'the command’s stdout, as it wrote it');
+  t.match(run.stderr, /oops/, 'and its stderr');
+  t.match(run.stderr, /banger: creating VM run-[0-9a-f]{6} from image bb\n/);
+  t.match(run.stderr, /banger: copied .*src to \/root\/src/);
+  t.equal(readFileSync(join(work, 'out', 'result.txt'), 'utf8'), 'artifact\n', 'artifacts come out even when the command failed');
+  t.match(run.stderr, /artifact \/root\/missing not copied: \/root\/missing does not exist/, 'a missing artifact is told, not fatal');
+  t.same((await daemon.http('GET', '/vms?label=banger-run=true')).body.items, [], 'the VM is gone');
+
+  const bad = await banger(['run', '--image', 'no-such-image', '--', 'true']);
+  t.equal(bad.code, 1);
+  t.match(bad.stderr, /No image with id or name "no-such-image"/);
+  const usage = await banger(['run', '--image', 'bb', '--copy', 'relative-only', '--', 'true']);
+  t.equal(usage.code, 2);
+  t.match(usage.stderr, /--copy expects LOCAL:\/guest\/path/);
+
+  // Ctrl-C while the command runs: it is killed, the VM deleted, and banger run exits 130.
+  const child = spawn(process.execPath, [bangerBin, '--socket', daemon.socketPath, 'run', '--image', 'bb', '--memory', '256', '--', 'sh', '-c', 'echo started; sleep 300'], {
+    env: cliEnv(),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => {
+    output += chunk.toString();
+    if (output.includes('started')) child.kill('SIGINT');
+  });
+  const code = await new Promise<number | null>((resolve) => child.once('exit', (exitCode) => resolve(exitCode)));
+  t.equal(code, 130, 'Ctrl-C exits 130');
+  t.same((await daemon.http('GET', '/vms?label=banger-run=true')).body.items, [], 'and leaves no VM');
+  t.same(vmsDirEntries(daemon.stateDir).length, (await daemon.http('GET', '/vms')).body.items.length, 'nor its files');
 });

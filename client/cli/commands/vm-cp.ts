@@ -1,12 +1,12 @@
-import { createReadStream, type Stats } from 'node:fs';
-import { basename, dirname, join, posix, resolve } from 'node:path';
+import type { Stats } from 'node:fs';
 import type { Command } from 'commander';
 import type { WrittenPath } from '../../types.js';
 import { leafCommand } from '../command-builder.js';
-import type { CliContext, Session } from '../context.js';
+import type { CliContext } from '../context.js';
 import { formatBytes, formatDuration } from '../format.js';
 import { interrupted, interruptible, INTERRUPTED_EXIT_CODE } from '../interrupt.js';
-import { makeParents, packDirectory, statOrNull, unpackDirectory, writeFileAtomically } from '../local-files.js';
+import { copyIntoGuest, copyOutOfGuest, type GuestLocation } from '../guest-copy.js';
+import { statOrNull } from '../local-files.js';
 import { UsageError } from '../output.js';
 
 interface CopyFlags {
@@ -14,11 +14,6 @@ interface CopyFlags {
   quiet?: boolean;
 }
 
-/** `NAME:/abs/path` on the command line. */
-interface GuestLocation {
-  vm: string;
-  path: string;
-}
 
 type CopyPlan =
   | { direction: 'in'; local: string; localStats: Stats; guest: GuestLocation }
@@ -54,7 +49,9 @@ export function vmCopyCommand(vm: Command, context: CliContext): void {
         const plan = await copyPlan(source, destination);
         const started = performance.now();
         const written = await interruptible((signal) =>
-          plan.direction === 'in' ? copyIn(session, plan, flags, signal) : copyOut(session, plan, flags, signal),
+          plan.direction === 'in'
+            ? copyIntoGuest(session.client(), plan.local, plan.localStats, plan.guest, { mkdirs: flags.mkdirs, signal })
+            : copyOutOfGuest(session.client(), plan.guest, plan.local, { mkdirs: flags.mkdirs, signal }),
         );
         if (written === interrupted) return INTERRUPTED_EXIT_CODE;
         if (session.output.json) return session.output.printJson(written);
@@ -88,49 +85,6 @@ function guestLocation(argument: string): GuestLocation | undefined {
     throw new UsageError(`"${argument}": the path in VM ${vm} must be absolute, as in ${vm}:/root/file (a local path with a colon is written ./${argument})`);
   }
   return { vm, path };
-}
-
-async function copyIn(session: Session, plan: Extract<CopyPlan, { direction: 'in' }>, flags: CopyFlags, signal: AbortSignal): Promise<WrittenPath> {
-  const { local, localStats, guest } = plan;
-  const target = guest.path.endsWith('/') ? posix.join(guest.path, basename(resolve(local))) : guest.path;
-  const client = session.client();
-  if (localStats.isDirectory()) return client.writeDirectory(guest.vm, target, packDirectory(local), { mkdirs: flags.mkdirs, signal });
-  return client.writeFile(guest.vm, target, createReadStream(local), { mode: localStats.mode & 0o777, mkdirs: flags.mkdirs, signal });
-}
-
-async function copyOut(session: Session, plan: Extract<CopyPlan, { direction: 'out' }>, flags: CopyFlags, signal: AbortSignal): Promise<WrittenPath> {
-  const { guest, local } = plan;
-  const target = await localTarget(local, posix.basename(guest.path), flags);
-  const content = await session.client().readPath(guest.vm, guest.path, { signal });
-  const existing = await statOrNull(target);
-  if (flags.mkdirs) await makeParents(target);
-  if (content.type === 'directory') {
-    if (existing && !existing.isDirectory()) {
-      content.body.destroy();
-      throw new Error(`${target} exists and is not a directory; ${guest.vm}:${guest.path} is one`);
-    }
-    return { path: resolve(target), type: 'directory', sizeBytes: await unpackDirectory(content.body, target) };
-  }
-  if (existing?.isDirectory()) {
-    content.body.destroy();
-    throw new Error(`${target} is a directory; ${guest.vm}:${guest.path} is a file`);
-  }
-  const mode = Number.parseInt(content.mode, 8);
-  return { path: resolve(target), type: 'file', sizeBytes: await writeFileAtomically(target, content.body, mode), mode: content.mode };
-}
-
-/**
- * Where a copy out lands, decided before anything is fetched: inside DST when it is a directory
- * (or ends with / and may be created), under the guest name, as cp -r does; else DST itself.
- */
-async function localTarget(destination: string, guestName: string, flags: CopyFlags): Promise<string> {
-  const stats = await statOrNull(destination);
-  const into = stats?.isDirectory() || destination.endsWith('/');
-  const target = into ? join(destination, guestName) : destination;
-  if (!flags.mkdirs && !(await statOrNull(dirname(target)))?.isDirectory()) {
-    throw new UsageError(`${dirname(target)} is not an existing directory; create it, or pass --mkdirs`);
-  }
-  return target;
 }
 
 /** "copied 30.0 MiB to web:/root/x in 1.4s"; a directory's size is its tar archive's. */
