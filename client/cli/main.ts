@@ -74,9 +74,7 @@ function buildProgram(context: CliContext): Command {
       // --socket and --token are global options too: commander may have handed them to the program.
       const { stateDir, socket, listen, token } = command.optsWithGlobals();
       const options = { stateDir, socket, listen, token };
-      // Loaded only here, so that every other command stays a thin HTTP client.
-      const { serve } = await import('../../server/main.js');
-      await serve(options);
+      await (await loadDaemon()).serve(options);
       await new Promise(() => {});
     });
 
@@ -87,4 +85,19 @@ function buildProgram(context: CliContext): Command {
   jobCommands(program, context);
   systemCommands(program, context);
   return program;
+}
+
+/**
+ * The daemon, loaded only for serve, so that every other command stays a thin HTTP client. The
+ * path is not a literal: the client package (scripts/pack-client.ts) is compiled without
+ * server/, and there serve says so instead of failing to import.
+ */
+async function loadDaemon(): Promise<{ serve(options: Record<string, unknown>): Promise<void> }> {
+  const daemonModule = '../../server/main.js';
+  try {
+    return (await import(daemonModule)) as { serve(options: Record<string, unknown>): Promise<void> };
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ERR_MODULE_NOT_FOUND') throw error;
+    throw new Error('this banger is the client package: it talks to a daemon (--socket or --url) but cannot run one; install banger itself on the VM host for serve');
+  }
 }

@@ -10,6 +10,7 @@ import { startGuestCommand } from '../exec/guest-command.js';
 import { prepareCommand, type GuestShells } from '../exec/guest-shells.js';
 import type { VmService } from '../vms/vm-service.js';
 import { formatFileMode, normalizeGuestPath } from './guest-path.js';
+import { SftpDownload } from './sftp-download.js';
 import { SftpUpload } from './sftp-upload.js';
 
 /**
@@ -84,7 +85,7 @@ export class FileService {
         hint: 'only regular files and directories can be copied out',
       });
     }
-    return { type: 'file', path, sizeBytes: stats.size, mode: formatFileMode(stats.mode), stream: sftp.createReadStream(path) };
+    return { type: 'file', path, sizeBytes: stats.size, mode: formatFileMode(stats.mode), stream: new SftpDownload(sftp, path, stats.size) };
   }
 
   /**
