@@ -3,7 +3,7 @@
 // compiled there with tsc against the package's own declarations and run against a real daemon,
 // and the package's `banger` CLI talks to that daemon too, without the daemon's code.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { packClient } from '../../scripts/pack-client.js';
@@ -68,6 +68,15 @@ await banger.close();
   const ran = spawnSync(process.execPath, [join(project, 'out', 'main.js'), rootfs, kernel], { env: { ...process.env, BANGER_SOCKET: daemon.socketPath }, encoding: 'utf8' });
   t.equal(ran.status, 0, ran.stderr);
   t.same(JSON.parse(ran.stdout), { health: 'ok', created: true, names: ['from-sdk'], missing: 'vm-not-found', left: 0 }, 'it registered, listed and deleted an image, and read a typed problem');
+
+  // The README's SDK example is code against this package: it must compile as it stands.
+  const readme = readFileSync(join(repoRoot, 'README.md'), 'utf8');
+  const example = /## Automation with the SDK[\s\S]*?```ts\n([\s\S]*?)```/.exec(readme)?.[1];
+  t.ok(example, 'the README has an SDK example');
+  writeFileSync(join(project, 'readme-example.ts'), example ?? '');
+  writeFileSync(join(project, 'tsconfig.readme.json'), JSON.stringify({ extends: './tsconfig.json', compilerOptions: { noEmit: true }, files: ['readme-example.ts'] }));
+  const readmeCompiled = spawnSync(process.execPath, [join(repoRoot, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(project, 'tsconfig.readme.json')], { encoding: 'utf8' });
+  t.equal(readmeCompiled.status, 0, `the README example compiles: ${readmeCompiled.stdout}${readmeCompiled.stderr}`);
 
   const cli = join(project, 'node_modules', '.bin', 'banger');
   const ls = spawnSync(cli, ['--socket', daemon.socketPath, 'image', 'ls', '--json'], { encoding: 'utf8' });
