@@ -1,5 +1,6 @@
 import swagger from '@fastify/swagger';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import AjvCompiler from '@fastify/ajv-compiler';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { IdempotencyRepository } from './db/repositories/idempotency.js';
@@ -67,7 +68,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     frameworkErrors: (error, _request, reply) => {
       void sendProblem(reply, problemFor('validation-failed', `The request URL is not valid: ${error.message}`, { hint: 'percent-encode path segments correctly' }));
     },
-    ajv: { customOptions: { removeAdditional: false, allErrors: true, coerceTypes: 'array', useDefaults: true } },
+    schemaController: { compilersFactory: { buildValidator: buildPartValidator } },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   for (const schema of [...sharedSchemas, ...imageSchemas, ...imageBuildSchemas, ...jobSchemas, ...vmSchemas, ...snapshotSchemas, ...execSchemas, ...fileSchemas]) app.addSchema(schema);
@@ -120,3 +121,20 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(jobRoutes(options.services.jobs));
   return app;
 }
+
+const ajvOptions = { removeAdditional: false, allErrors: true, useDefaults: true } as const;
+const strictValidators = AjvCompiler();
+const coercingValidators = AjvCompiler();
+
+/**
+ * JSON bodies are validated as sent: "2" is not a number and 123 is not a name. Query strings,
+ * path parameters and headers are text on the wire, so there numbers and booleans are read from
+ * it ('array': a single ?label=a=1 is a list of one).
+ */
+const buildPartValidator: AjvCompiler.BuildCompilerFromPool = (externalSchemas, options) => {
+  // Fastify's own plugins (ajv-formats) come in options; JTD mode is not used here.
+  const plugins = options?.mode === 'JTD' ? undefined : options?.plugins;
+  const strict = strictValidators(externalSchemas, { plugins, customOptions: { ...ajvOptions, coerceTypes: false } });
+  const coercing = coercingValidators(externalSchemas, { plugins, customOptions: { ...ajvOptions, coerceTypes: 'array' } });
+  return (route) => (route.httpPart === 'body' ? strict(route) : coercing(route));
+};

@@ -46,6 +46,23 @@ const create = (name: string, body: Record<string, unknown>, status: number, cod
 });
 const unknownVm = (method: string, path: string): ProblemCase => ({ name: `${method} ${path}`, method, path, status: 404, code: 'vm-not-found', detail: /nope/ });
 
+t.test('JSON bodies are taken as sent: a wrong type is refused, never converted', async (t) => {
+  await checkProblemCases(t, app, [
+    create('cpus as a string', { image: 'bb', cpus: '2' }, 422, 'validation-failed', ['body.cpus']),
+    create('cpus as a boolean', { image: 'bb', cpus: true }, 422, 'validation-failed', ['body.cpus']),
+    create('a label value as a number', { image: 'bb', labels: { a: 1 } }, 422, 'validation-failed', ['body.labels.a']),
+    create('the image as a list', { image: ['bb'] }, 422, 'validation-failed', ['body.image']),
+    create('ports as one number', { image: 'bb', ports: 8080 }, 422, 'validation-failed', ['body.ports']),
+    create('memory as a string', { image: 'bb', memoryMiB: '512' }, 422, 'validation-failed', ['body.memoryMiB']),
+    { ...invalidField('POST', '/images/builds', 'body.name'), name: 'a build named by a number', body: { name: 123, recipe: 'busybox' } },
+    { ...invalidField('POST', '/images/builds', 'body.docker'), name: 'docker as a string', body: { name: 'x', recipe: 'busybox', docker: 'true' } },
+    { ...invalidField('POST', '/vms/held/exec', 'body.command'), name: 'an exec command as a string', body: { command: 'true' } },
+  ]);
+  // Query strings are text: numbers in them are still read as numbers.
+  const listed = await app.inject('GET', '/vms?limit=5');
+  t.equal(listed.status, 200, listed.text);
+});
+
 t.test('bad VM requests are refused before any job, row or file exists', async (t) => {
   await checkProblemCases(t, app, [
     create('an unknown image', { image: 'nope' }, 404, 'image-not-found'),
