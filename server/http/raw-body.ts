@@ -7,7 +7,9 @@ import { BangerError } from '../services/errors.js';
  * and the JSON body limit does not apply. Register in the routes' own plugin scope.
  */
 export function acceptRawBodies(scope: FastifyInstance, types: readonly string[]): void {
-  scope.addContentTypeParser([...types], (_request, _payload, done) => done(null));
+  // The body is '' to the schema (bytes as a binary string, which it checks by type only); the
+  // handler reads the bytes themselves from request.raw.
+  scope.addContentTypeParser([...types], (_request, _payload, done) => done(null, ''));
   // An answer before the body was read whole (a refusal, a full disk) leaves the rest of the body
   // on the connection: closing it keeps a client from sending its next request into that.
   scope.addHook('onSend', async (request, reply) => {

@@ -58,6 +58,13 @@ t.test('JSON bodies are taken as sent: a wrong type is refused, never converted'
     { ...invalidField('POST', '/images/builds', 'body.docker'), name: 'docker as a string', body: { name: 'x', recipe: 'busybox', docker: 'true' } },
     { ...invalidField('POST', '/vms/held/exec', 'body.command'), name: 'an exec command as a string', body: { command: 'true' } },
   ]);
+  // Byte bodies (files, stdin) pass the strict checks and reach the VM's state check.
+  const upload = await app.inject('PUT', '/vms/held/files?path=/root/x', Buffer.from('bytes'), { 'content-type': 'application/octet-stream' });
+  t.equal(upload.body?.code, 'vm-state-conflict', `a file body is not a validation error: ${upload.text}`);
+  const tar = await app.inject('PUT', '/vms/held/files?path=/root/x', Buffer.alloc(1024), { 'content-type': 'application/x-tar' });
+  t.equal(tar.body?.code, 'vm-state-conflict', `nor a tar body: ${tar.text}`);
+  const stdin = await app.inject('PUT', '/vms/held/execs/e1/stdin', Buffer.from('input'), { 'content-type': 'application/octet-stream' });
+  t.equal(stdin.body?.code, 'exec-not-found', `nor stdin: ${stdin.text}`);
   // Query strings are text: numbers in them are still read as numbers.
   const listed = await app.inject('GET', '/vms?limit=5');
   t.equal(listed.status, 200, listed.text);

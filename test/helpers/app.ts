@@ -79,7 +79,7 @@ export async function startApp(t: Test, options: TestAppOptions = {}): Promise<T
         method: method as 'GET',
         url: path,
         headers: { ...(hasBody ? { 'content-type': 'application/json' } : {}), ...headers },
-        ...(hasBody ? { payload: typeof body === 'string' ? body : JSON.stringify(body) } : {}),
+        ...(hasBody ? { payload: typeof body === 'string' || Buffer.isBuffer(body) ? body : JSON.stringify(body) } : {}),
       });
       let parsed: unknown = response.body;
       try {
