@@ -15,12 +15,13 @@
  */
 import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream, readFileSync } from 'node:fs';
+import { createReadStream } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { targetIdOf, type BangerClient, type Vm } from '../client/index.js';
+import { readRssBytes } from '../server/host/proc-memory.js';
 import { median, startBenchDaemon, type BenchDaemon } from './bench-daemon.js';
 
 const { values: flags } = parseArgs({
@@ -64,11 +65,6 @@ async function execToExit(client: BangerClient, vm: string, command: string[]): 
     if (event.type === 'exit' && event.exitCode !== 0) throw new Error(`${command.join(' ')} exited ${event.exitCode}`);
   }
   return { ms: performance.now() - started, stdout };
-}
-
-/** Read synchronously on purpose: sampled on a timer while the output streams. */
-function rssBytes(pid: number): number {
-  return Number(/^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) * 1024;
 }
 
 try {
@@ -145,10 +141,10 @@ try {
 
   // 4. a lot of output, and the daemon's memory meanwhile.
   const pid = daemon.pid;
-  const before = rssBytes(pid);
+  const before = readRssBytes(pid);
   let peak = before;
   const sampler = setInterval(() => {
-    peak = Math.max(peak, rssBytes(pid));
+    peak = Math.max(peak, readRssBytes(pid));
   }, 100);
   const loud = await execToExit(client, 'bench', ['head', '-c', '100000000', '/dev/zero']);
   clearInterval(sampler);

@@ -21,3 +21,6 @@ export function groupCommand(parent: Command, name: string, summary: string, exa
   command.addHelpText('after', `\nExamples:\n${examples.map((example) => `  $ ${example}`).join('\n')}\n`);
   return command;
 }
+
+/** A repeatable option's values, in order (commander's argParser for --flag a --flag b). */
+export const collect = (value: string, previous: string[] = []): string[] => [...previous, value];

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 
 /**
@@ -85,4 +86,17 @@ export async function readSmaps(pid: number): Promise<MemoryMapping[] | null> {
     throw error;
   }
   return parseSmaps(text);
+}
+
+/**
+ * The process's resident set now (VmRSS of /proc/<pid>/status), 0 when it is gone. Synchronous
+ * and cheap, for sampling on a timer while something runs; smaps is the thorough read.
+ */
+export function readRssBytes(pid: number): number {
+  try {
+    const kib = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+    return kib === undefined ? 0 : Number(kib) * 1024;
+  } catch {
+    return 0;
+  }
 }

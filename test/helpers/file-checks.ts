@@ -9,6 +9,7 @@ import { Readable } from 'node:stream';
 import type { Test } from 'tap';
 import { Agent, request } from 'undici';
 import { bangerBin, type TestDaemon } from './daemon.js';
+import { readRssBytes } from '../../server/host/proc-memory.js';
 import { execIn } from './exec.js';
 
 export interface FileCheckOptions {
@@ -33,12 +34,6 @@ function randomSource(bytes: number): { stream: Readable; sha256: () => string }
   return { stream: Readable.from(pieces()), sha256: () => hash.digest('hex') };
 }
 
-/** The daemon's resident memory now, from /proc. */
-function rssBytes(pid: number): number {
-  const line = readFileSync(`/proc/${pid}/status`, 'utf8').match(/^VmRSS:\s+(\d+) kB$/m);
-  return line ? Number(line[1]) * 1024 : 0;
-}
-
 export async function checkFiles(t: Test, daemon: TestDaemon, vm: string, options: FileCheckOptions): Promise<void> {
   // A PUT is answered once the whole file is in the guest: minutes for a big one under emulation.
   const agent = new Agent({ connect: { socketPath: daemon.socketPath }, headersTimeout: 20 * 60_000, bodyTimeout: 5 * 60_000 });
@@ -53,10 +48,10 @@ export async function checkFiles(t: Test, daemon: TestDaemon, vm: string, option
 
   // A big file streams in and out whole, and never sits in the daemon's memory.
   const pid = daemon.child.pid as number;
-  const baseline = rssBytes(pid);
+  const baseline = readRssBytes(pid);
   let peak = baseline;
   const sampler = setInterval(() => {
-    peak = Math.max(peak, rssBytes(pid));
+    peak = Math.max(peak, readRssBytes(pid));
   }, 100);
   const big = randomSource(options.bigFileBytes);
   const putStarted = Date.now();

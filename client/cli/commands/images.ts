@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { resolve } from 'node:path';
 import type { BuildImageRequest, Image, RegisterImageRequest } from '../../types.js';
-import { groupCommand, leafCommand } from '../command-builder.js';
+import { collect, groupCommand, leafCommand } from '../command-builder.js';
 import type { CliContext, Session } from '../context.js';
 import { finishJob } from '../follow.js';
 import { formatTime, orDash, wholeNumber, yesNo } from '../format.js';
@@ -102,7 +102,7 @@ export function imageCommands(program: Command, context: CliContext): void {
   })
     .option('--recipe <recipe>', 'build from scratch: debian-bookworm or busybox')
     .option('--base-rootfs <path>', 'build from an existing ext4 rootfs instead')
-    .option('--package <name>', 'a Debian package to install (repeatable)', (value: string, previous: string[] = []) => [...previous, value])
+    .option('--package <name>', 'a Debian package to install (repeatable)', collect)
     .option('--packages-file <path>', 'a file listing packages, one a line')
     .option('--kernel <path>', "kernel to boot; default: Debian's cloud kernel")
     .option('--initrd <path>', 'initrd for --kernel')
@@ -136,7 +136,7 @@ export function imageCommands(program: Command, context: CliContext): void {
   })
     .option('--cpus <n>', 'vCPUs of the warm VM (default 1)')
     .option('--memory <MiB>', 'memory of the warm VM in MiB (default 512)')
-    .option('--port <port>', 'guest port to wait for before the snapshot (repeatable)', (value: string, previous: string[] = []) => [...previous, value])
+    .option('--port <port>', 'guest port to wait for before the snapshot (repeatable)', collect)
     .option('--no-wait', 'start the job and print its id without waiting')
     .action(
       context.action(async (session, name: string, flags: { cpus?: string; memory?: string; port?: string[]; wait: boolean }) => {

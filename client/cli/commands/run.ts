@@ -1,13 +1,14 @@
 import { randomBytes } from 'node:crypto';
+import type { Stats } from 'node:fs';
 import type { Command } from 'commander';
 import { ProblemError } from '../../errors.js';
 import { targetIdOf } from '../../job-target.js';
 import type { Job } from '../../types.js';
-import { leafCommand } from '../command-builder.js';
+import { collect, leafCommand } from '../command-builder.js';
 import type { CliContext, Session } from '../context.js';
 import { formatBytes, formatDuration, wholeNumber } from '../format.js';
 import { copyIntoGuest, copyOutOfGuest } from '../guest-copy.js';
-import { INTERRUPTED_EXIT_CODE } from '../interrupt.js';
+import { interrupted, interruptible, INTERRUPTED_EXIT_CODE } from '../interrupt.js';
 import { statOrNull } from '../local-files.js';
 import { UsageError } from '../output.js';
 import { labelsFrom, parseDuration } from './vms.js';
@@ -35,7 +36,6 @@ interface Transfer {
 
 /** Every VM banger run makes carries it, so that leftovers (after a kill -9) can be found: banger vm ls --label banger-run=true. */
 const RUN_LABEL = 'banger-run';
-const collect = (value: string, previous: string[] = []) => [...previous, value];
 
 export function runCommand(program: Command, context: CliContext): void {
   const command = leafCommand(program, 'run <command...>', 'Run one command in a fresh VM, then throw the VM away: the CI step', {
@@ -68,11 +68,14 @@ export function runCommand(program: Command, context: CliContext): void {
 }
 
 async function run(session: Session, argv: string[], flags: RunFlags): Promise<number> {
-  const copies = (flags.copy ?? []).map((spec) => transfer('--copy', spec, 'in'));
-  const artifacts = (flags.artifact ?? []).map((spec) => transfer('--artifact', spec, 'out'));
-  for (const copy of copies) {
-    if (!(await statOrNull(copy.local))) throw new UsageError(`--copy ${copy.local}: no such file or directory`);
+  const copies: Array<Transfer & { stats: Stats }> = [];
+  for (const spec of flags.copy ?? []) {
+    const copy = transfer('--copy', spec, 'in');
+    const stats = await statOrNull(copy.local);
+    if (!stats) throw new UsageError(`--copy ${copy.local}: no such file or directory`);
+    copies.push({ ...copy, stats });
   }
+  const artifacts = (flags.artifact ?? []).map((spec) => transfer('--artifact', spec, 'out'));
   const body = execBody(argv, flags);
   const name = flags.name ?? `run-${randomBytes(3).toString('hex')}`;
   const client = session.client();
@@ -81,58 +84,48 @@ async function run(session: Session, argv: string[], flags: RunFlags): Promise<n
   };
 
   // Ctrl-C and SIGTERM stop the work; the VM still goes in finally.
-  const cancel = new AbortController();
-  const interrupt = (): void => cancel.abort();
-  process.once('SIGINT', interrupt);
-  process.once('SIGTERM', interrupt);
-  let job: Job | undefined;
-  let vmId: string | undefined;
-  try {
-    const started = performance.now();
-    say(`creating VM ${name} from image ${flags.image}`);
-    job = await client.createVm({
-      name,
-      image: flags.image,
-      warm: flags.warm === false ? false : undefined,
-      cpus: wholeNumber('--cpus', flags.cpus),
-      memoryMiB: wholeNumber('--memory', flags.memory),
-      workDiskSize: flags.disk,
-      labels: { ...labelsFrom(flags.label ?? [], '--label'), [RUN_LABEL]: 'true' },
-      ttlSeconds: parseDuration(flags.ttl),
-    });
-    vmId = targetIdOf(job);
-    const created = await client.waitJob(job.id, { signal: cancel.signal });
-    if (created.status !== 'succeeded') {
-      if (created.error) session.output.problem(created.error);
-      else say(`creating VM ${name} ${created.status}`);
-      return 1;
-    }
-    const vm = await client.getVm(vmId);
-    say(`VM ${name} running (${vm.bootMode === 'warm' ? 'restored' : 'booted'} in ${formatDuration(performance.now() - started)})`);
-
-    for (const copy of copies) {
-      const stats = await statOrNull(copy.local);
-      if (!stats) throw new UsageError(`--copy ${copy.local}: no such file or directory`);
-      const written = await copyIntoGuest(client, copy.local, stats, { vm: vmId, path: copy.guest }, { mkdirs: true, signal: cancel.signal });
-      say(`copied ${copy.local} to ${written.path} (${formatBytes(written.sizeBytes)})`);
-    }
-
-    let status: number;
+  const status = await interruptible(async (signal) => {
+    let job: Job | undefined;
+    let vmId: string | undefined;
     try {
-      status = await streamExec(session, vmId, body, cancel.signal);
+      const started = performance.now();
+      say(`creating VM ${name} from image ${flags.image}`);
+      job = await client.createVm({
+        name,
+        image: flags.image,
+        warm: flags.warm === false ? false : undefined,
+        cpus: wholeNumber('--cpus', flags.cpus),
+        memoryMiB: wholeNumber('--memory', flags.memory),
+        workDiskSize: flags.disk,
+        labels: { ...labelsFrom(flags.label ?? [], '--label'), [RUN_LABEL]: 'true' },
+        ttlSeconds: parseDuration(flags.ttl),
+      });
+      vmId = targetIdOf(job);
+      const created = await client.waitJob(job.id, { signal });
+      if (created.status !== 'succeeded') {
+        if (created.error) session.output.problem(created.error);
+        else say(`creating VM ${name} ${created.status}`);
+        return 1;
+      }
+      const vm = await client.getVm(vmId);
+      say(`VM ${name} running (${vm.bootMode === 'warm' ? 'restored' : 'booted'} in ${formatDuration(performance.now() - started)})`);
+
+      for (const copy of copies) {
+        const written = await copyIntoGuest(client, copy.local, copy.stats, { vm: vmId, path: copy.guest }, { mkdirs: true, signal });
+        say(`copied ${copy.local} to ${written.path} (${formatBytes(written.sizeBytes)})`);
+      }
+
+      try {
+        return await streamExec(session, vmId, body, signal);
+      } finally {
+        // Artifacts come out also after a failing command: its logs are what the run is for then.
+        if (!signal.aborted) await copyArtifacts(session, vmId, artifacts, say);
+      }
     } finally {
-      // Artifacts come out also after a failing command: its logs are what the run is for then.
-      if (!cancel.signal.aborted) await copyArtifacts(session, vmId, artifacts, say);
+      await throwAway(session, name, job, vmId, flags.keep === true, say);
     }
-    return status;
-  } catch (error) {
-    if (cancel.signal.aborted) return INTERRUPTED_EXIT_CODE;
-    throw error;
-  } finally {
-    process.off('SIGINT', interrupt);
-    process.off('SIGTERM', interrupt);
-    await throwAway(session, name, job, vmId, flags.keep === true, say);
-  }
+  });
+  return status === interrupted ? INTERRUPTED_EXIT_CODE : status;
 }
 
 async function copyArtifacts(session: Session, vmId: string, artifacts: Transfer[], say: (line: string) => void): Promise<void> {

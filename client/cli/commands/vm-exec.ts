@@ -1,7 +1,7 @@
 import { constants } from 'node:os';
 import type { Command } from 'commander';
 import type { ExecEvent, ExecRequest } from '../../types.js';
-import { leafCommand } from '../command-builder.js';
+import { collect, leafCommand } from '../command-builder.js';
 import type { CliContext, Session } from '../context.js';
 import { wholeNumber } from '../format.js';
 import { interrupted, interruptible, INTERRUPTED_EXIT_CODE } from '../interrupt.js';
@@ -36,7 +36,7 @@ export function vmExecCommand(vm: Command, context: CliContext): void {
 /** The options that shape what runs in the guest, shared with banger run. */
 export function withExecOptions(command: Command): Command {
   return command
-    .option('-e, --env <KEY=VALUE>', 'an environment variable (repeatable)', (value: string, all: string[] = []) => [...all, value])
+    .option('-e, --env <KEY=VALUE>', 'an environment variable (repeatable)', collect)
     .option('-w, --workdir <dir>', 'absolute working directory in the guest (default /root)')
     .option('-u, --user <user>', 'run as this guest user instead of root')
     .option('-i, --interactive', 'stream standard input to the program (any size; it sees end-of-file when the input ends)')

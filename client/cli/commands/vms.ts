@@ -3,7 +3,7 @@ import { constants } from 'node:os';
 import { Option, type Command } from 'commander';
 import { targetIdOf } from '../../job-target.js';
 import type { CreateVmRequest, Vm, VmState } from '../../types.js';
-import { groupCommand, leafCommand } from '../command-builder.js';
+import { collect, groupCommand, leafCommand } from '../command-builder.js';
 import type { CliContext, Session } from '../context.js';
 import { finishJob, followJob, printJobId } from '../follow.js';
 import { formatDuration, formatTime, orDash, wholeNumber } from '../format.js';
@@ -27,7 +27,6 @@ interface CreateFlags {
   wait: boolean;
 }
 
-const collect = (value: string, previous: string[] = []) => [...previous, value];
 
 export function vmCommands(program: Command, context: CliContext): void {
   const vm = groupCommand(program, 'vm', 'Create, reach and throw away VMs', [

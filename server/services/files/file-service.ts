@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
 import { posix } from 'node:path';
 import { PassThrough, Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -108,17 +108,9 @@ export class FileService {
     }
     const mode = options.mode ?? (existing ? existing.mode & 0o7777 : DEFAULT_FILE_MODE);
     const temporary = posix.join(parent, `.banger-upload-${newId()}`);
-    const hash = createHash('sha256');
-    let sizeBytes = 0;
-    const counter = new Transform({
-      transform(chunk: Buffer, _encoding, done) {
-        sizeBytes += chunk.length;
-        hash.update(chunk);
-        done(null, chunk);
-      },
-    });
+    const counter = byteCounter(createHash('sha256'));
     try {
-      await pipeline(source, counter, new SftpUpload(sftp, temporary, 0o600));
+      await pipeline(source, counter.stream, new SftpUpload(sftp, temporary, 0o600));
       // Set after writing: the mode at open passes through the SFTP server's umask.
       await call((done) => sftp.chmod(temporary, mode, done));
       await call((done) => sftp.ext_openssh_rename(temporary, path, done));
@@ -128,7 +120,7 @@ export class FileService {
       await call((done) => sftp.unlink(temporary, done)).catch(() => {});
       throw failure;
     }
-    return { path, type: 'file', sizeBytes, sha256: hash.digest('hex'), mode: formatFileMode(mode) };
+    return { path, type: 'file', sizeBytes: counter.bytes(), sha256: counter.hash?.digest('hex'), mode: formatFileMode(mode) };
   }
 
   /**
@@ -161,15 +153,9 @@ export class FileService {
     });
     // Unread, the channel would never end, and its exit never come.
     tar.stdout.resume();
-    let sizeBytes = 0;
-    const counter = new Transform({
-      transform(chunk: Buffer, _encoding, done) {
-        sizeBytes += chunk.length;
-        done(null, chunk);
-      },
-    });
+    const counter = byteCounter();
     try {
-      await pipeline(source, counter, tar.stdin);
+      await pipeline(source, counter.stream, tar.stdin);
     } catch (error) {
       // A cut archive must not be unpacked as if whole: the trap removes what was extracted.
       tar.kill();
@@ -189,7 +175,7 @@ export class FileService {
         hint: 'the message is the guest tool’s; nothing was changed',
       });
     }
-    return { path, type: 'directory', sizeBytes };
+    return { path, type: 'directory', sizeBytes: counter.bytes() };
   }
 
   private async connect(idOrName: string): Promise<{ shell: GuestShell; vmName: string }> {
@@ -251,6 +237,19 @@ export class FileService {
     if (code === undefined) return error instanceof Error ? error : new Error(message);
     return new BangerError('guest-file-failed', `Writing ${path} in VM ${vmName} failed: ${message}`, { hint: 'check the guest with exec, e.g. df and ls -ld' });
   }
+}
+
+/** A pass-through that counts the bytes going by and, given a hash, feeds it. */
+function byteCounter(hash?: Hash): { stream: Transform; bytes: () => number; hash?: Hash } {
+  let bytes = 0;
+  const stream = new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      bytes += chunk.length;
+      hash?.update(chunk);
+      done(null, chunk);
+    },
+  });
+  return { stream, bytes: () => bytes, hash };
 }
 
 function checkedPath(rawPath: string): string {
