@@ -528,6 +528,26 @@ export interface components {
             logPath?: string;
             errors?: components["schemas"]["FieldError"][];
         };
+        ImageServiceRequest: {
+            /** @description 1-32 lowercase letters, digits or "-", starting with a letter */
+            name: string;
+            /** @description A shell command line, run by /bin/sh -c at boot; it should stay in the foreground. Its output goes to /var/log/banger/NAME.log in the guest */
+            command: string;
+            /** @description The guest TCP port it serves: VMs publish it on 127.0.0.1 and wait for it, like a requested port */
+            port?: number;
+            /** @description The guest user it runs as; root when absent. The image must have that user */
+            user?: string;
+        };
+        ImageService: {
+            /** @description 1-32 lowercase letters, digits or "-", starting with a letter */
+            name: string;
+            /** @description A shell command line, run by /bin/sh -c at boot; it should stay in the foreground. Its output goes to /var/log/banger/NAME.log in the guest */
+            command: string;
+            /** @description The guest TCP port it serves: VMs publish it on 127.0.0.1 and wait for it, like a requested port */
+            port: number | null;
+            /** @description The guest user it runs as; null: root */
+            user: string | null;
+        };
         Image: {
             id: string;
             name: string;
@@ -546,6 +566,8 @@ export interface components {
             /** @description Fingerprint of the daemon's SSH key seeded into the work seed */
             seededSshPublicKeyFingerprint: string | null;
             docker: boolean;
+            /** @description Programs the image starts at boot (POST /images/builds services) */
+            services: components["schemas"]["ImageService"][];
             /** @description The snapshot creates from this image restore by default (POST /images/{idOrName}/warm); null when there is none */
             warmSnapshot: {
                 id: string;
@@ -607,6 +629,8 @@ export interface components {
              * @default false
              */
             docker?: boolean;
+            /** @description Programs to start at boot: systemd units on Debian, rc.d scripts on busybox. A service's port is published and waited for when a VM boots; a service that exits is shown in the VM's stateReason with the end of its log */
+            services?: components["schemas"]["ImageServiceRequest"][];
         };
         /** @enum {string} */
         JobStatus: "queued" | "running" | "succeeded" | "failed" | "cancelled";
@@ -674,6 +698,24 @@ export interface components {
             /** @description Creates and starts wait for this port to accept connections */
             wait: boolean;
         };
+        VmService: {
+            name: string;
+            /** @description The guest port it serves, published like a requested port */
+            port: number | null;
+            /**
+             * @description As the guest agent last said: running, exited, not_started (not yet started at boot); unknown while the VM does not run or before the first answer
+             * @enum {string}
+             */
+            state: "running" | "exited" | "not_started" | "unknown";
+            /** @description Running and, when it has a port, listening on it */
+            up: boolean;
+            /** @description Of an exited service; null when it was killed without one */
+            exitStatus: number | null;
+            /** @description The last lines of an exited service's log (/var/log/banger/NAME.log in the guest) */
+            logTail: string | null;
+            /** @description When the guest agent was last asked */
+            observedAt: string | null;
+        };
         Vm: {
             id: string;
             name: string;
@@ -710,6 +752,8 @@ export interface components {
                 /** @description A ready ssh command line */
                 command: string;
             } | null;
+            /** @description The image's services and whether each is up: asked of the guest on GET /vms/{idOrName}, every few seconds otherwise */
+            services: components["schemas"]["VmService"][];
             /** @description Up to 32 labels; keys are 1-63 letters, digits, ".", "_", "/" or "-" */
             labels: {
                 [key: string]: string;

@@ -3,6 +3,7 @@ import { index, integer, primaryKey, sqliteTable, text, uniqueIndex, type AnySQL
 import type { Static } from '@sinclair/typebox';
 import { jobEventTypes, jobStatuses, targetTypes, type JobStageStatus } from '../domain/job.js';
 import { accelerations, hypervisorNames, vmStates, type Acceleration, type HypervisorName } from '../domain/vm.js';
+import type { ImageService } from '../domain/image.js';
 import { bootModes, snapshotPurposes, snapshotStates } from '../domain/snapshot.js';
 import type { JobSchema } from '../schemas/job.js';
 import type { SnapshotArtifacts } from '../hypervisor/snapshot.js';
@@ -24,6 +25,8 @@ export const images = sqliteTable('images', {
   buildSize: text('build_size'),
   seededSshPublicKeyFingerprint: text('seeded_ssh_public_key_fingerprint'),
   docker: integer('docker', { mode: 'boolean' }).notNull().default(false),
+  /** What the image starts at boot, as built into its rootfs. */
+  services: text('services', { mode: 'json' }).$type<ImageService[]>().notNull().default(sql`'[]'`),
   /** The snapshot creates from this image restore by default (POST /images/{id}/warm); kept by the snapshot service. */
   warmSnapshotId: text('warm_snapshot_id'),
   createdAt: text('created_at').notNull(),

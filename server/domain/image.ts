@@ -5,3 +5,20 @@
 
 export const recipes = ['debian-bookworm', 'busybox'] as const;
 export type Recipe = (typeof recipes)[number];
+
+/** A program an image starts at boot (a systemd unit on Debian, an rc.d script on busybox). */
+export interface ImageService {
+  name: string;
+  /** A shell command line, run by /bin/sh -c. */
+  command: string;
+  /** A guest TCP port it serves: published and waited for like a requested port. */
+  port: number | null;
+  /** Runs as root when null. */
+  user: string | null;
+}
+
+/** Lowercase, so that it can name a systemd unit and a file without escaping. */
+export const serviceNamePattern = '^[a-z][a-z0-9-]{0,31}$';
+export const serviceUserPattern = '^[a-z_][a-z0-9_-]{0,31}$';
+export const maxServices = 16;
+export const maxServiceCommandLength = 4096;

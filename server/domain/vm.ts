@@ -17,3 +17,6 @@ export const labelKeyPattern = '^[A-Za-z0-9]([A-Za-z0-9._/-]{0,62})$';
 export const maxLabels = 32;
 export const maxLabelValueLength = 255;
 export const maxPorts = 16;
+
+/** The guest port of the SSH server every image runs. */
+export const sshGuestPort = 22;

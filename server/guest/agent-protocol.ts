@@ -19,9 +19,9 @@ export interface AgentTransport {
 export const AGENT_PORT_NAME = 'org.banger.agent';
 /** The virtio-serial port the guest's SSH server answers on, started by the agent's `shell` request. */
 export const SHELL_PORT_NAME = 'org.banger.shell';
-export const AGENT_PROTOCOL_VERSION = 3;
+export const AGENT_PROTOCOL_VERSION = 4;
 
-export type AgentCommand = 'ping' | 'health' | 'reidentify' | 'shell';
+export type AgentCommand = 'ping' | 'health' | 'reidentify' | 'shell' | 'services';
 
 /** What `reidentify` asks of a guest restored from a memory snapshot. */
 export interface ReidentifyArguments {
@@ -47,6 +47,7 @@ export interface AgentArguments {
   health: undefined;
   reidentify: ReidentifyArguments;
   shell: ShellArguments;
+  services: undefined;
 }
 
 export interface AgentPing {
@@ -91,11 +92,36 @@ export interface AgentShellStarted {
   server: 'openssh' | 'dropbear';
 }
 
+export type GuestServiceState = 'running' | 'exited' | 'not_started';
+
+/** One of the image's services, as the guest agent reports it (agent version 4; docs/guest-agent.md, "Services"). */
+export interface GuestServiceStatus {
+  name: string;
+  /** 'exited' also covers a runner killed hard (then exitStatus is null); 'not_started': its runner never ran. */
+  state: GuestServiceState;
+  /** The TCP port the image declared for it. */
+  port: number | null;
+  /** Whether something listens on that port beyond loopback; null without a port. */
+  listening: boolean | null;
+  /** The command's exit status (128 + the signal's number when a signal ended it); null unless it exited and the status was recorded. */
+  exitStatus: number | null;
+  /** For an exited service, the last 20 lines of its log, each cut to 300 bytes, joined by '\n'; '' for an empty or missing log; else null. */
+  logTail: string | null;
+}
+
+export interface AgentServices {
+  ok: true;
+  id?: string;
+  /** Sorted by name; empty for an image without services. */
+  services: GuestServiceStatus[];
+}
+
 export interface AgentReplies {
   ping: AgentPing;
   health: AgentHealth;
   reidentify: AgentReidentified;
   shell: AgentShellStarted;
+  services: AgentServices;
 }
 
 export class AgentError extends Error {
@@ -112,6 +138,10 @@ export class AgentError extends Error {
 const ID_PATTERN = /^[A-Za-z0-9_.-]{1,64}$/;
 const HOSTNAME_PATTERN = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
 const SHELL_TOKEN_PATTERN = /^[0-9a-f]{1,64}$/;
+/** The service names the image build accepts. */
+const SERVICE_NAME_PATTERN = /^[a-z][a-z0-9-]{0,31}$/;
+/** The agent reports at most this many services. */
+const MAX_SERVICES = 256;
 const ENTROPY_PATTERN = /^(?:[0-9A-Fa-f]{2}){32,256}$/;
 // What the agent's valid_ssh_host_key accepts: "openssh-key-v1" and "ssh-ed25519" encoded.
 const SSH_PRIVATE_KEY_PATTERN = /^b3BlbnNzaC1rZXktdjE[A-Za-z0-9+/=]{1,1005}$/;
@@ -128,7 +158,7 @@ export function formatAgentRequest<C extends AgentCommand>(command: C, id: strin
 
 function requestLine(command: AgentCommand, id: string, args: AgentArguments[AgentCommand]): string {
   if (!ID_PATTERN.test(id)) throw new Error(`invalid agent request id: ${JSON.stringify(id)}`);
-  if (command === 'ping' || command === 'health') return `${command} ${id}\n`;
+  if (command === 'ping' || command === 'health' || command === 'services') return `${command} ${id}\n`;
   if (args === undefined) throw new Error(`${command} needs its arguments`);
   if ('token' in args) {
     if (!SHELL_TOKEN_PATTERN.test(args.token)) throw new Error('invalid shell token: 1 to 64 lowercase hex digits');
@@ -189,6 +219,16 @@ const replyFields: { [C in AgentCommand]: (value: Record<string, unknown>) => Re
     return { uptimeSeconds, addresses: addresses as string[], hostname, agentVersion };
   },
   shell: ({ server }) => (server === 'openssh' || server === 'dropbear' ? { server } : null),
+  services: ({ services }) => {
+    if (!Array.isArray(services) || services.length > MAX_SERVICES) return null;
+    const parsed: GuestServiceStatus[] = [];
+    for (const entry of services) {
+      const service = guestServiceStatus(entry);
+      if (service === null) return null;
+      parsed.push(service);
+    }
+    return { services: parsed };
+  },
   reidentify: ({ hostname, clockSetTo, rngReseeded, sshHostKeys, repeat, listening }) => {
     const ports = listening === undefined ? undefined : tcpPorts(listening);
     if (
@@ -205,6 +245,23 @@ const replyFields: { [C in AgentCommand]: (value: Record<string, unknown>) => Re
     return { hostname, clockSetTo, rngReseeded, sshHostKeys, repeat, ...(ports === undefined ? {} : { listening: ports }) };
   },
 };
+
+function guestServiceStatus(value: unknown): GuestServiceStatus | null {
+  if (!isRecord(value)) return null;
+  const { name, state, port, listening, exitStatus, logTail } = value;
+  if (
+    typeof name !== 'string' ||
+    !SERVICE_NAME_PATTERN.test(name) ||
+    (state !== 'running' && state !== 'exited' && state !== 'not_started') ||
+    !(port === null || (Number.isInteger(port) && (port as number) >= 1 && (port as number) <= 65_535)) ||
+    !(listening === null || typeof listening === 'boolean') ||
+    !(exitStatus === null || (Number.isInteger(exitStatus) && (exitStatus as number) >= 0 && (exitStatus as number) <= 255)) ||
+    !(logTail === null || typeof logTail === 'string')
+  ) {
+    return null;
+  }
+  return { name, state, port: port as number | null, listening, exitStatus: exitStatus as number | null, logTail };
+}
 
 function tcpPorts(value: unknown): number[] | null {
   if (!Array.isArray(value) || value.length > 65_535) return null;
@@ -230,7 +287,11 @@ export type QueryAgentOptions<C extends AgentCommand> = QueryAgentBaseOptions<C>
       });
 
 const RETRY_CONNECT_MS = 100;
-const MAX_LINE = 64 * 1024;
+/**
+ * Longer partial lines are dropped as noise. A services reply carries up to 20 log lines of 300
+ * bytes (doubled at worst by escaping) for each of up to 256 services: about 3 MiB.
+ */
+const MAX_LINE = 4 * 1024 * 1024;
 
 /**
  * Asks the guest agent behind the transport and returns its reply, retrying until it

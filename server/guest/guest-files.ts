@@ -13,6 +13,8 @@ export const guestFiles = {
   initrdInit: join(filesDir, 'initrd-init'),
   /** The guest agent (POSIX sh); installed as /usr/sbin/banger-agent. */
   agent: join(filesDir, 'banger-agent'),
+  /** Starts one of an image's services and records how it ended: /usr/local/sbin/banger-service. */
+  serviceRunner: join(filesDir, 'banger-service'),
   /** busybox init configuration of the busybox image: /etc/inittab. */
   busyboxInittab: join(filesDir, 'busybox-inittab'),
   /** /etc/init.d/rcS of the busybox image: mounts, hostname, network. */

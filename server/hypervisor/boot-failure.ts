@@ -3,8 +3,8 @@
  * create reports a class a user can act on instead of a bare timeout.
  */
 
-/** port_timeout is decided by the VM service (it probes the published ports); the rest here. */
-export type BootFailureKind = 'kernel_panic' | 'hypervisor_exited' | 'agent_timeout' | 'port_timeout';
+/** port_timeout and service_exited are decided by the VM service (it probes the published ports, asks the agent); the rest here. */
+export type BootFailureKind = 'kernel_panic' | 'hypervisor_exited' | 'agent_timeout' | 'port_timeout' | 'service_exited';
 
 export interface BootEvidence {
   /** The end of the serial console log. */
@@ -23,7 +23,7 @@ const INITRD_ERROR = /banger-initrd: ERROR:[^\r\n]*/;
  * A panic wins over an exit because the kernel panicking is why QEMU exited
  * (panic=-1 with -no-reboot turns the panic into a reboot, the reboot into an exit).
  */
-export function classifyBootFailure(evidence: BootEvidence): Exclude<BootFailureKind, 'port_timeout'> {
+export function classifyBootFailure(evidence: BootEvidence): Exclude<BootFailureKind, 'port_timeout' | 'service_exited'> {
   if (PANIC.test(evidence.consoleTail)) return 'kernel_panic';
   if (evidence.exited) return 'hypervisor_exited';
   return 'agent_timeout';
@@ -55,6 +55,8 @@ export function describeBootFailure(kind: BootFailureKind, evidence: BootEvidenc
     }
     case 'port_timeout':
       return 'a published guest port did not accept connections in time';
+    case 'service_exited':
+      return "a service of the image exited before its port accepted connections";
   }
 }
 

@@ -1,6 +1,8 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { recipes, type Recipe } from '../domain/image.js';
-import { ImageNameSchema } from './image.js';
+import { maxServices } from '../domain/image.js';
+import { ref } from './common.js';
+import { ImageNameSchema, ImageServiceRequestSchema } from './image.js';
 
 const absolutePath = (description: string) => Type.String({ minLength: 1, maxLength: 4096, description });
 
@@ -24,6 +26,13 @@ export const BuildImageBodySchema = Type.Object(
     modulesDir: Type.Optional(absolutePath('Modules of that kernel (lib/modules/<version>)')),
     size: Type.Optional(Type.String({ maxLength: 32, description: 'Rootfs size, e.g. 512M or 2G (64M..64G)' })),
     docker: Type.Optional(Type.Boolean({ default: false, description: "Install Docker from Debian's packages" })),
+    services: Type.Optional(
+      Type.Array(ref(ImageServiceRequestSchema), {
+        maxItems: maxServices,
+        description:
+          "Programs to start at boot: systemd units on Debian, rc.d scripts on busybox. A service's port is published and waited for when a VM boots; a service that exits is shown in the VM's stateReason with the end of its log",
+      }),
+    ),
   },
   { $id: 'BuildImageRequest', additionalProperties: false },
 );

@@ -1,4 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox';
+import { maxServiceCommandLength, serviceNamePattern, serviceUserPattern } from '../domain/image.js';
 import { ref } from './common.js';
 
 const nullableString = (description?: string) =>
@@ -12,6 +13,36 @@ export const ImageNameSchema = Type.String({
   pattern: imageNamePattern,
   description: '1-63 letters, digits, ".", "_" or "-", starting with a letter or digit',
 });
+
+const serviceFields = {
+  name: Type.String({ minLength: 1, maxLength: 32, pattern: serviceNamePattern, description: '1-32 lowercase letters, digits or "-", starting with a letter' }),
+  command: Type.String({
+    minLength: 1,
+    maxLength: maxServiceCommandLength,
+    pattern: '^[^\\u0000]+$',
+    description: 'A shell command line, run by /bin/sh -c at boot; it should stay in the foreground. Its output goes to /var/log/banger/NAME.log in the guest',
+  }),
+};
+const servicePortDescription = 'The guest TCP port it serves: VMs publish it on 127.0.0.1 and wait for it, like a requested port';
+const serviceUserDescription = 'The guest user it runs as; root when absent. The image must have that user';
+
+export const ImageServiceRequestSchema = Type.Object(
+  {
+    ...serviceFields,
+    port: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535, description: servicePortDescription })),
+    user: Type.Optional(Type.String({ minLength: 1, maxLength: 32, pattern: serviceUserPattern, description: serviceUserDescription })),
+  },
+  { $id: 'ImageServiceRequest', additionalProperties: false },
+);
+
+export const ImageServiceSchema = Type.Object(
+  {
+    ...serviceFields,
+    port: Type.Union([Type.Integer({ minimum: 1, maximum: 65535 }), Type.Null()], { description: servicePortDescription }),
+    user: Type.Union([Type.String(), Type.Null()], { description: 'The guest user it runs as; null: root' }),
+  },
+  { $id: 'ImageService', additionalProperties: false },
+);
 
 export const ImageSchema = Type.Object(
   {
@@ -29,6 +60,7 @@ export const ImageSchema = Type.Object(
     buildSize: nullableString(),
     seededSshPublicKeyFingerprint: nullableString("Fingerprint of the daemon's SSH key seeded into the work seed"),
     docker: Type.Boolean(),
+    services: Type.Array(ref(ImageServiceSchema), { description: 'Programs the image starts at boot (POST /images/builds services)' }),
     warmSnapshot: Type.Union(
       [Type.Object({ id: Type.String(), href: Type.String() }, { additionalProperties: false }), Type.Null()],
       { description: 'The snapshot creates from this image restore by default (POST /images/{idOrName}/warm); null when there is none' },
@@ -65,4 +97,4 @@ export const RegisterImageBodySchema = Type.Object(
 );
 export type RegisterImageBody = Static<typeof RegisterImageBodySchema>;
 
-export const imageSchemas = [ImageSchema, ImageListSchema, RegisterImageBodySchema];
+export const imageSchemas = [ImageServiceRequestSchema, ImageServiceSchema, ImageSchema, ImageListSchema, RegisterImageBodySchema];

@@ -44,6 +44,25 @@ export const VmStateReasonSchema = Type.Object(
   { additionalProperties: false },
 );
 
+export const vmServiceStates = ['running', 'exited', 'not_started', 'unknown'] as const;
+
+export const VmServiceSchema = Type.Object(
+  {
+    name: Type.String(),
+    port: Type.Union([Type.Integer({ minimum: 1, maximum: 65535 }), Type.Null()], { description: 'The guest port it serves, published like a requested port' }),
+    state: Type.Unsafe<(typeof vmServiceStates)[number]>({
+      type: 'string',
+      enum: [...vmServiceStates],
+      description: 'As the guest agent last said: running, exited, not_started (not yet started at boot); unknown while the VM does not run or before the first answer',
+    }),
+    up: Type.Boolean({ description: 'Running and, when it has a port, listening on it' }),
+    exitStatus: nullable(Type.Integer({ minimum: 0, maximum: 255 }), 'Of an exited service; null when it was killed without one'),
+    logTail: nullable(Type.String(), "The last lines of an exited service's log (/var/log/banger/NAME.log in the guest)"),
+    observedAt: nullable(time(), 'When the guest agent was last asked'),
+  },
+  { $id: 'VmService', additionalProperties: false },
+);
+
 export const VmSshSchema = Type.Object(
   {
     host: Type.String(),
@@ -71,6 +90,9 @@ export const VmSchema = Type.Object(
     pid: nullable(Type.Integer(), 'The hypervisor process while it runs'),
     ports: Type.Array(ref(VmPortSchema), { description: 'Published guest ports: SSH (22) always, then the requested ones' }),
     ssh: Type.Union([VmSshSchema, Type.Null()]),
+    services: Type.Array(ref(VmServiceSchema), {
+      description: "The image's services and whether each is up: asked of the guest on GET /vms/{idOrName}, every few seconds otherwise",
+    }),
     labels: LabelsSchema,
     ttlSeconds: nullable(Type.Integer()),
     expiresAt: nullable(time(), 'When the daemon deletes the VM'),
@@ -166,4 +188,4 @@ export const VmConsoleQuerySchema = Type.Object(
   { additionalProperties: false },
 );
 
-export const vmSchemas = [VmStateSchema, VmPortSchema, VmSchema, VmListSchema, CreateVmBodySchema];
+export const vmSchemas = [VmStateSchema, VmPortSchema, VmServiceSchema, VmSchema, VmListSchema, CreateVmBodySchema];

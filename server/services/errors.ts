@@ -48,6 +48,7 @@ export const problemCatalogue = {
   'hypervisor-exited': { status: 500, title: 'The hypervisor exited' },
   'agent-timeout': { status: 504, title: 'The guest agent did not answer in time' },
   'port-timeout': { status: 504, title: 'A published guest port did not open in time' },
+  'service-exited': { status: 502, title: "A service of the image exited before its port opened" },
   'guest-shell-unavailable': { status: 409, title: 'The VM has no guest shell channel' },
   'exec-not-found': { status: 404, title: 'Exec not found' },
   'exec-stdin-unavailable': { status: 409, title: 'The exec takes no streamed stdin' },

@@ -1,9 +1,11 @@
 // One Debian VM (the debian-bookworm recipe: sshd on 22) created through the API and reached over
 // SSH with the daemon's key, by plain ssh and through `banger vm ssh`; then snapshotted and restored
 // as a clone that answers SSH with its own hostname and host keys. Minutes: a Debian bootstrap
-// and a TCG boot of systemd. BANGER_TEST_SKIP_DEBIAN=1 skips it.
+// and a TCG boot of systemd. The image declares a service (a systemd unit), which both the VM
+// and its clone serve. BANGER_TEST_SKIP_DEBIAN=1 skips it.
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import t from 'tap';
 import { isAlive } from '../helpers/api.js';
@@ -26,9 +28,27 @@ if (process.env.BANGER_TEST_SKIP_DEBIAN === '1') {
       });
     });
 
+  // perl-base is in every Debian image; IO::Socket::INET with it.
+  const greeter = {
+    name: 'greeter',
+    port: 7000,
+    user: 'nobody',
+    command: `exec perl -MIO::Socket::INET -e '$s = IO::Socket::INET->new(LocalPort => 7000, Listen => 5, ReuseAddr => 1) or die "listen: $!"; while ($c = $s->accept) { print $c "hello from $ENV{USER}\\n"; close $c }'`,
+  };
+  const greet = (vm: any) =>
+    new Promise<string>((resolve, reject) => {
+      const port = vm.ports.find((entry: any) => entry.guestPort === 7000).hostPort;
+      const socket = connect(port, '127.0.0.1');
+      let text = '';
+      socket.setTimeout(30_000, () => socket.destroy(new Error('no greeting within 30 s')));
+      socket.on('data', (chunk) => (text += chunk.toString()));
+      socket.on('end', () => resolve(text.trim()));
+      socket.on('error', reject);
+    });
+
   t.test('a Debian VM answers SSH with the daemon key', async (t) => {
     const daemon = await startVmDaemon(t, { env: { BANGER_VM_PORT_TIMEOUT_SECONDS: '180' } });
-    const build = await daemon.http('POST', '/images/builds', { name: 'deb', recipe: 'debian-bookworm' });
+    const build = await daemon.http('POST', '/images/builds', { name: 'deb', recipe: 'debian-bookworm', services: [greeter] });
     t.equal(build.status, 202, build.text);
     const built = await waitForJob(daemon, build.body.id, 15 * 60_000);
     t.equal(built.status, 'succeeded', built.error?.detail);
@@ -36,7 +56,11 @@ if (process.env.BANGER_TEST_SKIP_DEBIAN === '1') {
 
     const { vm, job } = await createRunningVm(daemon, { name: 'deb1', image: 'deb', cpus: 2, memoryMiB: 512, ports: [22], workDiskSize: '2G' });
     t.comment(`Debian POST → running: ${job.stages.map((s: any) => `${s.name} ${s.durationMs}`).join(', ')}`);
-    t.match(vm.ports, [{ guestPort: 22, wait: true }], 'SSH is published and was waited for');
+    t.match(vm.ports, [{ guestPort: 22, wait: true }, { guestPort: 7000, wait: true }], "SSH and the service's port are published and were waited for");
+    t.match(vm.services, [{ name: 'greeter', port: 7000, state: 'running', up: true }], 'the systemd unit runs the service');
+    t.equal(await greet(vm), 'hello from nobody', 'the service answers through its port, as its user');
+    const unit = await execIn(daemon, 'deb1', { command: ['systemctl', 'is-active', 'banger-service-greeter.service'] });
+    t.equal(unit.stdout.toString().trim(), 'active');
 
     const ssh = vm.ssh;
     const base = ['-i', ssh.privateKeyPath, '-p', String(ssh.port), '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'BatchMode=yes', '-o', 'LogLevel=ERROR', `${ssh.user}@${ssh.host}`];
@@ -78,6 +102,8 @@ if (process.env.BANGER_TEST_SKIP_DEBIAN === '1') {
     t.equal(await hostKey(ssh.port), sourceKey, 'the source keeps its key');
     const cloneExec = await execIn(daemon, 'deb-clone', { command: ['hostname'] });
     t.equal(cloneExec.stdout.toString(), 'deb-clone\n', 'exec reaches a restored clone, over the port its snapshot carried');
+    t.match(clone.services, [{ name: 'greeter', state: 'running', up: true }], 'the clone serves what its snapshot was serving');
+    t.equal(await greet(clone), 'hello from nobody');
 
     for (const name of ['deb-clone', 'deb1']) await runVmJob(daemon, 'DELETE', `/vms/${name}`);
     t.equal((await daemon.http('DELETE', '/snapshots/deb-ready')).status, 200);

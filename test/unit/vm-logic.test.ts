@@ -128,7 +128,7 @@ t.test('ports: reservations are unique per host port and go with the VM', async 
   const at = new Date().toISOString();
   images.upsert({
     id: 'img', name: 'img', managed: false, artifactDir: null, rootfsPath: '/r', workSeedPath: null, kernelPath: '/k', initrdPath: null,
-    modulesDir: null, packagesPath: null, packagesSha256: null, buildSize: null, seededSshPublicKeyFingerprint: null, docker: false, warmSnapshotId: null, createdAt: at, updatedAt: at,
+    modulesDir: null, packagesPath: null, packagesSha256: null, buildSize: null, seededSshPublicKeyFingerprint: null, docker: false, services: [], warmSnapshotId: null, createdAt: at, updatedAt: at,
   });
   const row = (id: string, labels: Record<string, string> = {}): VmRow => ({
     id, name: id, imageId: 'img', state: 'running', stateReason: null, stateMessage: null, stateChangedAt: at, cpus: 1, memoryMib: 256,
@@ -158,7 +158,7 @@ t.test('ports: reservations are unique per host port and go with the VM', async 
   const [again] = await allocator.reserve('two', [{ guestPort: 2000, wait: true }]);
   t.ok(first.some((a) => a.hostPort === again?.hostPort), 'a released port can be handed out again');
 
-  const view = vmView(vms.get('two') as VmRow, 'img', vms.portsOf('two'), '/state/ssh/id_ed25519');
+  const view = vmView(vms.get('two') as VmRow, { imageName: 'img', ports: vms.portsOf('two'), services: [], sshPrivateKeyPath: '/state/ssh/id_ed25519' });
   t.equal(view.ports.length, 9);
   t.equal(view.ssh, null, 'no guest port 22, no ssh block');
   t.equal(view.pid, null);

@@ -1,10 +1,11 @@
 import type { Command } from 'commander';
 import { resolve } from 'node:path';
-import type { BuildImageRequest, Image, RegisterImageRequest } from '../../types.js';
+import type { BuildImageRequest, Image, ImageServiceRequest, RegisterImageRequest } from '../../types.js';
 import { collect, groupCommand, leafCommand } from '../command-builder.js';
 import type { CliContext, Session } from '../context.js';
 import { finishJob } from '../follow.js';
 import { formatTime, orDash, wholeNumber, yesNo } from '../format.js';
+import { UsageError } from '../output.js';
 import { allPages } from '../all-pages.js';
 
 
@@ -92,12 +93,15 @@ export function imageCommands(program: Command, context: CliContext): void {
     details:
       "Runs as a job and shows its stages as they happen; every build keeps its full log, whose path is printed on failure. " +
       "Without --kernel the daemon fetches and caches Debian's linux-image-cloud-amd64 and builds an initrd for it. " +
-      'The image gets a work seed (its /root) holding the daemon\'s SSH key.',
+      'The image gets a work seed (its /root) holding the daemon\'s SSH key. ' +
+      '--service NAME[:PORT][@USER]=COMMAND declares a program the image starts at boot (a systemd unit on Debian, an rc.d script on busybox), ' +
+      'run by /bin/sh -c with its output in /var/log/banger/NAME.log; VMs publish and wait for its PORT, and `banger vm show` says whether it is up.',
     examples: [
       'banger image build default --recipe debian-bookworm',
       'banger image build tiny --recipe busybox',
       'banger image build devbox --recipe debian-bookworm --package git --package curl --size 4G',
       'banger image build custom --base-rootfs ./base.ext4 --packages-file ./packages.txt',
+      "banger image build web --recipe debian-bookworm --package python3 --service 'web:8000@nobody=python3 -m http.server 8000'",
     ],
   })
     .option('--recipe <recipe>', 'build from scratch: debian-bookworm or busybox')
@@ -109,6 +113,7 @@ export function imageCommands(program: Command, context: CliContext): void {
     .option('--modules <dir>', 'modules of --kernel (lib/modules/<version>)')
     .option('--size <size>', 'rootfs size, e.g. 512M or 4G')
     .option('--docker', "install Docker from Debian's packages", false)
+    .option('--service <NAME[:PORT][@USER]=COMMAND>', 'a program to start at boot (repeatable)', collect)
     .option('--no-wait', 'start the job and print its id without waiting')
     .action(
       context.action(async (session, name: string, flags: BuildFlags) => {
@@ -169,6 +174,7 @@ interface BuildFlags {
   modules?: string;
   size?: string;
   docker?: boolean;
+  service?: string[];
   wait: boolean;
 }
 
@@ -184,7 +190,19 @@ function buildBody(name: string, flags: BuildFlags): BuildImageRequest {
     modulesDir: absolute(flags.modules),
     size: flags.size,
     docker: flags.docker === true,
+    services: flags.service?.map(parseServiceFlag),
   };
+}
+
+/** NAME[:PORT][@USER]=COMMAND; the daemon checks the parts themselves. */
+export function parseServiceFlag(text: string): ImageServiceRequest {
+  const equals = text.indexOf('=');
+  const head = /^([^:@=]+)(?::(\d+))?(?:@([^:@=]+))?$/.exec(equals < 0 ? '' : text.slice(0, equals));
+  const command = text.slice(equals + 1);
+  if (!head?.[1] || command.trim() === '') {
+    throw new UsageError(`--service expects NAME[:PORT][@USER]=COMMAND, e.g. 'web:8000=python3 -m http.server 8000', got "${text}"`);
+  }
+  return { name: head[1], command, ...(head[2] ? { port: Number(head[2]) } : {}), ...(head[3] ? { user: head[3] } : {}) };
 }
 
 // Left-out options stay undefined, which JSON leaves out of the body.
@@ -218,6 +236,7 @@ function showImage(session: Session, image: Image): void {
     ['modules', orDash(image.modulesDir)],
     ['packages', image.packagesPath ? `${image.packagesPath} (sha256 ${orDash(image.packagesSha256)})` : '-'],
     ['docker', yesNo(image.docker)],
+    ['services', image.services.map((service) => `${service.name}${service.port === null ? '' : `:${service.port}`}${service.user === null ? '' : `@${service.user}`} = ${service.command}`).join('\n') || '-'],
     ['build size', orDash(image.buildSize)],
     ['ssh key', orDash(image.seededSshPublicKeyFingerprint)],
     ['created', formatTime(image.createdAt)],

@@ -276,6 +276,7 @@ function showVm(session: Session, vm: Vm): void {
     ['hypervisor', `${vm.hypervisor}${vm.accel ? ` (${vm.accel})` : ''}${vm.pid ? `, pid ${vm.pid}` : ''}`],
     ['ports', vm.ports.map((port) => `${port.guestPort} → ${port.hostAddress}:${port.hostPort}${port.wait ? '' : ' (not waited for)'}`).join(', ') || '-'],
     ['ssh', vm.ssh ? vm.ssh.command : '-'],
+    ['services', vm.services.map(describeService).join(', ') || '-'],
     ['labels', Object.entries(vm.labels).map(([key, value]) => `${key}=${value}`).join(', ') || '-'],
     ['expires', vm.expiresAt ? `${formatTime(vm.expiresAt)} (ttl ${vm.ttlSeconds} s)` : '-'],
     ['timings', timings],
@@ -286,6 +287,14 @@ function showVm(session: Session, vm: Vm): void {
     ['console', orDash(vm.consoleLogPath)],
     ['created', formatTime(vm.createdAt)],
   ]);
+}
+
+function describeService(service: Vm['services'][number]): string {
+  const port = service.port === null ? '' : `:${service.port}`;
+  if (service.up) return `${service.name}${port} up`;
+  if (service.state === 'exited') return `${service.name}${port} exited (${service.exitStatus === null ? 'killed' : `status ${service.exitStatus}`})`;
+  if (service.state === 'running') return `${service.name}${port} running, not listening yet`;
+  return `${service.name}${port} ${service.state.replace('_', ' ')}`;
 }
 
 export function sshArgs(ssh: NonNullable<Vm['ssh']>, command: string[]): string[] {

@@ -110,6 +110,7 @@ export class ImageService {
       buildSize: existing?.buildSize ?? null,
       seededSshPublicKeyFingerprint: existing?.seededSshPublicKeyFingerprint ?? null,
       docker: input.docker ?? false,
+      services: [],
       // Re-registered files are other files: a warm snapshot of the old ones no longer fits.
       warmSnapshotId: null,
       createdAt: existing?.createdAt ?? timestamp,

@@ -114,6 +114,7 @@ export class VmBootJobs {
       signal: context.signal,
       agentTimeoutMs: settings.agentTimeoutMs,
       portTimeoutMs: settings.portTimeoutMs,
+      services: image.services,
       onLaunched: (process) => this.records.recordProcess(id, process),
       reallocate: (allocation) => this.ports.replace(id, allocation),
     });

@@ -9,8 +9,10 @@ import type { BootStage } from './vm-jobs.js';
 import type { PortAllocation } from './port-allocator.js';
 import { probeTcpPort, type ProbeOutcome } from './port-probe.js';
 import { hostAddress } from './vm-view.js';
+import type { ImageService } from '../../domain/image.js';
+import { exitedServicesMessage, queryGuestServices } from './guest-services.js';
 
-export interface BootOptions {
+export interface BootOptions extends Pick<PortWaitOptions, 'services'> {
   driver: HypervisorDriver;
   /** Everything but the port forwards, which come from `ports`. */
   spec: Omit<LaunchSpec, 'portForwards'>;
@@ -137,6 +139,8 @@ export interface PortWaitOptions {
   portTimeoutMs: number;
   /** How long a silent forwarded connection must stay up to count (port-probe.ts). */
   holdMs?: number;
+  /** The image's services: one whose port is waited for and that exits ends the wait at once, with its log. */
+  services?: readonly ImageService[];
   /**
    * Guest ports the guest itself says it listens on (a restored guest's agent reports them):
    * for these an accepted connection through the forward is enough, with no hold.
@@ -158,12 +162,17 @@ async function waitForGuestPorts(
 
   const pending = new Map(waited.map((port) => [port.hostPort, port]));
   const last = new Map<number, ProbeOutcome>();
+  let servicesAskedAt = Date.now();
   for (;;) {
     if (signal.aborted) throw signal.reason;
     if (!driver.isRunning(vm)) {
       const evidence = await collectBootEvidence(driver, vm);
       const kind = classifyBootFailure(evidence);
       throw new VmBootFailure(kind, new BootFailureError(kind, evidence).message, evidence);
+    }
+    if (Date.now() - servicesAskedAt >= serviceCheckMs) {
+      servicesAskedAt = Date.now();
+      await throwIfServiceExited(driver, vm, [...pending.values()], options);
     }
     const round = await Promise.all(
       [...pending.entries()].map(async ([hostPort, port]) => {
@@ -180,6 +189,7 @@ async function waitForGuestPorts(
     await new Promise((resolve) => setTimeout(resolve, probeRoundMs));
   }
   if (signal.aborted) throw signal.reason;
+  await throwIfServiceExited(driver, vm, [...pending.values()], options);
   const evidence = await collectBootEvidence(driver, vm);
   const closed = [...pending.values()].map((port) => `${port.guestPort} (host ${port.hostPort}: ${describeOutcome(last.get(port.hostPort))})`);
   throw new VmBootFailure(
@@ -187,6 +197,19 @@ async function waitForGuestPorts(
     `guest port${closed.length > 1 ? 's' : ''} ${closed.join(', ')} did not accept connections within ${Math.round(options.portTimeoutMs / 1000)} s after the agent answered`,
     evidence,
   );
+}
+
+const serviceCheckMs = 2000;
+
+/** Ends a port wait whose port belongs to a service that already exited: it will not open. */
+async function throwIfServiceExited(driver: HypervisorDriver, vm: VmProcess, pending: PortAllocation[], options: PortWaitOptions): Promise<void> {
+  const services = (options.services ?? []).filter((service) => pending.some((port) => port.guestPort === service.port));
+  if (services.length === 0) return;
+  const statuses = await queryGuestServices(driver, vm, { timeoutMs: serviceCheckMs, signal: options.signal }).catch(() => []);
+  const exited = statuses.filter((status) => status.state === 'exited' && services.some((service) => service.name === status.name));
+  if (exited.length === 0) return;
+  const evidence = await collectBootEvidence(driver, vm);
+  throw new VmBootFailure('service_exited', exitedServicesMessage(exited), evidence);
 }
 
 function describeOutcome(outcome: ProbeOutcome | undefined): string {
@@ -220,6 +243,7 @@ const failureCodes: Record<BootFailureKind, ProblemCode> = {
   hypervisor_exited: 'hypervisor-exited',
   agent_timeout: 'agent-timeout',
   port_timeout: 'port-timeout',
+  service_exited: 'service-exited',
 };
 
 const failureHints: Record<BootFailureKind, string> = {
@@ -228,6 +252,7 @@ const failureHints: Record<BootFailureKind, string> = {
   agent_timeout:
     'the guest booted too slowly or its agent is not running: read the console lines above; on a slow host raise BANGER_VM_BOOT_TIMEOUT_SECONDS',
   port_timeout: 'start the service in the guest (or drop the port from the request); on a slow host raise BANGER_VM_PORT_TIMEOUT_SECONDS',
+  service_exited: "the service's log lines above say why it stopped; fix its command and rebuild the image",
 };
 
 /** The job problem for a failed boot: the class as its code, the evidence lines in its detail. */

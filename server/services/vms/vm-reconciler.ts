@@ -154,9 +154,10 @@ export class VmReconciler {
     clearInterval(this.monitorTimer);
     this.monitorTimer = undefined;
     await this.monitorRun;
+    await this.records.services.settle();
   }
 
-  /** One look: dead hypervisors, unfinished transitions, expired TTLs. */
+  /** One look: dead hypervisors, unfinished transitions, expired TTLs; and the services' watch is started. */
   async monitorOnce(): Promise<void> {
     const { vms, logger } = this.deps;
     for (const vm of vms.withStates(['running', 'paused'])) {
@@ -169,6 +170,7 @@ export class VmReconciler {
       this.records.setState(vm.id, 'stopped', { code: 'hypervisor_exited', message }, { process: null });
       logger.warn({ vmId: vm.id, name: vm.name, pid: current.process.pid }, 'vm hypervisor exited; marked stopped');
     }
+    this.records.services.poll((vmId) => this.hooks.isBusy(vmId));
     for (const vm of vms.withStates(['creating', 'starting', 'stopping', 'deleting'])) {
       if (this.hooks.isBusy(vm.id)) continue;
       const current = vms.get(vm.id);

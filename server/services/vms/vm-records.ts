@@ -14,6 +14,7 @@ import type { JobService } from '../jobs/job-service.js';
 import type { PhaseClock } from './phase-clock.js';
 import { generatedVmName } from './vm-request.js';
 import type { VmSettings } from './vm-settings.js';
+import { ServiceWatch } from './service-watch.js';
 import { vmView, type Vm, type VmState } from './vm-view.js';
 
 /** What every part of the VM service works with. */
@@ -39,7 +40,12 @@ export interface StateReason {
 
 /** Reading and recording VM rows the same way everywhere: lookups with their problems, state changes, views. */
 export class VmRecords {
-  constructor(private readonly deps: VmDeps) {}
+  /** How the image services of running VMs are doing. */
+  readonly services: ServiceWatch;
+
+  constructor(private readonly deps: VmDeps) {
+    this.services = new ServiceWatch({ ...deps, driverOf: (vm) => this.driverOf(vm), setState: (id, state, reason) => this.setState(id, state, reason) });
+  }
 
   /** By id first, then by name. */
   find(idOrName: string): VmRow {
@@ -193,12 +199,18 @@ export class VmRecords {
 
   views(rows: VmRow[]): Vm[] {
     const ports = this.deps.vms.portsOfMany(rows.map((row) => row.id));
-    const imageNames = new Map<string, string | null>();
+    const images = new Map<string, ImageRow | undefined>();
     for (const row of rows) {
-      if (!imageNames.has(row.imageId)) imageNames.set(row.imageId, this.deps.images.findByIdOrName(row.imageId)?.name ?? null);
+      if (!images.has(row.imageId)) images.set(row.imageId, this.deps.images.findByIdOrName(row.imageId));
     }
-    return rows.map((row) =>
-      vmView(row, imageNames.get(row.imageId) ?? null, ports.filter((port) => port.vmId === row.id), this.deps.identity.privateKeyPath),
-    );
+    return rows.map((row) => {
+      const image = images.get(row.imageId);
+      return vmView(row, {
+        imageName: image?.name ?? null,
+        ports: ports.filter((port) => port.vmId === row.id),
+        services: this.services.view(row, image?.services ?? []),
+        sshPrivateKeyPath: this.deps.identity.privateKeyPath,
+      });
+    });
   }
 }

@@ -92,6 +92,7 @@ export class VmRestoreJob {
         hasAddress: true,
         holdMs: RESTORED_PORT_HOLD_MS,
         listeningGuestPorts: new Set(reidentified.listening ?? []),
+        services: image.services,
       });
 
       this.records.markRunning(id, clock, 'warm', { snapshot: snapshot.name });

@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import type { VmRow } from '../../db/repositories/vms.js';
+import type { ImageRow } from '../../db/repositories/images.js';
 import type { HypervisorName } from '../../domain/vm.js';
 import { newId, now } from '../ids.js';
 import type { PortRequest } from './port-allocator.js';
@@ -51,10 +52,9 @@ export function newVmRow({ name, plan, input, defaultHypervisor, vmsDir, memoryF
   };
 }
 
-/** SSH (22) is always published, and waited for only when asked for; every other requested port is waited for. */
-export function portRequestsFor(requested: number[]): PortRequest[] {
-  return [
-    { guestPort: sshGuestPort, wait: requested.includes(sshGuestPort) },
-    ...requested.filter((port) => port !== sshGuestPort).map((guestPort) => ({ guestPort, wait: true })),
-  ];
+/** SSH (22) is always published, and waited for only when asked for; every other requested port and every service port of the image is waited for. */
+export function portRequestsFor(requested: number[], image: Pick<ImageRow, 'services'>): PortRequest[] {
+  const servicePorts = image.services.flatMap((service) => (service.port === null ? [] : [service.port]));
+  const waited = [...new Set([...requested, ...servicePorts])].filter((port) => port !== sshGuestPort);
+  return [{ guestPort: sshGuestPort, wait: requested.includes(sshGuestPort) }, ...waited.map((guestPort) => ({ guestPort, wait: true }))];
 }

@@ -77,9 +77,10 @@ export class VmService {
     return this.records.view(this.find(idOrName));
   }
 
-  /** One VM as GET /vms/{id} shows it: with what its hypervisor process costs the host beyond guest RAM. */
+  /** One VM as GET /vms/{id} shows it: its services as the guest says now, and what its hypervisor process costs the host beyond guest RAM. */
   async describe(idOrName: string): Promise<Vm> {
     const row = this.find(idOrName);
+    if (row.state === 'running' && this.records.services.servicesOf(row).length > 0) await this.records.services.refresh(row);
     const view = this.records.view(row);
     if (!row.process || (row.state !== 'running' && row.state !== 'paused')) return view;
     const driver = this.records.driverOf(row);
@@ -101,7 +102,7 @@ export class VmService {
     const row = newVmRow({ name, plan, input, defaultHypervisor: this.options.hypervisors.default.name, vmsDir: this.options.vmsDir, memoryFile: options.memoryFile ?? false });
     this.options.vms.insert(row);
     const { id } = row;
-    const portRequests = portRequestsFor(input.ports ?? []);
+    const portRequests = portRequestsFor(input.ports ?? [], plan.image);
     const targets = [{ type: 'vm' as const, id, name }];
     try {
       const { snapshot } = plan;
@@ -152,7 +153,7 @@ export class VmService {
       return this.options.jobs.start({
         kind: imageWarmJob,
         targets: [{ type: 'image', id: image.id, name: image.name }, { type: 'vm', id: vm.id, name: vm.name }, { type: 'snapshot', id: taken.id, name: taken.name }],
-        run: (context) => this.warmJob.run(image.id, vm.id, taken, portRequestsFor(body.ports ?? []), context),
+        run: (context) => this.warmJob.run(image.id, vm.id, taken, portRequestsFor(body.ports ?? [], image), context),
       });
     } catch (error) {
       if (snapshot) this.snapshots.repository.delete(snapshot.id);

@@ -27,6 +27,8 @@ export interface VmSettings {
   stopGraceMs: number;
   /** How often the liveness and TTL monitor looks. BANGER_VM_MONITOR_INTERVAL_MS, default 2000. */
   monitorIntervalMs: number;
+  /** How often a running VM's services are asked after (the guest agent's `services`). BANGER_VM_SERVICE_POLL_MS, default 5000. */
+  servicePollMs: number;
   /** Host ports for forwards are picked from this range. BANGER_VM_PORT_RANGE, default 20000-32767 (below Linux's ephemeral range). */
   portRange: { first: number; last: number };
   maxTtlSeconds: number;
@@ -61,6 +63,7 @@ export function vmSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): VmSetti
     portTimeoutMs: integer('BANGER_VM_PORT_TIMEOUT_SECONDS', 120, 1) * 1000,
     stopGraceMs: integer('BANGER_VM_STOP_GRACE_SECONDS', 30, 0) * 1000,
     monitorIntervalMs: integer('BANGER_VM_MONITOR_INTERVAL_MS', 2000, 100),
+    servicePollMs: integer('BANGER_VM_SERVICE_POLL_MS', 5000, 100),
     portRange: parsePortRange(env.BANGER_VM_PORT_RANGE ?? '20000-32767'),
     maxTtlSeconds: 30 * 24 * 3600,
   };

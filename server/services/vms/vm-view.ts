@@ -1,7 +1,7 @@
 import type { Static } from '@sinclair/typebox';
 import type { VmPortRow, VmRow } from '../../db/repositories/vms.js';
-import type { VmState } from '../../domain/vm.js';
-import type { VmPortSchema, VmSchema, VmSshSchema, VmStateReasonSchema } from '../../schemas/vm.js';
+import { sshGuestPort, type VmState } from '../../domain/vm.js';
+import type { VmPortSchema, VmServiceSchema, VmSchema, VmSshSchema, VmStateReasonSchema } from '../../schemas/vm.js';
 import { formatSize } from '../images/build/build-request.js';
 
 // Re-exported so the VM modules keep taking all their view types from this one place.
@@ -9,10 +9,11 @@ export type { VmState };
 
 /** Where published ports listen on the host: a forward is never opened to the network. */
 export const hostAddress = '127.0.0.1';
-export const sshGuestPort = 22;
+export { sshGuestPort } from '../../domain/vm.js';
 export const sshUser = 'root';
 
 export type VmPort = Static<typeof VmPortSchema>;
+export type VmService = Static<typeof VmServiceSchema>;
 export type VmSsh = Static<typeof VmSshSchema>;
 export type VmStateReason = Static<typeof VmStateReasonSchema>;
 /** The VM as clients see it. */
@@ -20,7 +21,14 @@ export type Vm = Static<typeof VmSchema>;
 
 const liveStates: readonly VmState[] = ['creating', 'starting', 'running', 'paused', 'stopping', 'deleting'];
 
-export function vmView(row: VmRow, imageName: string | null, ports: VmPortRow[], sshPrivateKeyPath: string): Vm {
+export interface VmViewParts {
+  imageName: string | null;
+  ports: VmPortRow[];
+  services: VmService[];
+  sshPrivateKeyPath: string;
+}
+
+export function vmView(row: VmRow, { imageName, ports, services, sshPrivateKeyPath }: VmViewParts): Vm {
   const published = ports
     .map((port) => ({ guestPort: port.guestPort, hostPort: port.hostPort, hostAddress, wait: port.wait }))
     .sort((a, b) => a.guestPort - b.guestPort);
@@ -40,6 +48,7 @@ export function vmView(row: VmRow, imageName: string | null, ports: VmPortRow[],
     pid: row.process && liveStates.includes(row.state) ? row.process.pid : null,
     ports: published,
     ssh: sshPort ? sshBlock(sshPort.hostPort, sshPrivateKeyPath) : null,
+    services,
     labels: row.labels,
     ttlSeconds: row.ttlSeconds,
     expiresAt: row.expiresAt,

@@ -1,4 +1,4 @@
-import type { Recipe } from '../../../domain/image.js';
+import type { ImageService, Recipe } from '../../../domain/image.js';
 
 export type BuildSource = { kind: 'recipe'; recipe: Recipe } | { kind: 'baseRootfs'; path: string };
 
@@ -22,4 +22,6 @@ export interface BuildPlan {
   sizeBytes: number;
   sizeText: string;
   docker: boolean;
+  /** Checked: unique names and ports, no blank command. */
+  services: ImageService[];
 }

@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import type { StateLayout } from '../../../config.js';
 import type { ImageRepository, ImageRow } from '../../../db/repositories/images.js';
 import { installKernelModules } from '../../../guest/debian/kernel-modules.js';
+import { GuestServiceError, installGuestServices } from '../../../guest/guest-services.js';
 import { buildInitrd, DEFAULT_INITRD_MODULES } from '../../../guest/initrd.js';
 import { copyFilePreferClone } from '../../../host/copy.js';
 import { makeExt4, seedAuthorizedKey } from '../../../host/ext4.js';
@@ -99,8 +100,11 @@ export class ImageBuilder {
       });
 
       await step.run('install_guest_files', async () => {
-        context.stage('install_guest_files');
+        context.stage('install_guest_files', plan.services.length > 0 ? `services: ${plan.services.map((service) => service.name).join(', ')}` : undefined);
         await recipe.installGuestFiles(rootDir, plan, tools);
+        await installGuestServices(rootDir, plan.services).catch((error: unknown) => {
+          throw error instanceof GuestServiceError ? new BangerError('image-build-failed', error.message, { hint: error.hint }) : error;
+        });
         await writeFile(
           join(rootDir, 'etc', 'banger-release'),
           `BANGER_IMAGE_ID=${plan.id}\nBANGER_IMAGE_NAME=${plan.name}\nBANGER_BUILT_AT=${now()}\n`,
@@ -177,6 +181,7 @@ export class ImageBuilder {
         buildSize: plan.sizeText,
         seededSshPublicKeyFingerprint: this.options.identity.fingerprint,
         docker: plan.docker,
+        services: plan.services,
         warmSnapshotId: null,
         createdAt: timestamp,
         updatedAt: timestamp,

@@ -9,6 +9,8 @@ import { Preflight } from '../preflight.js';
 import type { BuildPlan, BuildSource, SuppliedKernel } from './build-plan.js';
 import { checkSize, defaultSizes, invalidPackageNames } from './build-request.js';
 import { validationError } from '../../errors.js';
+import { BUSYBOX_PROBE_PORT } from '../../../guest/busybox-rootfs.js';
+import { sshGuestPort } from '../../../domain/vm.js';
 
 export type BuildImageInput = BuildImageBody;
 
@@ -43,6 +45,7 @@ export async function planBuild(input: BuildImageInput): Promise<BuildPlan> {
   if (input.recipe === 'busybox' && (inlinePackages.length > 0 || input.packagesFile !== undefined || input.docker)) {
     errors.push({ field: 'body.packages', message: 'the busybox recipe has no package manager', hint: 'use recipe debian-bookworm for packages and docker' });
   }
+  errors.push(...serviceErrors(input));
   if (errors.length > 0) throw validationError(`Cannot build image ${input.name}`, errors);
 
   const checks = new Preflight();
@@ -90,5 +93,41 @@ export async function planBuild(input: BuildImageInput): Promise<BuildPlan> {
     sizeBytes: 'bytes' in size ? size.bytes : 0,
     sizeText,
     docker: input.docker ?? false,
+    services: (input.services ?? []).map((service) => ({ name: service.name, command: service.command, port: service.port ?? null, user: service.user ?? null })),
   };
+}
+
+/** What the schema cannot say about a list of services: names and ports unique, ports free, commands not blank. */
+function serviceErrors(input: BuildImageInput): FieldError[] {
+  const errors: FieldError[] = [];
+  const names = new Set<string>();
+  const ports = new Map<number, string>();
+  for (const [index, service] of (input.services ?? []).entries()) {
+    const field = `body.services.${index}`;
+    if (names.has(service.name)) {
+      errors.push({ field: `${field}.name`, message: `service name ${service.name} is given twice`, hint: 'give each service its own name' });
+    }
+    names.add(service.name);
+    if (service.command.trim() === '') {
+      errors.push({ field: `${field}.command`, message: 'the command is blank', hint: 'give the command line that starts the program, e.g. "python3 -m http.server 8000"' });
+    }
+    if (service.port === undefined) continue;
+    const reserved = reservedServicePorts(input).get(service.port);
+    if (reserved !== undefined) {
+      errors.push({ field: `${field}.port`, message: `port ${service.port} is taken by ${reserved}`, hint: 'serve on another port' });
+    }
+    const holder = ports.get(service.port);
+    if (holder !== undefined) {
+      errors.push({ field: `${field}.port`, message: `port ${service.port} is already service ${holder}'s`, hint: 'give each service its own port' });
+    }
+    ports.set(service.port, service.name);
+  }
+  return errors;
+}
+
+/** Guest ports the image itself serves on, with what serves them. */
+function reservedServicePorts(input: BuildImageInput): Map<number, string> {
+  const reserved = new Map([[sshGuestPort, 'the SSH server']]);
+  if (input.recipe === 'busybox') reserved.set(BUSYBOX_PROBE_PORT, "the busybox image's HTTP probe service");
+  return reserved;
 }

@@ -1,0 +1,1 @@
+ALTER TABLE `images` ADD `services` text DEFAULT '[]' NOT NULL;
