@@ -1044,7 +1044,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Replays of the same request return the first response */
+                /** @description Makes a retried POST safe. Once a request with this key is accepted (2xx), its response is kept for 24 h and a replay of the same request (method, URL and body, compared as canonical JSON) gets it again with Idempotent-Replayed: true. A refusal (4xx) or fault (5xx) is not kept, so the same key can be retried once the cause is fixed. While the first request is being handled, another with the key gets 409 idempotency-key-in-flight; the key with a different request gets 422 idempotency-key-reused. */
                 "idempotency-key"?: string;
             };
             path?: never;
@@ -1178,7 +1178,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Replays of the same request return the first response */
+                /** @description Makes a retried POST safe. Once a request with this key is accepted (2xx), its response is kept for 24 h and a replay of the same request (method, URL and body, compared as canonical JSON) gets it again with Idempotent-Replayed: true. A refusal (4xx) or fault (5xx) is not kept, so the same key can be retried once the cause is fixed. While the first request is being handled, another with the key gets 409 idempotency-key-in-flight; the key with a different request gets 422 idempotency-key-reused. */
                 "idempotency-key"?: string;
             };
             path?: never;
@@ -1232,7 +1232,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Replays of the same request return the first response */
+                /** @description Makes a retried POST safe. Once a request with this key is accepted (2xx), its response is kept for 24 h and a replay of the same request (method, URL and body, compared as canonical JSON) gets it again with Idempotent-Replayed: true. A refusal (4xx) or fault (5xx) is not kept, so the same key can be retried once the cause is fixed. While the first request is being handled, another with the key gets 409 idempotency-key-in-flight; the key with a different request gets 422 idempotency-key-reused. */
                 "idempotency-key"?: string;
             };
             path: {
@@ -1284,7 +1284,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Replays of the same request return the first response */
+                /** @description Makes a retried POST safe. Once a request with this key is accepted (2xx), its response is kept for 24 h and a replay of the same request (method, URL and body, compared as canonical JSON) gets it again with Idempotent-Replayed: true. A refusal (4xx) or fault (5xx) is not kept, so the same key can be retried once the cause is fixed. While the first request is being handled, another with the key gets 409 idempotency-key-in-flight; the key with a different request gets 422 idempotency-key-reused. */
                 "idempotency-key"?: string;
             };
             path: {
@@ -1372,7 +1372,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Replays of the same request return the first response */
+                /** @description Makes a retried POST safe. Once a request with this key is accepted (2xx), its response is kept for 24 h and a replay of the same request (method, URL and body, compared as canonical JSON) gets it again with Idempotent-Replayed: true. A refusal (4xx) or fault (5xx) is not kept, so the same key can be retried once the cause is fixed. While the first request is being handled, another with the key gets 409 idempotency-key-in-flight; the key with a different request gets 422 idempotency-key-reused. */
                 "idempotency-key"?: string;
             };
             path?: never;
@@ -1550,7 +1550,7 @@ export interface operations {
                 graceSeconds?: number;
             };
             header?: {
-                /** @description Replays of the same request return the first response */
+                /** @description Makes a retried POST safe. Once a request with this key is accepted (2xx), its response is kept for 24 h and a replay of the same request (method, URL and body, compared as canonical JSON) gets it again with Idempotent-Replayed: true. A refusal (4xx) or fault (5xx) is not kept, so the same key can be retried once the cause is fixed. While the first request is being handled, another with the key gets 409 idempotency-key-in-flight; the key with a different request gets 422 idempotency-key-reused. */
                 "idempotency-key"?: string;
             };
             path: {
@@ -1602,7 +1602,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Replays of the same request return the first response */
+                /** @description Makes a retried POST safe. Once a request with this key is accepted (2xx), its response is kept for 24 h and a replay of the same request (method, URL and body, compared as canonical JSON) gets it again with Idempotent-Replayed: true. A refusal (4xx) or fault (5xx) is not kept, so the same key can be retried once the cause is fixed. While the first request is being handled, another with the key gets 409 idempotency-key-in-flight; the key with a different request gets 422 idempotency-key-reused. */
                 "idempotency-key"?: string;
             };
             path: {
@@ -1645,7 +1645,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Replays of the same request return the first response */
+                /** @description Makes a retried POST safe. Once a request with this key is accepted (2xx), its response is kept for 24 h and a replay of the same request (method, URL and body, compared as canonical JSON) gets it again with Idempotent-Replayed: true. A refusal (4xx) or fault (5xx) is not kept, so the same key can be retried once the cause is fixed. While the first request is being handled, another with the key gets 409 idempotency-key-in-flight; the key with a different request gets 422 idempotency-key-reused. */
                 "idempotency-key"?: string;
             };
             path: {
@@ -1688,7 +1688,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Replays of the same request return the first response */
+                /** @description Makes a retried POST safe. Once a request with this key is accepted (2xx), its response is kept for 24 h and a replay of the same request (method, URL and body, compared as canonical JSON) gets it again with Idempotent-Replayed: true. A refusal (4xx) or fault (5xx) is not kept, so the same key can be retried once the cause is fixed. While the first request is being handled, another with the key gets 409 idempotency-key-in-flight; the key with a different request gets 422 idempotency-key-reused. */
                 "idempotency-key"?: string;
             };
             path: {
@@ -1734,7 +1734,7 @@ export interface operations {
                 graceSeconds?: number;
             };
             header?: {
-                /** @description Replays of the same request return the first response */
+                /** @description Makes a retried POST safe. Once a request with this key is accepted (2xx), its response is kept for 24 h and a replay of the same request (method, URL and body, compared as canonical JSON) gets it again with Idempotent-Replayed: true. A refusal (4xx) or fault (5xx) is not kept, so the same key can be retried once the cause is fixed. While the first request is being handled, another with the key gets 409 idempotency-key-in-flight; the key with a different request gets 422 idempotency-key-reused. */
                 "idempotency-key"?: string;
             };
             path: {
@@ -2151,7 +2151,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Replays of the same request return the first response */
+                /** @description Makes a retried POST safe. Once a request with this key is accepted (2xx), its response is kept for 24 h and a replay of the same request (method, URL and body, compared as canonical JSON) gets it again with Idempotent-Replayed: true. A refusal (4xx) or fault (5xx) is not kept, so the same key can be retried once the cause is fixed. While the first request is being handled, another with the key gets 409 idempotency-key-in-flight; the key with a different request gets 422 idempotency-key-reused. */
                 "idempotency-key"?: string;
             };
             path: {
@@ -2216,7 +2216,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Replays of the same request return the first response */
+                /** @description Makes a retried POST safe. Once a request with this key is accepted (2xx), its response is kept for 24 h and a replay of the same request (method, URL and body, compared as canonical JSON) gets it again with Idempotent-Replayed: true. A refusal (4xx) or fault (5xx) is not kept, so the same key can be retried once the cause is fixed. While the first request is being handled, another with the key gets 409 idempotency-key-in-flight; the key with a different request gets 422 idempotency-key-reused. */
                 "idempotency-key"?: string;
             };
             path: {
@@ -2464,7 +2464,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Replays of the same request return the first response */
+                /** @description Makes a retried POST safe. Once a request with this key is accepted (2xx), its response is kept for 24 h and a replay of the same request (method, URL and body, compared as canonical JSON) gets it again with Idempotent-Replayed: true. A refusal (4xx) or fault (5xx) is not kept, so the same key can be retried once the cause is fixed. While the first request is being handled, another with the key gets 409 idempotency-key-in-flight; the key with a different request gets 422 idempotency-key-reused. */
                 "idempotency-key"?: string;
             };
             path: {

@@ -3,6 +3,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { IdempotencyRepository } from '../db/repositories/idempotency.js';
 import { problemFor } from '../services/errors.js';
 import { now } from '../services/ids.js';
+import { canonicalJson } from './canonical-json.js';
 import { sendProblem } from './problems.js';
 
 declare module 'fastify' {
@@ -18,8 +19,12 @@ declare module 'fastify' {
 const replayedHeaders = ['location', 'content-type'];
 
 /**
- * `Idempotency-Key` on a POST: the first response is stored and every replay of the same request
- * gets it again (same job, same status); the same key with another request is refused.
+ * `Idempotency-Key` on a POST, as the IETF draft (draft-ietf-httpapi-idempotency-key-header) and
+ * Stripe have it: an accepted request's response (2xx: the operation began) is stored for 24 h and
+ * every replay of the same request gets it again (same job, same status); a refusal (4xx) or a
+ * fault (5xx) is not stored, so the key can be retried once the cause is fixed; a request with the
+ * key while the first is in flight gets 409; the same key with another request (method, URL or
+ * body, compared as canonical JSON) gets 422.
  */
 export function enableIdempotencyKeys(app: FastifyInstance, keys: IdempotencyRepository): void {
   app.addHook('preHandler', async (request, reply) => {
@@ -51,8 +56,8 @@ export function enableIdempotencyKeys(app: FastifyInstance, keys: IdempotencyRep
   app.addHook('onSend', async (request, reply, payload) => {
     const key = request.idempotencyKey;
     if (!key) return payload;
-    // Server faults are not the answer to the request: a retry with the same key may succeed.
-    if (reply.statusCode >= 500 || typeof payload !== 'string') {
+    // Only an accepted request is the answer to keep: after a refusal or a fault, a retry with the same key may succeed.
+    if (reply.statusCode >= 400 || typeof payload !== 'string') {
       keys.release(key);
       return payload;
     }
@@ -68,6 +73,6 @@ export function enableIdempotencyKeys(app: FastifyInstance, keys: IdempotencyRep
 
 function hashRequest(request: FastifyRequest): string {
   return createHash('sha256')
-    .update(`${request.method} ${request.url}\n${JSON.stringify(request.body ?? null)}`)
+    .update(`${request.method} ${request.url}\n${canonicalJson(request.body ?? null)}`)
     .digest('hex');
 }

@@ -47,7 +47,15 @@ export const IdParamsSchema = Type.Object({
 
 export const IdempotencyHeadersSchema = Type.Object({
   'idempotency-key': Type.Optional(
-    Type.String({ minLength: 1, maxLength: 255, description: 'Replays of the same request return the first response' }),
+    Type.String({
+      minLength: 1,
+      maxLength: 255,
+      description:
+        'Makes a retried POST safe. Once a request with this key is accepted (2xx), its response is kept for 24 h and a replay of the same request ' +
+        '(method, URL and body, compared as canonical JSON) gets it again with Idempotent-Replayed: true. A refusal (4xx) or fault (5xx) is not kept, ' +
+        'so the same key can be retried once the cause is fixed. While the first request is being handled, another with the key gets 409 ' +
+        'idempotency-key-in-flight; the key with a different request gets 422 idempotency-key-reused.',
+    }),
   ),
 });
 

@@ -66,6 +66,30 @@ t.test('Idempotency-Key: a replay gets the first response, another request with 
   t.equal((await app.inject('GET', '/images/idem-reg-2')).status, 404, 'nothing registered under the refused request');
 });
 
+t.test('Idempotency-Key: refusals are not kept, fields may come in any order, a duplicate in flight is refused', async (t) => {
+  const later = join(files, 'later.ext4');
+  const body = { name: 'idem-later', rootfsPath: later, kernelPath: kernel };
+  const key = { 'idempotency-key': 'register-later' };
+  const refused = await app.inject('POST', '/images', body, key);
+  t.equal(refused.status, 422, 'the rootfs is not there yet');
+  writeFileSync(later, 'stand-in rootfs\n');
+  const accepted = await app.inject('POST', '/images', body, key);
+  t.equal(accepted.status, 201, 'the same key works once the cause is fixed: the refusal was not kept');
+  t.equal(accepted.headers['idempotent-replayed'], undefined);
+  const reordered = await app.inject('POST', '/images', { kernelPath: kernel, rootfsPath: later, name: 'idem-later' }, key);
+  t.equal(reordered.status, 201);
+  t.equal(reordered.headers['idempotent-replayed'], 'true', 'the same fields in another order are the same request');
+
+  const raceBody = { name: 'idem-race', ...base };
+  const raceKey = { 'idempotency-key': 'register-race' };
+  const answers = await Promise.all([app.inject('POST', '/images', raceBody, raceKey), app.inject('POST', '/images', raceBody, raceKey)]);
+  t.same(answers.map((answer) => answer.status).sort(), [201, 409], 'one is handled, the other is told the first is in flight');
+  const inFlight = answers.find((answer) => answer.status === 409) as HttpResult;
+  assertProblem(t, inFlight, { status: 409, code: 'idempotency-key-in-flight' });
+  const replay = await app.inject('POST', '/images', raceBody, raceKey);
+  t.equal(replay.headers['idempotent-replayed'], 'true', 'afterwards the key replays');
+});
+
 t.test('the TCP listener app wants a bearer token', async (t) => {
   const token = '0123456789abcdef0123456789abcdef';
   const tcp = await startApp(t, { token });
