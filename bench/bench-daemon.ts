@@ -18,11 +18,19 @@ export interface BenchDaemon {
   stop(): Promise<void>;
 }
 
+export interface BenchDaemonOptions {
+  /** Given to node before the script (e.g. --cpu-prof). */
+  nodeArgs?: string[];
+  /** Another build's bin/banger.js, to compare two builds in one run; this tree's dist/ by default. */
+  bin?: string;
+}
+
 /** The built daemon on a state dir of the bench's, answering on its unix socket. */
-export async function startBenchDaemon(stateDir: string, env: Record<string, string> = {}): Promise<BenchDaemon> {
-  if (!existsSync(bangerBin)) throw new Error(`${bangerBin} is missing: run npm run build first`);
+export async function startBenchDaemon(stateDir: string, env: Record<string, string> = {}, options: BenchDaemonOptions = {}): Promise<BenchDaemon> {
+  const bin = options.bin ?? bangerBin;
+  if (!existsSync(bin)) throw new Error(`${bin} is missing: run npm run build first`);
   await mkdir(stateDir, { recursive: true });
-  const daemon: ChildProcess = spawn(process.execPath, [bangerBin, 'serve', '--state-dir', stateDir], {
+  const daemon: ChildProcess = spawn(process.execPath, [...(options.nodeArgs ?? []), bin, 'serve', '--state-dir', stateDir], {
     env: { ...process.env, BANGER_KERNEL_CACHE: benchKernelCache, BANGER_LOG_LEVEL: 'warn', BANGER_VM_STOP_GRACE_SECONDS: '0', ...env },
     stdio: ['ignore', 'ignore', 'inherit'],
   });

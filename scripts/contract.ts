@@ -12,9 +12,9 @@ export async function renderContract(): Promise<{ openapi: string; clientTypes: 
   await app.ready();
   const document = app.swagger() as Record<string, unknown>;
   await app.close();
-  const openapi = `# Generated from the server's schemas by \`npm run gen\`; do not edit.\n${stringify(document, { lineWidth: 0 })}`;
-  // Fields with a default stay optional for callers: the server fills them in.
-  const ast = await openapiTS(document as unknown as Parameters<typeof openapiTS>[0], { defaultNonNullable: false });
+  const openapi = `# Generated from the server's schemas by \`npm run gen\`; do not edit.\n${stringify(document, { lineWidth: 0, aliasDuplicateObjects: false })}`;
+  // openapi-typescript's default options, as any integrator would run it.
+  const ast = await openapiTS(document as unknown as Parameters<typeof openapiTS>[0]);
   const clientTypes = `// Generated from openapi.yaml by \`npm run gen\` (openapi-typescript); do not edit.\n${astToString(ast)}`;
   return { openapi, clientTypes };
 }

@@ -5,7 +5,9 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } 
 import type { Logger } from 'pino';
 import type { IdempotencyRepository } from './db/repositories/idempotency.js';
 import { requireBearerToken } from './http/auth.js';
+import { bearerSchemeDescription, bearerSecurity, withContractDefaults } from './http/contract-defaults.js';
 import { enableIdempotencyKeys } from './http/idempotency.js';
+import { limitRequestRate, type RateLimit } from './http/rate-limit.js';
 import { registerProblemHandlers, sendProblem, writeRawProblem } from './http/problems.js';
 import { imageRoutes } from './routes/images.js';
 import { jobRoutes } from './routes/jobs.js';
@@ -46,9 +48,25 @@ export interface AppOptions {
   bodyLimit: number;
   /** When set, every request must carry it as a bearer token (the TCP listener). */
   token?: string | null;
+  /** Requests per minute and client address (the TCP listener); none when absent. */
+  rateLimit?: RateLimit;
   /** Answers true once the daemon is shutting down: new requests then get 503. */
   isDraining?: () => boolean;
 }
+
+/** Where the API answers; marked internal, as it is meant for this host (OWASP API9 asks every server to say). */
+const documentedServers = [
+  {
+    url: 'http://localhost',
+    description: 'Local: the unix socket, STATE_DIR/banger.sock unless --socket says otherwise (curl --unix-socket PATH http://localhost/…)',
+    'x-internal': true,
+  },
+  {
+    url: 'http://127.0.0.1:7070',
+    description: 'Local: the TCP listener, when started with --listen (any address and port); every request needs the bearer token',
+    'x-internal': true,
+  },
+];
 
 /** Builds the HTTP API around the services. It never listens: main.ts (or a test) decides where. */
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
@@ -89,8 +107,11 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
         { name: 'jobs', description: 'Slow operations, their stages and results' },
         { name: 'system', description: 'Health and versions' },
       ],
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      servers: documentedServers,
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: bearerSchemeDescription } } },
+      security: bearerSecurity,
     },
+    transformObject: withContractDefaults,
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `schema${i}`) },
   });
 
@@ -103,6 +124,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       return sendProblem(reply, problemFor('shutting-down', 'The daemon is shutting down', { hint: 'retry once it is back' }));
     }
   });
+  if (options.rateLimit) await limitRequestRate(app, options.rateLimit);
   if (options.token) requireBearerToken(app, options.token);
   enableIdempotencyKeys(app, options.services.idempotencyKeys);
   app.addHook('onResponse', async (request, reply) => {

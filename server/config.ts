@@ -21,6 +21,8 @@ export interface Config {
   logLevel: string;
   /** Largest accepted request body, in bytes. */
   bodyLimit: number;
+  /** Requests a minute from one address on the TCP listener. BANGER_TCP_RATE_LIMIT, default 1200. */
+  tcpRateLimitPerMinute: number;
   maxConcurrentJobs: number;
   /** BANGER_QEMU_TB_SIZE_MIB: auto, default, or MiB (server/hypervisor/qemu/translation-cache.ts). */
   qemuTranslationCache: TranslationCacheSetting;
@@ -36,6 +38,12 @@ export interface ConfigFlags {
 }
 
 export class ConfigError extends Error {}
+
+function positiveInteger(name: string, text: string | undefined, fallback: number): number {
+  if (text === undefined || text === '') return fallback;
+  if (!/^[1-9][0-9]{0,8}$/.test(text)) throw new Error(`${name} must be a whole number ≥ 1, got "${text}"`);
+  return Number(text);
+}
 
 /** A setting's parser failing is a configuration error, reported as such at start. */
 function configValue<T>(parse: () => T): T {
@@ -69,6 +77,7 @@ export function resolveConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv = proce
     kernelCacheDir: env.BANGER_KERNEL_CACHE ? resolve(env.BANGER_KERNEL_CACHE) : null,
     logLevel: env.BANGER_LOG_LEVEL ?? 'info',
     bodyLimit: 64 * 1024,
+    tcpRateLimitPerMinute: configValue(() => positiveInteger('BANGER_TCP_RATE_LIMIT', env.BANGER_TCP_RATE_LIMIT, 1200)),
     maxConcurrentJobs: Number(env.BANGER_MAX_CONCURRENT_JOBS ?? 4),
     qemuTranslationCache: configValue(() => parseTranslationCacheSetting(env.BANGER_QEMU_TB_SIZE_MIB)),
     qemuMallocArenas: configValue(() => parseMallocArenaSetting(env.BANGER_QEMU_MALLOC_ARENA_MAX)),

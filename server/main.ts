@@ -33,7 +33,7 @@ export async function serve(flags: ConfigFlags): Promise<RunningDaemon> {
 
   let tcpUrl: string | null = null;
   if (config.listen) {
-    const tcpApp = await buildApp({ ...appOptions, token: config.token });
+    const tcpApp = await buildApp({ ...appOptions, token: config.token, rateLimit: { perMinute: config.tcpRateLimitPerMinute } });
     await tcpApp.listen({ host: config.listen.host, port: config.listen.port });
     const address = tcpApp.server.address();
     const port = typeof address === 'object' && address ? address.port : config.listen.port;

@@ -7,7 +7,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Liveness */
+        /**
+         * Liveness
+         * @description Answers {"status": "ok"} while the daemon serves requests; it checks nothing else (no host tool, no VM). A daemon that is shutting down answers 503.
+         */
         get: operations["health"];
         put?: never;
         post?: never;
@@ -24,8 +27,31 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Daemon and runtime versions */
+        /**
+         * Daemon and runtime versions
+         * @description The daemon's version (its package.json) and the Node.js version it runs on, e.g. to check that a client and the daemon match.
+         */
         get: operations["version"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/openapi.json": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * This API as OpenAPI 3.1
+         * @description The document this daemon serves, generated from its own schemas; the same as openapi.yaml in its source.
+         */
+        get: operations["openapi"];
         put?: never;
         post?: never;
         delete?: never;
@@ -41,10 +67,16 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List images, ordered by name */
+        /**
+         * List images, ordered by name
+         * @description One page of the image catalogue, managed and unmanaged, ordered by name: `limit` items (default 50, at most 500) and a `nextCursor` to pass as ?cursor= for the next page, null on the last.
+         */
         get: operations["listImages"];
         put?: never;
-        /** Register existing image files (unmanaged); re-registering a name updates it */
+        /**
+         * Register existing image files (unmanaged); re-registering a name updates it
+         * @description Records files already on the host as an unmanaged image: banger uses them where they are and never deletes them. Every path must be absolute and, after resolving symlinks, an existing regular file (a directory for modulesDir); all failures are reported together (422 preflight-failed). A managed image of that name is refused (409 image-managed). Not a job: it answers at once.
+         */
         post: operations["registerImage"];
         delete?: never;
         options?: never;
@@ -59,11 +91,17 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Show one image */
+        /**
+         * Show one image
+         * @description An image by id or name: its artifact paths, whether banger manages them, its services, the fingerprint of the SSH key in its work seed and its warm snapshot, if any.
+         */
         get: operations["getImage"];
         put?: never;
         post?: never;
-        /** Delete an image; its artifacts too when managed. Refused while VMs use it */
+        /**
+         * Delete an image; its artifacts too when managed. Refused while VMs use it
+         * @description Answers with the image as it was. A managed image's artifact directory is removed; an unmanaged image's files stay where they are. Refused with 409 image-in-use, naming them, while VMs or snapshots (other than its warm snapshot, which is dropped) use it.
+         */
         delete: operations["deleteImage"];
         options?: never;
         head?: never;
@@ -99,7 +137,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Write the daemon's current SSH key into a managed image's work seed */
+        /**
+         * Write the daemon's current SSH key into a managed image's work seed
+         * @description Rewrites the authorized key in the work seed in place (debugfs, no mount) and records its fingerprint, so VMs created afterwards accept the daemon's current key; the image's warm snapshot, which holds the old key, is dropped. Answers with the image once done (not a job). Refused with 409 image-not-managed for an unmanaged image.
+         */
         post: operations["reseedImage"];
         delete?: never;
         options?: never;
@@ -134,12 +175,15 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List VMs, ordered by name; filter by state and labels (?label=key=value, repeatable) */
+        /**
+         * List VMs, ordered by name; filter by state and labels (?label=key=value, repeatable)
+         * @description One page of VMs (`limit`, default 50, at most 500; `nextCursor` for the next page, null on the last) that are in `state` and carry every label given. Services show what the guest agent last said (asked every few seconds); hostOverheadBytes is null here, measured only by GET /vms/{idOrName}.
+         */
         get: operations["listVms"];
         put?: never;
         /**
          * Create and boot a VM (a job)
-         * @description Boots the image: Stages: `validate` → `clone_disks` → `seed_work_disk` → `allocate_network` → `spawn` → `kernel_boot` → `agent_ready` → `ports_ready` → `running`. With snapshot (or an image whose warm snapshot fits the request) it restores instead: Stages: `validate` → `clone_disks` → `restore_state` → `resume` → `reidentify` → `agent_ready` → `ports_ready` → `running`.
+         * @description Boots the image: Stages: `validate` → `clone_disks` → `seed_work_disk` → `allocate_network` → `spawn` → `kernel_boot` → `agent_ready` → `ports_ready` → `running`. With snapshot (or an image whose warm snapshot fits the request) it restores instead: Stages: `validate` → `clone_disks` → `restore_state` → `resume` → `reidentify` → `agent_ready` → `ports_ready` → `running`. With start: false the boot stages are skipped and the VM ends stopped, its disks made and ports reserved, for POST /vms/{idOrName}/start.
          */
         post: operations["createVm"];
         /**
@@ -159,7 +203,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Show one VM: state, resources, published ports, SSH, timings */
+        /**
+         * Show one VM: state, resources, published ports, SSH, timings
+         * @description A VM by id or name. For a running VM whose image has services it first asks the guest agent how they are doing (unless it answered within the last second); for a running or paused VM it measures hostOverheadBytes, the hypervisor's resident memory beyond guest RAM.
+         */
         get: operations["getVm"];
         put?: never;
         post?: never;
@@ -244,7 +291,7 @@ export interface paths {
         put?: never;
         /**
          * Boot a stopped VM from its disks (a job, with the same readiness stages as a create)
-         * @description Stages: `validate` → `spawn` → `kernel_boot` → `agent_ready` → `ports_ready` → `running`.
+         * @description Stages: `validate` → `spawn` → `kernel_boot` → `agent_ready` → `ports_ready` → `running`. Refused (409 vm-limit-reached) while BANGER_MAX_VMS VMs run or are on their way.
          */
         post: operations["startVm"];
         delete?: never;
@@ -280,7 +327,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The VM's serial console log (text/plain); ?tail=N for the last N lines */
+        /**
+         * The VM's serial console log (text/plain); ?tail=N for the last N lines
+         * @description What the guest wrote to its serial console (kernel messages, boot output, a login prompt) in any state, as UTF-8 text: the last MiB of the log, or the last `tail` lines of that MiB. Empty before the VM's first boot.
+         */
         get: operations["getVmConsole"];
         put?: never;
         post?: never;
@@ -421,7 +471,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Show one snapshot: source VM, image, vCPUs, memory, size on disk, what stands on it */
+        /**
+         * Show one snapshot: source VM, image, vCPUs, memory, size on disk, what stands on it
+         * @description A snapshot by id or name. Only a `ready` one can be restored (POST /vms {"snapshot": name}), and only by the same hypervisor version and machine type; `dependents` lists the VMs and later snapshots on its disk layers, which keep it from being deleted.
+         */
         get: operations["getSnapshot"];
         put?: never;
         post?: never;
@@ -442,7 +495,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List jobs, newest first */
+        /**
+         * List jobs, newest first
+         * @description One page of jobs, newest first (`limit`, default 50, at most 500; `nextCursor` for the next page, null on the last), filtered by status, kind and target: targetId matches any of a job’s targets, targetType alone also matches selections. Jobs are kept across daemon restarts.
+         */
         get: operations["listJobs"];
         put?: never;
         post?: never;
@@ -459,7 +515,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Show a job; with ?wait=N, answer as soon as it finishes or after N seconds */
+        /**
+         * Show a job; with ?wait=N, answer as soon as it finishes or after N seconds
+         * @description Every job-starting operation answers 202 with the job and its Location, this URL. A job ends succeeded (its `result` set), failed (its `error` a problem, with `logPath` when there is a log) or cancelled; `stages` and `progress` show how far it got. With ?wait=N (at most 60) the answer waits for the job to finish, so polling needs no sleep.
+         */
         get: operations["getJob"];
         put?: never;
         post?: never;
@@ -478,7 +537,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Cancel a job: its processes are killed and its partial files removed */
+        /**
+         * Cancel a job: its processes are killed and its partial files removed
+         * @description Answers once the job has stopped, with its status `cancelled`. A job that has already finished is refused with 409 job-finished, and one whose kind cannot be cancelled (cancellable: false) with 409 job-not-cancellable.
+         */
         post: operations["cancelJob"];
         delete?: never;
         options?: never;
@@ -493,7 +555,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Server-sent events, one per status or stage change; Last-Event-ID replays what was missed */
+        /**
+         * Server-sent events, one per status or stage change; Last-Event-ID replays what was missed
+         * @description A text/event-stream of the job: each event carries `id` (a sequence number), `event` (status or stage) and `data` (the whole Job as JSON). Events already past are sent first, after the Last-Event-ID header (or ?lastEventId=), then live ones; comments keep the connection alive every 15 s. The stream ends once the job has finished.
+         */
         get: operations["streamJobEvents"];
         put?: never;
         post?: never;
@@ -518,14 +583,17 @@ export interface components {
             /** @description urn:banger:problem:<code> */
             type: string;
             title: string;
+            /** Format: int32 */
             status: number;
             /** @description Stable, machine-readable error code */
             code: string;
+            /** @description Cut in the middle beyond 65536 characters; the log at logPath, when there is one, has the full output */
             detail: string;
             /** @description What to do about it */
             hint?: string;
             /** @description Host path of the log with the full output */
             logPath?: string;
+            /** @description The first 100 fields at fault */
             errors?: components["schemas"]["FieldError"][];
         };
         ImageServiceRequest: {
@@ -533,7 +601,10 @@ export interface components {
             name: string;
             /** @description A shell command line, run by /bin/sh -c at boot; it should stay in the foreground. Its output goes to /var/log/banger/NAME.log in the guest */
             command: string;
-            /** @description The guest TCP port it serves: VMs publish it on 127.0.0.1 and wait for it, like a requested port */
+            /**
+             * Format: int32
+             * @description The guest TCP port it serves: VMs publish it on 127.0.0.1 and wait for it, like a requested port
+             */
             port?: number;
             /** @description The guest user it runs as; root when absent. The image must have that user */
             user?: string;
@@ -599,7 +670,7 @@ export interface components {
             modulesDir?: string;
             /** @description Absolute path of the packages manifest, one package a line */
             packagesPath?: string;
-            /** @default false */
+            /** @description The image runs Docker (default false) */
             docker?: boolean;
         };
         BuildImageRequest: {
@@ -624,10 +695,7 @@ export interface components {
             modulesDir?: string;
             /** @description Rootfs size, e.g. 512M or 2G (64M..64G) */
             size?: string;
-            /**
-             * @description Install Docker from Debian's packages
-             * @default false
-             */
+            /** @description Install Docker from Debian's packages (default false) */
             docker?: boolean;
             /** @description Programs to start at boot: systemd units on Debian, rc.d scripts on busybox. A service's port is published and waited for when a VM boots; a service that exits is shown in the VM's stateReason with the end of its log */
             services?: components["schemas"]["ImageServiceRequest"][];
@@ -635,6 +703,7 @@ export interface components {
         /** @enum {string} */
         JobStatus: "queued" | "running" | "succeeded" | "failed" | "cancelled";
         JobStage: {
+            /** @description The stage, or `<stage> <target name>` for a kind whose stages repeat for each target */
             name: string;
             /** @enum {string} */
             status: "pending" | "running" | "succeeded" | "failed" | "cancelled" | "skipped";
@@ -668,7 +737,10 @@ export interface components {
             /** @description Every resource the job changes, in order; while the job is queued or running no other job may change them */
             targets: components["schemas"]["JobTarget"][];
             stages: components["schemas"]["JobStage"][];
-            /** @description Percent of stages done */
+            /**
+             * Format: int32
+             * @description Percent of stages done
+             */
             progress: number;
             /** @description What the job produced, once succeeded */
             result: unknown;
@@ -691,7 +763,9 @@ export interface components {
          */
         VmState: "creating" | "starting" | "running" | "paused" | "stopping" | "stopped" | "failed" | "deleting";
         VmPort: {
+            /** Format: int32 */
             guestPort: number;
+            /** Format: int32 */
             hostPort: number;
             /** @description Forwards listen on loopback only */
             hostAddress: string;
@@ -711,7 +785,7 @@ export interface components {
             up: boolean;
             /** @description Of an exited service; null when it was killed without one */
             exitStatus: number | null;
-            /** @description The last lines of an exited service's log (/var/log/banger/NAME.log in the guest) */
+            /** @description The last 20 lines of an exited service's log (/var/log/banger/NAME.log in the guest), each cut to 300 bytes */
             logTail: string | null;
             /** @description When the guest agent was last asked */
             observedAt: string | null;
@@ -721,8 +795,9 @@ export interface components {
             name: string;
             state: components["schemas"]["VmState"];
             stateReason: {
-                /** @description e.g. hypervisor_exited, kernel_panic, agent_timeout, port_timeout, interrupted, ttl_expired, stop_requested */
+                /** @description e.g. hypervisor_exited, kernel_panic, agent_timeout, port_timeout, interrupted, ttl_expired, stop_requested, created_stopped */
                 code: string;
+                /** @description Cut in the middle when very long */
                 message: string;
                 at: string | null;
             } | null;
@@ -731,20 +806,24 @@ export interface components {
                 name: string | null;
                 href: string;
             };
+            /** Format: int32 */
             cpus: number;
+            /** Format: int32 */
             memoryMiB: number;
             /** @description e.g. 1G */
             workDiskSize: string;
+            /** Format: int64 */
             workDiskBytes: number;
             /** @description qemu */
             hypervisor: string;
             accel: "kvm" | "tcg" | null;
             /** @description The hypervisor process while it runs */
             pid: number | null;
-            /** @description Published guest ports: SSH (22) always, then the requested ones */
+            /** @description Published guest ports: SSH (22) always, then the requested ones and the image's services' ones */
             ports: components["schemas"]["VmPort"][];
             ssh: {
                 host: string;
+                /** Format: int32 */
                 port: number;
                 user: string;
                 /** @description The daemon's private key (on the daemon's host) */
@@ -754,7 +833,7 @@ export interface components {
             } | null;
             /** @description The image's services and whether each is up: asked of the guest on GET /vms/{idOrName}, every few seconds otherwise */
             services: components["schemas"]["VmService"][];
-            /** @description Up to 32 labels; keys are 1-63 letters, digits, ".", "_", "/" or "-" */
+            /** @description Up to 32 labels; keys are 1-63 letters, digits, ".", "_", "/" or "-", starting with a letter or digit; values up to 255 characters */
             labels: {
                 [key: string]: string;
             };
@@ -798,19 +877,30 @@ export interface components {
             snapshot?: string;
             /** @description With image: restore the image's warm snapshot when it has one and the resources match (default true); false forces a cold boot */
             warm?: boolean;
-            /** @description vCPUs (default 1; at most the host limit) */
+            /** @description Boot the VM once its disks are made (default true); false ends the create job with the VM stopped (state reason created_stopped), to be booted by POST /vms/{id}/start. Not with snapshot */
+            start?: boolean;
+            /**
+             * Format: int32
+             * @description vCPUs (default 1; at most the host limit)
+             */
             cpus?: number;
-            /** @description Memory in MiB (default 512) */
+            /**
+             * Format: int32
+             * @description Memory in MiB (default 512)
+             */
             memoryMiB?: number;
             /** @description Work disk (/root) size, e.g. 2G; default 1G or the image's work seed size */
             workDiskSize?: string;
             /** @description Guest TCP ports to publish on 127.0.0.1 and wait for; 22 (SSH) is always published, and waited for only when listed */
             ports?: number[];
-            /** @description Up to 32 labels; keys are 1-63 letters, digits, ".", "_", "/" or "-" */
+            /** @description Up to 32 labels; keys are 1-63 letters, digits, ".", "_", "/" or "-", starting with a letter or digit; values up to 255 characters */
             labels?: {
                 [key: string]: string;
             };
-            /** @description Delete the VM this long after its creation */
+            /**
+             * Format: int32
+             * @description Delete the VM this long after its creation
+             */
             ttlSeconds?: number;
         };
         Snapshot: {
@@ -843,7 +933,9 @@ export interface components {
                 name: string;
                 href: string;
             } | null;
+            /** Format: int32 */
             cpus: number;
+            /** Format: int32 */
             memoryMiB: number;
             /**
              * @description file: guest RAM is a file that restored VMs map copy-on-write (they share its pages); state: RAM is inside the state file and copied into each restored VM
@@ -855,9 +947,12 @@ export interface components {
             hypervisorVersion: string;
             /** @description The machine type, e.g. q35 ('' while creating) */
             machine: string;
-            /** @description What its files (device and memory state, frozen disk layers) take on disk */
+            /**
+             * Format: int64
+             * @description What its files (device and memory state, frozen disk layers) take on disk
+             */
             sizeBytes: number;
-            /** @description What stands on its disk layers: it cannot be deleted while any remain */
+            /** @description What stands on its disk layers, by name (the first 500 of each): it cannot be deleted while any remain */
             dependents: {
                 vms: {
                     id: string;
@@ -886,9 +981,15 @@ export interface components {
             stop?: boolean;
         };
         WarmImageRequest: {
-            /** @description vCPUs of the warm VM; creates restore the snapshot only when they ask for the same (default 1) */
+            /**
+             * Format: int32
+             * @description vCPUs of the warm VM; creates restore the snapshot only when they ask for the same (default 1)
+             */
             cpus?: number;
-            /** @description Memory of the warm VM in MiB; creates must ask for the same (default 512) */
+            /**
+             * Format: int32
+             * @description Memory of the warm VM in MiB; creates must ask for the same (default 512)
+             */
             memoryMiB?: number;
             /** @description Guest ports to wait for before the snapshot is taken, so the services behind them are up in every restored VM */
             ports?: number[];
@@ -904,13 +1005,16 @@ export interface components {
             cwd?: string;
             /** @description Run as this guest user instead of root */
             user?: string;
-            /** @description Standard input as text; the program sees end-of-file after it (and at once without stdin) */
+            /** @description Standard input as text; the program sees end-of-file after it (and at once without stdin). Within the 64 KiB JSON body; use stdinStream for more */
             stdin?: string;
-            /** @description Standard input as base64, for bytes that are not text */
+            /** @description Standard input as base64, for bytes that are not text. Within the 64 KiB JSON body */
             stdinBase64?: string;
             /** @description Standard input comes from PUT /vms/{idOrName}/execs/{execId}/stdin (execId from the started event), for input of any size; the program waits for it (bound it with timeoutSeconds) */
             stdinStream?: boolean;
-            /** @description Kill the program and everything it started after this long */
+            /**
+             * Format: int32
+             * @description Kill the program and everything it started after this long
+             */
             timeoutSeconds?: number;
         };
         /** @description One line of an exec stream: started first, output as it happens, exit last (unless the guest connection broke, then the stream just ends) */
@@ -922,25 +1026,30 @@ export interface components {
             /** @enum {string} */
             type: "output";
             stream: "stdout" | "stderr";
+            /** @description One piece of output as the guest sent it: at most one SSH packet (35000 bytes), so at most 46672 characters as base64 */
             data: string;
             /** @description utf8: data is the text as written; base64: the bytes were not valid UTF-8 */
             encoding: "utf8" | "base64";
         } | {
             /** @enum {string} */
             type: "exit";
-            /** @description null when a signal ended the program */
+            /** @description The program's exit status, 0-255 (SSH carries it as an unsigned 32-bit number); null when a signal ended the program */
             exitCode: number | null;
             /** @description The signal that ended it, without SIG (e.g. KILL) */
             signal: string | null;
             /** @description banger killed it when timeoutSeconds passed */
             timedOut: boolean;
+            /** Format: int64 */
             durationMs: number;
         };
         WrittenPath: {
             /** @description The path written, made plain (no trailing slash, no . or ..) */
             path: string;
             type: "file" | "directory";
-            /** @description The bytes received: the file's size, or the tar archive's */
+            /**
+             * Format: int64
+             * @description The bytes received: the file's size, or the tar archive's
+             */
             sizeBytes: number;
             /** @description Of the file's content as written (files only) */
             sha256?: string;
@@ -949,14 +1058,121 @@ export interface components {
         };
         StdinSent: {
             execId: string;
-            /** @description Bytes passed to the program; its stdin is then closed */
+            /**
+             * Format: int64
+             * @description Bytes passed to the program; its stdin is then closed
+             */
             sizeBytes: number;
         };
     };
-    responses: never;
+    responses: {
+        /** @description The request could not be read (e.g. a Content-Length that does not match the body) (code bad-request, the request cannot be read) */
+        BadRequest: {
+            headers: {
+                "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description TCP listener only: a missing or wrong bearer token (code unauthorized, missing or invalid bearer token) */
+        Unauthorized: {
+            headers: {
+                "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
+                "WWW-Authenticate": components["headers"]["WwwAuthenticate"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description The body is over the limit (64 KiB for JSON) (code body-too-large, request body too large) */
+        BodyTooLarge: {
+            headers: {
+                "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description The body is not of a content type this operation takes (code unsupported-media-type, unsupported media type) */
+        UnsupportedMediaType: {
+            headers: {
+                "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description A parameter, header or body field is not valid; errors[] names each (code validation-failed, the request is not valid) */
+        ValidationFailed: {
+            headers: {
+                "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description TCP listener only: too many requests a minute from this address (BANGER_TCP_RATE_LIMIT) (code rate-limited, too many requests from this address) */
+        RateLimited: {
+            headers: {
+                "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
+                "Retry-After": components["headers"]["RetryAfter"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description An unexpected fault; the daemon log has the details (code internal, internal error) */
+        Internal: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description The daemon is shutting down; retry once it is back (code shutting-down, the daemon is shutting down) */
+        ShuttingDown: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+    };
     parameters: never;
     requestBodies: never;
-    headers: never;
+    headers: {
+        /** @description TCP listener only (the unix socket has no rate limit): requests allowed a minute from this address */
+        RateLimitLimit: number;
+        /** @description TCP listener only (the unix socket has no rate limit): requests left in this minute */
+        RateLimitRemaining: number;
+        /** @description TCP listener only (the unix socket has no rate limit): seconds until the minute is over */
+        RateLimitReset: number;
+        /** @description Seconds to wait before trying again (every 429 carries it) */
+        RetryAfter: number;
+        /** @description Always Bearer realm="banger" */
+        WwwAuthenticate: string;
+    };
     pathItems: never;
 }
 export type $defs = Record<string, never>;
@@ -973,6 +1189,9 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -982,6 +1201,11 @@ export interface operations {
                     };
                 };
             };
+            401: components["responses"]["Unauthorized"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["ShuttingDown"];
         };
     };
     version: {
@@ -996,6 +1220,9 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1005,11 +1232,47 @@ export interface operations {
                     };
                 };
             };
+            401: components["responses"]["Unauthorized"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["ShuttingDown"];
+        };
+    };
+    openapi: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description An OpenAPI 3.1 document */
+            200: {
+                headers: {
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["ShuttingDown"];
         };
     };
     listImages: {
         parameters: {
             query?: {
+                /** @description Page size (default 50) */
                 limit?: number;
                 /** @description nextCursor from the previous page */
                 cursor?: string;
@@ -1023,21 +1286,31 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ImageList"];
                 };
             };
+            401: components["responses"]["Unauthorized"];
             /** @description Invalid request */
             422: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["ShuttingDown"];
         };
     };
     registerImage: {
@@ -1059,6 +1332,9 @@ export interface operations {
             /** @description An unmanaged image of that name was updated */
             200: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1068,15 +1344,23 @@ export interface operations {
             /** @description The image was registered */
             201: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Image"];
                 };
             };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
             /** @description Conflict with the current state */
             409: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1086,21 +1370,31 @@ export interface operations {
             /** @description Request body too large */
             413: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            415: components["responses"]["UnsupportedMediaType"];
             /** @description Invalid request */
             422: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["ShuttingDown"];
         };
     };
     getImage: {
@@ -1117,21 +1411,32 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Image"];
                 };
             };
+            401: components["responses"]["Unauthorized"];
             /** @description Not found */
             404: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["ShuttingDown"];
         };
     };
     deleteImage: {
@@ -1148,15 +1453,23 @@ export interface operations {
             /** @description The deleted image */
             200: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Image"];
                 };
             };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
             /** @description Not found */
             404: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1166,12 +1479,21 @@ export interface operations {
             /** @description Conflict with the current state */
             409: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            413: components["responses"]["BodyTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["ShuttingDown"];
         };
     };
     buildImage: {
@@ -1193,15 +1515,23 @@ export interface operations {
             /** @description The build job; poll its Location */
             202: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Job"];
                 };
             };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
             /** @description Conflict with the current state */
             409: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1211,21 +1541,31 @@ export interface operations {
             /** @description Request body too large */
             413: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            415: components["responses"]["UnsupportedMediaType"];
             /** @description Invalid request */
             422: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["ShuttingDown"];
         };
     };
     reseedImage: {
@@ -1245,15 +1585,23 @@ export interface operations {
             /** @description The re-seeded image */
             200: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Image"];
                 };
             };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
             /** @description Not found */
             404: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1263,21 +1611,32 @@ export interface operations {
             /** @description Conflict with the current state */
             409: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            413: components["responses"]["BodyTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
             /** @description Invalid request */
             422: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["ShuttingDown"];
         };
     };
     promoteImage: {
@@ -1297,15 +1656,23 @@ export interface operations {
             /** @description The promotion job; poll its Location */
             202: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Job"];
                 };
             };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
             /** @description Not found */
             404: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1315,26 +1682,38 @@ export interface operations {
             /** @description Conflict with the current state */
             409: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            413: components["responses"]["BodyTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
             /** @description Invalid request */
             422: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["ShuttingDown"];
         };
     };
     listVms: {
         parameters: {
             query?: {
+                /** @description Page size (default 50) */
                 limit?: number;
                 /** @description nextCursor from the previous page */
                 cursor?: string;
@@ -1351,21 +1730,31 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["VmList"];
                 };
             };
+            401: components["responses"]["Unauthorized"];
             /** @description Invalid request */
             422: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["ShuttingDown"];
         };
     };
     createVm: {
@@ -1387,15 +1776,23 @@ export interface operations {
             /** @description The create job; poll its Location */
             202: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Job"];
                 };
             };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
             /** @description Not found */
             404: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1405,6 +1802,9 @@ export interface operations {
             /** @description Conflict with the current state */
             409: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1414,21 +1814,31 @@ export interface operations {
             /** @description Request body too large */
             413: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            415: components["responses"]["UnsupportedMediaType"];
             /** @description Invalid request */
             422: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["ShuttingDown"];
         };
     };
     deleteVmsByLabel: {
@@ -1446,30 +1856,46 @@ export interface operations {
             /** @description The delete job; its result lists the deleted VMs */
             202: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Job"];
                 };
             };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
             /** @description Conflict with the current state */
             409: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            413: components["responses"]["BodyTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
             /** @description Invalid request */
             422: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["ShuttingDown"];
         };
     };
     getVm: {
@@ -1486,21 +1912,32 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Vm"];
                 };
             };
+            401: components["responses"]["Unauthorized"];
             /** @description Not found */
             404: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["ShuttingDown"];
         };
     };
     deleteVm: {
@@ -1517,15 +1954,23 @@ export interface operations {
             /** @description The delete job */
             202: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Job"];
                 };
             };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
             /** @description Not found */
             404: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1535,12 +1980,21 @@ export interface operations {
             /** @description Conflict with the current state */
             409: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            413: components["responses"]["BodyTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["ShuttingDown"];
         };
     };
     stopVm: {
@@ -1563,15 +2017,23 @@ export interface operations {
             /** @description The stop job */
             202: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Job"];
                 };
             };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
             /** @description Not found */
             404: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1581,21 +2043,32 @@ export interface operations {
             /** @description Conflict with the current state */
             409: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            413: components["responses"]["BodyTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
             /** @description Invalid request */
             422: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["ShuttingDown"];
         };
     };
     pauseVm: {
@@ -1615,15 +2088,23 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Vm"];
                 };
             };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
             /** @description Not found */
             404: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1633,12 +2114,21 @@ export interface operations {
             /** @description Conflict with the current state */
             409: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            413: components["responses"]["BodyTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["ShuttingDown"];
         };
     };
     resumeVm: {
@@ -1658,15 +2148,23 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Vm"];
                 };
             };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
             /** @description Not found */
             404: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1676,12 +2174,21 @@ export interface operations {
             /** @description Conflict with the current state */
             409: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            413: components["responses"]["BodyTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["ShuttingDown"];
         };
     };
     startVm: {
@@ -1701,15 +2208,23 @@ export interface operations {
             /** @description The start job */
             202: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Job"];
                 };
             };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
             /** @description Not found */
             404: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1719,12 +2234,21 @@ export interface operations {
             /** @description Conflict with the current state */
             409: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            413: components["responses"]["BodyTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["ShuttingDown"];
         };
     };
     restartVm: {
@@ -1747,15 +2271,23 @@ export interface operations {
             /** @description The restart job */
             202: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Job"];
                 };
             };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
             /** @description Not found */
             404: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1765,21 +2297,32 @@ export interface operations {
             /** @description Conflict with the current state */
             409: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            413: components["responses"]["BodyTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
             /** @description Invalid request */
             422: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["ShuttingDown"];
         };
     };
     getVmConsole: {
@@ -1799,15 +2342,22 @@ export interface operations {
             /** @description The console text */
             200: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
                     [name: string]: unknown;
                 };
                 content: {
                     "text/plain": string;
                 };
             };
+            401: components["responses"]["Unauthorized"];
             /** @description Not found */
             404: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1817,12 +2367,18 @@ export interface operations {
             /** @description Invalid request */
             422: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["ShuttingDown"];
         };
     };
     execInVm: {
@@ -1843,15 +2399,23 @@ export interface operations {
             /** @description application/x-ndjson: one ExecEvent per line */
             200: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/x-ndjson": components["schemas"]["ExecEvent"];
                 };
             };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
             /** @description Not found */
             404: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1861,6 +2425,9 @@ export interface operations {
             /** @description Conflict with the current state */
             409: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1870,15 +2437,22 @@ export interface operations {
             /** @description Request body too large */
             413: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            415: components["responses"]["UnsupportedMediaType"];
             /** @description Invalid request */
             422: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1888,12 +2462,17 @@ export interface operations {
             /** @description Too many at once */
             429: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
+                    "Retry-After": components["headers"]["RetryAfter"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            500: components["responses"]["Internal"];
             /** @description The guest did not answer */
             502: {
                 headers: {
@@ -1903,6 +2482,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            503: components["responses"]["ShuttingDown"];
         };
     };
     sendExecStdin: {
@@ -1924,15 +2504,23 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["StdinSent"];
                 };
             };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
             /** @description Not found */
             404: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1942,15 +2530,22 @@ export interface operations {
             /** @description Conflict with the current state */
             409: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            413: components["responses"]["BodyTooLarge"];
             /** @description Unsupported content type */
             415: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1960,12 +2555,18 @@ export interface operations {
             /** @description Invalid request */
             422: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["ShuttingDown"];
         };
     };
     readGuestFile: {
@@ -1985,8 +2586,11 @@ export interface operations {
             /** @description The file, or the directory as a tar archive */
             200: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
                     /** @description Octal permission bits of a regular file, e.g. 0644 */
-                    "x-banger-file-mode"?: unknown;
+                    "x-banger-file-mode"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1994,9 +2598,13 @@ export interface operations {
                     "application/x-tar": string;
                 };
             };
+            401: components["responses"]["Unauthorized"];
             /** @description Not found */
             404: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2006,6 +2614,9 @@ export interface operations {
             /** @description Conflict with the current state */
             409: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2015,6 +2626,9 @@ export interface operations {
             /** @description Invalid request */
             422: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2024,12 +2638,17 @@ export interface operations {
             /** @description Too many at once */
             429: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
+                    "Retry-After": components["headers"]["RetryAfter"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            500: components["responses"]["Internal"];
             /** @description The guest did not answer */
             502: {
                 headers: {
@@ -2039,6 +2658,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            503: components["responses"]["ShuttingDown"];
         };
     };
     writeGuestFile: {
@@ -2048,7 +2668,7 @@ export interface operations {
                 path: string;
                 /** @description Octal permission bits of a file (default: the replaced file's, else 0644); ignored for tar */
                 mode?: string;
-                /** @description Create missing parent directories (0755) instead of answering 404 */
+                /** @description Create missing parent directories (0755) instead of answering 404 (default false) */
                 mkdirs?: boolean;
             };
             header?: never;
@@ -2067,15 +2687,23 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["WrittenPath"];
                 };
             };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
             /** @description Not found */
             404: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2085,15 +2713,22 @@ export interface operations {
             /** @description Conflict with the current state */
             409: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            413: components["responses"]["BodyTooLarge"];
             /** @description Unsupported content type */
             415: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2103,6 +2738,9 @@ export interface operations {
             /** @description Invalid request */
             422: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2112,6 +2750,10 @@ export interface operations {
             /** @description Too many at once */
             429: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
+                    "Retry-After": components["headers"]["RetryAfter"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2136,6 +2778,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            503: components["responses"]["ShuttingDown"];
             /** @description The guest filesystem is full */
             507: {
                 headers: {
@@ -2168,15 +2811,23 @@ export interface operations {
             /** @description The snapshot job; its result is { snapshot } */
             202: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Job"];
                 };
             };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
             /** @description Not found */
             404: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2186,6 +2837,9 @@ export interface operations {
             /** @description Conflict with the current state */
             409: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2195,21 +2849,31 @@ export interface operations {
             /** @description Request body too large */
             413: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            415: components["responses"]["UnsupportedMediaType"];
             /** @description Invalid request */
             422: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["ShuttingDown"];
         };
     };
     warmImage: {
@@ -2233,15 +2897,23 @@ export interface operations {
             /** @description The warm-up job; its result is { snapshot } */
             202: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Job"];
                 };
             };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
             /** @description Not found */
             404: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2251,6 +2923,9 @@ export interface operations {
             /** @description Conflict with the current state */
             409: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2260,26 +2935,37 @@ export interface operations {
             /** @description Request body too large */
             413: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            415: components["responses"]["UnsupportedMediaType"];
             /** @description Invalid request */
             422: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["ShuttingDown"];
         };
     };
     listSnapshots: {
         parameters: {
             query?: {
+                /** @description Page size (default 50) */
                 limit?: number;
                 /** @description nextCursor from the previous page */
                 cursor?: string;
@@ -2293,21 +2979,31 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["SnapshotList"];
                 };
             };
+            401: components["responses"]["Unauthorized"];
             /** @description Invalid request */
             422: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["ShuttingDown"];
         };
     };
     getSnapshot: {
@@ -2324,21 +3020,32 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Snapshot"];
                 };
             };
+            401: components["responses"]["Unauthorized"];
             /** @description Not found */
             404: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["ShuttingDown"];
         };
     };
     deleteSnapshot: {
@@ -2355,15 +3062,23 @@ export interface operations {
             /** @description The deleted snapshot */
             200: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Snapshot"];
                 };
             };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
             /** @description Not found */
             404: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2373,18 +3088,29 @@ export interface operations {
             /** @description Conflict with the current state */
             409: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            413: components["responses"]["BodyTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["ShuttingDown"];
         };
     };
     listJobs: {
         parameters: {
             query?: {
+                /** @description Page size (default 50) */
                 limit?: number;
+                /** @description nextCursor from the previous page */
                 cursor?: string;
                 status?: components["schemas"]["JobStatus"];
                 kind?: string;
@@ -2400,21 +3126,31 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["JobList"];
                 };
             };
+            401: components["responses"]["Unauthorized"];
             /** @description Invalid request */
             422: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["ShuttingDown"];
         };
     };
     getJob: {
@@ -2434,15 +3170,22 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Job"];
                 };
             };
+            401: components["responses"]["Unauthorized"];
             /** @description Not found */
             404: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2452,12 +3195,18 @@ export interface operations {
             /** @description Invalid request */
             422: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["ShuttingDown"];
         };
     };
     cancelJob: {
@@ -2477,15 +3226,23 @@ export interface operations {
             /** @description The job once it has stopped */
             200: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Job"];
                 };
             };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
             /** @description Not found */
             404: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2495,12 +3252,21 @@ export interface operations {
             /** @description Conflict with the current state */
             409: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            413: components["responses"]["BodyTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["ShuttingDown"];
         };
     };
     streamJobEvents: {
@@ -2520,21 +3286,32 @@ export interface operations {
             /** @description text/event-stream; each event has id (a sequence number), event (status|stage) and data (the Job as JSON). The stream ends after the job finishes. */
             200: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
                     [name: string]: unknown;
                 };
                 content: {
                     "text/event-stream": string;
                 };
             };
+            401: components["responses"]["Unauthorized"];
             /** @description Not found */
             404: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["ShuttingDown"];
         };
     };
 }

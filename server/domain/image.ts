@@ -22,3 +22,5 @@ export const serviceNamePattern = '^[a-z][a-z0-9-]{0,31}$';
 export const serviceUserPattern = '^[a-z_][a-z0-9_-]{0,31}$';
 export const maxServices = 16;
 export const maxServiceCommandLength = 4096;
+/** An exited service's log tail as the guest agent sends it: 20 lines of at most 300 bytes, joined by '\n' (the daemon refuses longer). */
+export const maxServiceLogTailLength = 20 * 300 + 19;

@@ -17,3 +17,8 @@ export type SnapshotState = (typeof snapshotStates)[number];
 /** How a VM's guest came up last: booted from its disks, or restored from a snapshot. */
 export const bootModes = ['cold', 'warm'] as const;
 export type BootMode = (typeof bootModes)[number];
+
+/** A snapshot's view lists at most this many of the VMs, and of the snapshots, on its disk layers (by name). */
+export const maxListedDependents = 500;
+/** The hypervisor version a snapshot needs (the first line of its --version), as its view shows it: cut beyond. */
+export const maxHypervisorVersionLength = 1024;

@@ -14,9 +14,14 @@ export type Acceleration = (typeof accelerations)[number];
 
 export const vmNamePattern = '^[A-Za-z0-9][A-Za-z0-9._-]*$';
 export const labelKeyPattern = '^[A-Za-z0-9]([A-Za-z0-9._/-]{0,62})$';
+/** What labelKeyPattern allows. */
+export const maxLabelKeyLength = 63;
 export const maxLabels = 32;
 export const maxLabelValueLength = 255;
 export const maxPorts = 16;
+
+/** GET /vms/{idOrName}/console answers at most the last MiB of the console log. */
+export const consoleTailBytes = 1024 * 1024;
 
 /** The guest port of the SSH server every image runs. */
 export const sshGuestPort = 22;

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Duplex } from 'node:stream';
+import { maxServiceLogTailLength } from '../domain/image.js';
 import { newGuestSshHostKey, type GuestSshHostKey } from './ssh-host-key.js';
 
 /**
@@ -256,7 +257,7 @@ function guestServiceStatus(value: unknown): GuestServiceStatus | null {
     !(port === null || (Number.isInteger(port) && (port as number) >= 1 && (port as number) <= 65_535)) ||
     !(listening === null || typeof listening === 'boolean') ||
     !(exitStatus === null || (Number.isInteger(exitStatus) && (exitStatus as number) >= 0 && (exitStatus as number) <= 255)) ||
-    !(logTail === null || typeof logTail === 'string')
+    !(logTail === null || (typeof logTail === 'string' && logTail.length <= maxServiceLogTailLength))
   ) {
     return null;
   }

@@ -4,6 +4,8 @@ import type { StoredProblem } from '../db/schema.js';
 import { BangerError, problemFor, type FieldError } from '../services/errors.js';
 
 export function sendProblem(reply: FastifyReply, problem: StoredProblem): FastifyReply {
+  // Every 429 says when to come back (the rate limit sets its own; a full guest exec budget frees up within a second or so).
+  if (problem.status === 429 && !reply.hasHeader('retry-after')) reply.header('retry-after', '1');
   return reply.code(problem.status).type('application/problem+json').send(problem);
 }
 
@@ -15,6 +17,11 @@ export function writeRawProblem(res: ServerResponse, problem: StoredProblem): vo
 
 const fieldHints: Record<string, string> = {
   name: 'use 1-63 letters, digits, ".", "_" or "-", starting with a letter or digit',
+};
+
+/** For keys refused by an object's propertyNames, by the object's name. */
+const keyHints: Record<string, string> = {
+  labels: 'label keys are 1-63 letters, digits, ".", "_", "/" or "-", starting with a letter or digit',
 };
 
 /** Turns every failure, ours or Fastify's, into application/problem+json. */
@@ -35,6 +42,10 @@ export function registerProblemHandlers(app: FastifyInstance): void {
       case 'FST_ERR_CTP_EMPTY_JSON_BODY':
         return sendProblem(reply, problemFor('validation-failed', `The body is not valid JSON: ${error.message}`, { hint: 'send a JSON object' }));
     }
+    // Anything else Fastify refuses before a handler (a Content-Length that does not match the body, say) keeps its 400.
+    if (error.statusCode === 400) {
+      return sendProblem(reply, problemFor('bad-request', error.message, { hint: 'check the request against GET /openapi.json' }));
+    }
     if (error.statusCode && error.statusCode < 500) {
       return sendProblem(reply, problemFor('validation-failed', error.message, { hint: 'check the request against GET /openapi.json' }));
     }
@@ -49,9 +60,17 @@ export function registerProblemHandlers(app: FastifyInstance): void {
 
 function validationErrors(error: FastifyError): FieldError[] {
   const context = error.validationContext ?? 'body';
-  return (error.validation ?? []).map((issue) => {
+  // A key that fails an object's propertyNames (labels) comes as its own failure, with propertyName set, then once more as
+  // "property name must be valid", which adds nothing.
+  const issues = (error.validation ?? []).filter((issue) => issue.keyword !== 'propertyNames');
+  return issues.map((issue) => {
     const params = issue.params as Record<string, unknown>;
     const path = issue.instancePath.replace(/^\//, '').replaceAll('/', '.');
+    const { propertyName } = issue as { propertyName?: string };
+    if (propertyName !== undefined) {
+      const hint = keyHints[path.split('.').pop() ?? ''];
+      return { field: `${context}.${[path, propertyName].filter(Boolean).join('.')}`, message: `"${propertyName}" is not an allowed key: ${issue.message ?? 'invalid'}`, ...(hint ? { hint } : {}) };
+    }
     if (issue.keyword === 'additionalProperties') {
       const field = [path, params.additionalProperty].filter(Boolean).join('.');
       return { field: `${context}.${field}`, message: `unknown field "${String(params.additionalProperty)}"`, hint: 'remove it; GET /openapi.json lists the accepted fields' };

@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { binaryStream } from '../schemas/bounds.js';
 import { BangerError } from '../services/errors.js';
 
 /**
@@ -21,7 +22,7 @@ export function acceptRawBodies(scope: FastifyInstance, types: readonly string[]
 export function rawBodySchema(types: readonly string[], description: string): { content: Record<string, { schema: object }>; description: string } {
   return {
     description,
-    content: Object.fromEntries(types.map((type) => [type, { schema: { type: 'string', format: 'binary' } }])),
+    content: Object.fromEntries(types.map((type) => [type, { schema: binaryStream() }])),
   };
 }
 

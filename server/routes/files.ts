@@ -1,6 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { acceptRawBodies, rawBodySchema, rawBodyType } from '../http/raw-body.js';
+import { binaryStream } from '../schemas/bounds.js';
 import { IdOrNameParamsSchema, problemResponses, ref } from '../schemas/common.js';
 import { GuestPathQuerySchema, GuestWriteQuerySchema, WrittenPathSchema } from '../schemas/files.js';
 import type { FileService } from '../services/files/file-service.js';
@@ -30,9 +31,9 @@ export function fileRoutes(files: FileService): FastifyPluginAsyncTypebox {
           200: Type.Unsafe({
             description: 'The file, or the directory as a tar archive',
             headers: {
-              'x-banger-file-mode': { description: 'Octal permission bits of a regular file, e.g. 0644', schema: { type: 'string' } },
+              'x-banger-file-mode': { type: 'string', pattern: '^[0-7]{4}$', maxLength: 4, description: 'Octal permission bits of a regular file, e.g. 0644' },
             },
-            content: { [FILE]: { schema: { type: 'string', format: 'binary' } }, [TAR]: { schema: { type: 'string', format: 'binary' } } },
+            content: { [FILE]: { schema: binaryStream() }, [TAR]: { schema: binaryStream() } },
           }),
           ...problemResponses(404, 409, 422, 429, 502),
         },

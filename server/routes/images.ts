@@ -17,6 +17,9 @@ export function imageRoutes(images: ImageService): FastifyPluginAsyncTypebox {
         tags: ['images'],
         operationId: 'listImages',
         summary: 'List images, ordered by name',
+        description:
+          'One page of the image catalogue, managed and unmanaged, ordered by name: `limit` items (default 50, at most 500) and a ' +
+          '`nextCursor` to pass as ?cursor= for the next page, null on the last.',
         querystring: PageQuerySchema,
         response: { 200: ref(ImageListSchema), ...problemResponses(422) },
       },
@@ -31,6 +34,7 @@ export function imageRoutes(images: ImageService): FastifyPluginAsyncTypebox {
         tags: ['images'],
         operationId: 'getImage',
         summary: 'Show one image',
+        description: "An image by id or name: its artifact paths, whether banger manages them, its services, the fingerprint of the SSH key in its work seed and its warm snapshot, if any.",
         params: IdOrNameParamsSchema,
         response: { 200: ref(ImageSchema), ...problemResponses(404) },
       },
@@ -41,6 +45,10 @@ export function imageRoutes(images: ImageService): FastifyPluginAsyncTypebox {
         tags: ['images'],
         operationId: 'registerImage',
         summary: 'Register existing image files (unmanaged); re-registering a name updates it',
+        description:
+          'Records files already on the host as an unmanaged image: banger uses them where they are and never deletes them. Every path ' +
+          'must be absolute and, after resolving symlinks, an existing regular file (a directory for modulesDir); all failures are ' +
+          'reported together (422 preflight-failed). A managed image of that name is refused (409 image-managed). Not a job: it answers at once.',
         headers: IdempotencyHeadersSchema,
         body: ref(RegisterImageBodySchema),
         response: {
@@ -75,6 +83,10 @@ export function imageRoutes(images: ImageService): FastifyPluginAsyncTypebox {
         tags: ['images'],
         operationId: 'reseedImage',
         summary: "Write the daemon's current SSH key into a managed image's work seed",
+        description:
+          "Rewrites the authorized key in the work seed in place (debugfs, no mount) and records its fingerprint, so VMs created afterwards accept " +
+          "the daemon's current key; the image's warm snapshot, which holds the old key, is dropped. Answers with the image once done (not a job). " +
+          'Refused with 409 image-not-managed for an unmanaged image.',
         headers: IdempotencyHeadersSchema,
         params: IdOrNameParamsSchema,
         response: { 200: ref(ImageSchema, { description: 'The re-seeded image' }), ...problemResponses(404, 409, 422) },
@@ -101,6 +113,9 @@ export function imageRoutes(images: ImageService): FastifyPluginAsyncTypebox {
         tags: ['images'],
         operationId: 'deleteImage',
         summary: 'Delete an image; its artifacts too when managed. Refused while VMs use it',
+        description:
+          "Answers with the image as it was. A managed image's artifact directory is removed; an unmanaged image's files stay where they are. " +
+          'Refused with 409 image-in-use, naming them, while VMs or snapshots (other than its warm snapshot, which is dropped) use it.',
         params: IdOrNameParamsSchema,
         response: { 200: ref(ImageSchema, { description: 'The deleted image' }), ...problemResponses(404, 409) },
       },

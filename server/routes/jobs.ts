@@ -1,5 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { maxSafeCount } from '../domain/limits.js';
+import { text } from '../schemas/bounds.js';
 import { IdempotencyHeadersSchema, IdParamsSchema, problemResponses, ref } from '../schemas/common.js';
 import { JobEventsQuerySchema, JobListQuerySchema, JobListSchema, JobSchema, JobWaitQuerySchema } from '../schemas/job.js';
 import type { JobService } from '../services/jobs/job-service.js';
@@ -22,6 +24,10 @@ export function jobRoutes(jobs: JobService): FastifyPluginAsyncTypebox {
         tags: ['jobs'],
         operationId: 'listJobs',
         summary: 'List jobs, newest first',
+        description:
+          'One page of jobs, newest first (`limit`, default 50, at most 500; `nextCursor` for the next page, null on the last), filtered by ' +
+          'status, kind and target: targetId matches any of a job’s targets, targetType alone also matches selections. Jobs are kept ' +
+          'across daemon restarts.',
         querystring: JobListQuerySchema,
         response: { 200: ref(JobListSchema), ...problemResponses(422) },
       },
@@ -36,6 +42,10 @@ export function jobRoutes(jobs: JobService): FastifyPluginAsyncTypebox {
         tags: ['jobs'],
         operationId: 'getJob',
         summary: 'Show a job; with ?wait=N, answer as soon as it finishes or after N seconds',
+        description:
+          'Every job-starting operation answers 202 with the job and its Location, this URL. A job ends succeeded (its `result` set), failed ' +
+          '(its `error` a problem, with `logPath` when there is a log) or cancelled; `stages` and `progress` show how far it got. ' +
+          'With ?wait=N (at most 60) the answer waits for the job to finish, so polling needs no sleep.',
         params: IdParamsSchema,
         querystring: JobWaitQuerySchema,
         response: { 200: ref(JobSchema), ...problemResponses(404, 422) },
@@ -47,6 +57,9 @@ export function jobRoutes(jobs: JobService): FastifyPluginAsyncTypebox {
         tags: ['jobs'],
         operationId: 'cancelJob',
         summary: 'Cancel a job: its processes are killed and its partial files removed',
+        description:
+          'Answers once the job has stopped, with its status `cancelled`. A job that has already finished is refused with 409 job-finished, ' +
+          'and one whose kind cannot be cancelled (cancellable: false) with 409 job-not-cancellable.',
         headers: IdempotencyHeadersSchema,
         params: IdParamsSchema,
         response: { 200: ref(JobSchema, { description: 'The job once it has stopped' }), ...problemResponses(404, 409) },
@@ -58,12 +71,17 @@ export function jobRoutes(jobs: JobService): FastifyPluginAsyncTypebox {
         tags: ['jobs'],
         operationId: 'streamJobEvents',
         summary: 'Server-sent events, one per status or stage change; Last-Event-ID replays what was missed',
+        description:
+          'A text/event-stream of the job: each event carries `id` (a sequence number), `event` (status or stage) and `data` (the whole Job as ' +
+          'JSON). Events already past are sent first, after the Last-Event-ID header (or ?lastEventId=), then live ones; comments keep the ' +
+          'connection alive every 15 s. The stream ends once the job has finished.',
         params: IdParamsSchema,
         querystring: JobEventsQuerySchema,
         response: {
           200: Type.Unsafe({
             description: 'text/event-stream; each event has id (a sequence number), event (status|stage) and data (the Job as JSON). The stream ends after the job finishes.',
-            content: { 'text/event-stream': { schema: Type.String() } },
+            // A stream, as long as the job lasts: no bound but what can be counted.
+            content: { 'text/event-stream': { schema: text(maxSafeCount) } },
           }),
           ...problemResponses(404),
         },

@@ -63,6 +63,9 @@ export function snapshotRoutes(snapshots: SnapshotService, vms: VmService): Fast
         tags: ['snapshots'],
         operationId: 'getSnapshot',
         summary: 'Show one snapshot: source VM, image, vCPUs, memory, size on disk, what stands on it',
+        description:
+          'A snapshot by id or name. Only a `ready` one can be restored (POST /vms {"snapshot": name}), and only by the same hypervisor ' +
+          'version and machine type; `dependents` lists the VMs and later snapshots on its disk layers, which keep it from being deleted.',
         params: IdOrNameParamsSchema,
         response: { 200: ref(SnapshotSchema), ...problemResponses(404) },
       },

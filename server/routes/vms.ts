@@ -11,6 +11,8 @@ import {
   VmSchema,
   VmStopQuerySchema,
 } from '../schemas/vm.js';
+import { consoleTailBytes } from '../domain/vm.js';
+import { text } from '../schemas/bounds.js';
 import { describeStages } from '../services/jobs/job-kind.js';
 import type { VmService } from '../services/vms/vm-service.js';
 import { vmCreateJob, vmDeleteJob, vmDeleteSelectedJob, vmPauseJob, vmRestartJob, vmRestoreJob, vmResumeJob, vmStartJob, vmStopJob } from '../services/vms/vm-jobs.js';
@@ -26,6 +28,10 @@ export function vmRoutes(vms: VmService): FastifyPluginAsyncTypebox {
         tags: ['vms'],
         operationId: 'listVms',
         summary: 'List VMs, ordered by name; filter by state and labels (?label=key=value, repeatable)',
+        description:
+          'One page of VMs (`limit`, default 50, at most 500; `nextCursor` for the next page, null on the last) that are in `state` and carry ' +
+          'every label given. Services show what the guest agent last said (asked every few seconds); hostOverheadBytes is null here, ' +
+          'measured only by GET /vms/{idOrName}.',
         querystring: VmListQuerySchema,
         response: { 200: ref(VmListSchema), ...problemResponses(422) },
       },
@@ -40,7 +46,7 @@ export function vmRoutes(vms: VmService): FastifyPluginAsyncTypebox {
         tags: ['vms'],
         operationId: 'createVm',
         summary: 'Create and boot a VM (a job)',
-        description: `Boots the image: ${describeStages(vmCreateJob)} With snapshot (or an image whose warm snapshot fits the request) it restores instead: ${describeStages(vmRestoreJob)}`,
+        description: `Boots the image: ${describeStages(vmCreateJob)} With snapshot (or an image whose warm snapshot fits the request) it restores instead: ${describeStages(vmRestoreJob)} With start: false the boot stages are skipped and the VM ends stopped, its disks made and ports reserved, for POST /vms/{idOrName}/start.`,
         headers: IdempotencyHeadersSchema,
         body: ref(CreateVmBodySchema),
         response: { 202: accepted('The create job; poll its Location'), ...problemResponses(404, 409, 413, 422) },
@@ -69,6 +75,9 @@ export function vmRoutes(vms: VmService): FastifyPluginAsyncTypebox {
         tags: ['vms'],
         operationId: 'getVm',
         summary: 'Show one VM: state, resources, published ports, SSH, timings',
+        description:
+          "A VM by id or name. For a running VM whose image has services it first asks the guest agent how they are doing (unless it " +
+          "answered within the last second); for a running or paused VM it measures hostOverheadBytes, the hypervisor's resident memory beyond guest RAM.",
         params: IdOrNameParamsSchema,
         response: { 200: ref(VmSchema), ...problemResponses(404) },
       },
@@ -133,7 +142,7 @@ export function vmRoutes(vms: VmService): FastifyPluginAsyncTypebox {
         tags: ['vms'],
         operationId: 'startVm',
         summary: 'Boot a stopped VM from its disks (a job, with the same readiness stages as a create)',
-        description: describeStages(vmStartJob),
+        description: `${describeStages(vmStartJob)} Refused (409 vm-limit-reached) while BANGER_MAX_VMS VMs run or are on their way.`,
         headers: IdempotencyHeadersSchema,
         params: IdOrNameParamsSchema,
         response: { 202: accepted('The start job'), ...problemResponses(404, 409) },
@@ -164,10 +173,14 @@ export function vmRoutes(vms: VmService): FastifyPluginAsyncTypebox {
         tags: ['vms'],
         operationId: 'getVmConsole',
         summary: "The VM's serial console log (text/plain); ?tail=N for the last N lines",
+        description:
+          "What the guest wrote to its serial console (kernel messages, boot output, a login prompt) in any state, as UTF-8 text: the last " +
+          "MiB of the log, or the last `tail` lines of that MiB. Empty before the VM's first boot.",
         params: IdOrNameParamsSchema,
         querystring: VmConsoleQuerySchema,
         response: {
-          200: Type.Unsafe<string>({ description: 'The console text', content: { 'text/plain': { schema: Type.String() } } }),
+          // The last MiB, which holds no more characters than bytes, and a final newline after ?tail lines.
+          200: Type.Unsafe<string>({ description: 'The console text', content: { 'text/plain': { schema: text(consoleTailBytes + 1) } } }),
           ...problemResponses(404, 422),
         },
       },

@@ -1,4 +1,6 @@
 import { Type, type SchemaOptions, type Static, type TSchema, type TUnsafe } from '@sinclair/typebox';
+import { maxFieldErrors, maxFieldLength, maxHintLength, maxMessageLength } from '../domain/limits.js';
+import { cursorString, integer, maxPageSize, message, pathString, text } from './bounds.js';
 
 /** A reference to a shared schema (one $id, one OpenAPI component) that keeps its static type. */
 export function ref<T extends TSchema>(schema: T, options: SchemaOptions = {}): TUnsafe<Static<T>> {
@@ -8,31 +10,31 @@ export function ref<T extends TSchema>(schema: T, options: SchemaOptions = {}): 
 
 export const FieldErrorSchema = Type.Object(
   {
-    field: Type.String({ description: 'The request field at fault, e.g. rootfsPath or body.name' }),
-    message: Type.String(),
-    hint: Type.Optional(Type.String()),
+    field: text(maxFieldLength, { description: 'The request field at fault, e.g. rootfsPath or body.name' }),
+    message: text(maxHintLength),
+    hint: Type.Optional(text(maxHintLength)),
   },
   { $id: 'FieldError', additionalProperties: false },
 );
 
 export const ProblemSchema = Type.Object(
   {
-    type: Type.String({ description: 'urn:banger:problem:<code>' }),
-    title: Type.String(),
-    status: Type.Integer(),
-    code: Type.String({ description: 'Stable, machine-readable error code' }),
-    detail: Type.String(),
-    hint: Type.Optional(Type.String({ description: 'What to do about it' })),
-    logPath: Type.Optional(Type.String({ description: 'Host path of the log with the full output' })),
-    errors: Type.Optional(Type.Array(ref(FieldErrorSchema))),
+    type: text(128, { description: 'urn:banger:problem:<code>' }),
+    title: text(256),
+    status: integer(100, 599),
+    code: text(64, { description: 'Stable, machine-readable error code' }),
+    detail: message({ description: `Cut in the middle beyond ${maxMessageLength} characters; the log at logPath, when there is one, has the full output` }),
+    hint: Type.Optional(text(maxHintLength, { description: 'What to do about it' })),
+    logPath: Type.Optional(pathString({ description: 'Host path of the log with the full output' })),
+    errors: Type.Optional(Type.Array(ref(FieldErrorSchema), { maxItems: maxFieldErrors, description: `The first ${maxFieldErrors} fields at fault` })),
   },
   { $id: 'Problem', description: 'An RFC 9457 problem; always served as application/problem+json' },
 );
 
 export const PageQuerySchema = Type.Object(
   {
-    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 50 })),
-    cursor: Type.Optional(Type.String({ maxLength: 512, description: 'nextCursor from the previous page' })),
+    limit: Type.Optional(integer(1, maxPageSize, { description: 'Page size (default 50)' })),
+    cursor: Type.Optional(cursorString({ description: 'nextCursor from the previous page' })),
   },
   { additionalProperties: false },
 );

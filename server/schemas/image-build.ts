@@ -25,7 +25,7 @@ export const BuildImageBodySchema = Type.Object(
     initrd: Type.Optional(absolutePath('Initrd for that kernel; default: one built from its modules')),
     modulesDir: Type.Optional(absolutePath('Modules of that kernel (lib/modules/<version>)')),
     size: Type.Optional(Type.String({ maxLength: 32, description: 'Rootfs size, e.g. 512M or 2G (64M..64G)' })),
-    docker: Type.Optional(Type.Boolean({ default: false, description: "Install Docker from Debian's packages" })),
+    docker: Type.Optional(Type.Boolean({ description: "Install Docker from Debian's packages (default false)" })),
     services: Type.Optional(
       Type.Array(ref(ImageServiceRequestSchema), {
         maxItems: maxServices,

@@ -1,9 +1,9 @@
 import { Type, type Static } from '@sinclair/typebox';
-import { maxServiceCommandLength, serviceNamePattern, serviceUserPattern } from '../domain/image.js';
+import { maxServiceCommandLength, maxServices, serviceNamePattern, serviceUserPattern } from '../domain/image.js';
+import { cursorString, href, idString, maxPageSize, nameString, pathString, tcpPort, text, timestamp } from './bounds.js';
 import { ref } from './common.js';
 
-const nullableString = (description?: string) =>
-  Type.Union([Type.String(), Type.Null()], description ? { description } : {});
+const nullablePath = (description?: string) => Type.Union([pathString(), Type.Null()], description ? { description } : {});
 
 export const imageNamePattern = '^[A-Za-z0-9][A-Za-z0-9._-]*$';
 
@@ -29,7 +29,7 @@ const serviceUserDescription = 'The guest user it runs as; root when absent. The
 export const ImageServiceRequestSchema = Type.Object(
   {
     ...serviceFields,
-    port: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535, description: servicePortDescription })),
+    port: Type.Optional(tcpPort({ description: servicePortDescription })),
     user: Type.Optional(Type.String({ minLength: 1, maxLength: 32, pattern: serviceUserPattern, description: serviceUserDescription })),
   },
   { $id: 'ImageServiceRequest', additionalProperties: false },
@@ -38,44 +38,44 @@ export const ImageServiceRequestSchema = Type.Object(
 export const ImageServiceSchema = Type.Object(
   {
     ...serviceFields,
-    port: Type.Union([Type.Integer({ minimum: 1, maximum: 65535 }), Type.Null()], { description: servicePortDescription }),
-    user: Type.Union([Type.String(), Type.Null()], { description: 'The guest user it runs as; null: root' }),
+    port: Type.Union([tcpPort(), Type.Null()], { description: servicePortDescription }),
+    user: Type.Union([text(32), Type.Null()], { description: 'The guest user it runs as; null: root' }),
   },
   { $id: 'ImageService', additionalProperties: false },
 );
 
 export const ImageSchema = Type.Object(
   {
-    id: Type.String(),
-    name: Type.String(),
+    id: idString(),
+    name: nameString(),
     managed: Type.Boolean({ description: "True when the artifacts live in banger's artifact dir and are deleted with the image" }),
-    artifactDir: nullableString(),
-    rootfsPath: Type.String(),
-    workSeedPath: nullableString(),
-    kernelPath: Type.String(),
-    initrdPath: nullableString(),
-    modulesDir: nullableString(),
-    packagesPath: nullableString(),
-    packagesSha256: nullableString('sha256 of the sorted, trimmed, deduplicated package list'),
-    buildSize: nullableString(),
-    seededSshPublicKeyFingerprint: nullableString("Fingerprint of the daemon's SSH key seeded into the work seed"),
+    artifactDir: nullablePath(),
+    rootfsPath: pathString(),
+    workSeedPath: nullablePath(),
+    kernelPath: pathString(),
+    initrdPath: nullablePath(),
+    modulesDir: nullablePath(),
+    packagesPath: nullablePath(),
+    packagesSha256: Type.Union([text(64), Type.Null()], { description: 'sha256 of the sorted, trimmed, deduplicated package list' }),
+    buildSize: Type.Union([text(32), Type.Null()]),
+    seededSshPublicKeyFingerprint: Type.Union([text(128), Type.Null()], { description: "Fingerprint of the daemon's SSH key seeded into the work seed" }),
     docker: Type.Boolean(),
-    services: Type.Array(ref(ImageServiceSchema), { description: 'Programs the image starts at boot (POST /images/builds services)' }),
+    services: Type.Array(ref(ImageServiceSchema), { maxItems: maxServices, description: 'Programs the image starts at boot (POST /images/builds services)' }),
     warmSnapshot: Type.Union(
-      [Type.Object({ id: Type.String(), href: Type.String() }, { additionalProperties: false }), Type.Null()],
+      [Type.Object({ id: idString(), href: href() }, { additionalProperties: false }), Type.Null()],
       { description: 'The snapshot creates from this image restore by default (POST /images/{idOrName}/warm); null when there is none' },
     ),
-    createdAt: Type.String({ format: 'date-time' }),
-    updatedAt: Type.String({ format: 'date-time' }),
-    href: Type.String(),
+    createdAt: timestamp(),
+    updatedAt: timestamp(),
+    href: href(),
   },
   { $id: 'Image', additionalProperties: false },
 );
 
 export const ImageListSchema = Type.Object(
   {
-    items: Type.Array(ref(ImageSchema)),
-    nextCursor: Type.Union([Type.String(), Type.Null()], { description: 'Pass as ?cursor= for the next page; null on the last' }),
+    items: Type.Array(ref(ImageSchema), { maxItems: maxPageSize }),
+    nextCursor: Type.Union([cursorString(), Type.Null()], { description: 'Pass as ?cursor= for the next page; null on the last' }),
   },
   { $id: 'ImageList', additionalProperties: false },
 );
@@ -91,7 +91,7 @@ export const RegisterImageBodySchema = Type.Object(
     initrdPath: Type.Optional(absolutePath('Absolute path of the initrd')),
     modulesDir: Type.Optional(absolutePath('Absolute path of the kernel modules directory')),
     packagesPath: Type.Optional(absolutePath('Absolute path of the packages manifest, one package a line')),
-    docker: Type.Optional(Type.Boolean({ default: false })),
+    docker: Type.Optional(Type.Boolean({ description: 'The image runs Docker (default false)' })),
   },
   { $id: 'RegisterImageRequest', additionalProperties: false },
 );

@@ -1,22 +1,31 @@
 import { Type } from '@sinclair/typebox';
-import { jobStageStatuses, jobStatuses, targetTypes, type JobStageStatus, type JobStatus } from '../domain/job.js';
+import { jobStageStatuses, jobStatuses, maxJobStages, maxJobTargets, maxStageNameLength, targetTypes, type JobStageStatus, type JobStatus } from '../domain/job.js';
+import { maxLabels } from '../domain/vm.js';
+import { cursorString, href, idString, integer, maxPageSize, message, milliseconds, nameString, pathString, text, timestamp } from './bounds.js';
 import { ProblemSchema, ref } from './common.js';
 
-const nullableTime = Type.Union([Type.String({ format: 'date-time' }), Type.Null()]);
+const nullableTime = Type.Union([timestamp(), Type.Null()]);
 
 // An enum rather than a union of literals: one clear validation message instead of one per value.
 export const JobStatusSchema = Type.Unsafe<JobStatus>({ $id: 'JobStatus', type: 'string', enum: [...jobStatuses] });
 
 const targetType = Type.Union(targetTypes.map((type) => Type.Literal(type)));
 
+// A selection is at most maxLabels `key=value` selectors, each at most 320 characters with a value
+// of at most 255 UTF-16 units and a key of at most 63 of [A-Za-z0-9._/-].
+/** `label ` and the selectors joined by commas. */
+const maxSelectionNameLength = 6 + maxLabels * 321;
+/** `/vms?` and `label=<selector>` joined by `&`, percent-encoded: at most 9 characters per value unit, 3 per key character. */
+const maxSelectionHrefLength = 5 + maxLabels * ('label='.length + 63 * 3 + 3 + 255 * 9 + 1);
+
 export const JobStageSchema = Type.Object(
   {
-    name: Type.String(),
+    name: text(maxStageNameLength, { description: 'The stage, or `<stage> <target name>` for a kind whose stages repeat for each target' }),
     status: Type.Unsafe<JobStageStatus>({ type: 'string', enum: [...jobStageStatuses] }),
     startedAt: nullableTime,
     finishedAt: nullableTime,
-    durationMs: Type.Union([Type.Integer(), Type.Null()]),
-    detail: Type.Optional(Type.String()),
+    durationMs: Type.Union([milliseconds(), Type.Null()]),
+    detail: Type.Optional(message()),
   },
   { $id: 'JobStage', additionalProperties: false },
 );
@@ -24,9 +33,9 @@ export const JobStageSchema = Type.Object(
 export const JobTargetSchema = Type.Object(
   {
     type: targetType,
-    id: Type.String(),
-    name: Type.Optional(Type.String()),
-    href: Type.String(),
+    id: idString(),
+    name: Type.Optional(nameString()),
+    href: href(),
   },
   { $id: 'JobTarget', description: 'A resource a job changes', additionalProperties: false },
 );
@@ -34,8 +43,8 @@ export const JobTargetSchema = Type.Object(
 export const JobSelectionSchema = Type.Object(
   {
     type: targetType,
-    name: Type.String({ description: 'The selector in words, e.g. label ci-run=4711' }),
-    href: Type.String({ description: 'Lists what the selector selects now, e.g. /vms?label=ci-run%3D4711' }),
+    name: text(maxSelectionNameLength, { description: 'The selector in words, e.g. label ci-run=4711' }),
+    href: text(maxSelectionHrefLength, { description: 'Lists what the selector selects now, e.g. /vms?label=ci-run%3D4711' }),
   },
   {
     $id: 'JobSelection',
@@ -46,41 +55,42 @@ export const JobSelectionSchema = Type.Object(
 
 export const JobSchema = Type.Object(
   {
-    id: Type.String(),
-    kind: Type.String({ description: 'e.g. image.promote' }),
+    id: idString(),
+    kind: text(64, { description: 'e.g. image.promote' }),
     status: ref(JobStatusSchema),
     target: Type.Union([ref(JobTargetSchema), ref(JobSelectionSchema)], {
       description: 'What the job is about: its one resource (with an id), or the selection a job over the resources a query selected was asked for (no id)',
     }),
     targets: Type.Array(ref(JobTargetSchema), {
+      maxItems: maxJobTargets,
       description: 'Every resource the job changes, in order; while the job is queued or running no other job may change them',
     }),
-    stages: Type.Array(ref(JobStageSchema)),
-    progress: Type.Integer({ minimum: 0, maximum: 100, description: 'Percent of stages done' }),
+    stages: Type.Array(ref(JobStageSchema), { maxItems: maxJobStages }),
+    progress: integer(0, 100, { description: 'Percent of stages done' }),
     result: Type.Unknown({ description: 'What the job produced, once succeeded' }),
     error: Type.Union([ref(ProblemSchema), Type.Null()]),
-    logPath: Type.Union([Type.String(), Type.Null()]),
+    logPath: Type.Union([pathString(), Type.Null()]),
     cancellable: Type.Boolean(),
-    createdAt: Type.String({ format: 'date-time' }),
+    createdAt: timestamp(),
     startedAt: nullableTime,
     finishedAt: nullableTime,
-    href: Type.String(),
+    href: href(),
   },
   { $id: 'Job', additionalProperties: false },
 );
 
 export const JobListSchema = Type.Object(
   {
-    items: Type.Array(ref(JobSchema)),
-    nextCursor: Type.Union([Type.String(), Type.Null()]),
+    items: Type.Array(ref(JobSchema), { maxItems: maxPageSize }),
+    nextCursor: Type.Union([cursorString(), Type.Null()]),
   },
   { $id: 'JobList', additionalProperties: false },
 );
 
 export const JobListQuerySchema = Type.Object(
   {
-    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 50 })),
-    cursor: Type.Optional(Type.String({ maxLength: 512 })),
+    limit: Type.Optional(integer(1, maxPageSize, { description: 'Page size (default 50)' })),
+    cursor: Type.Optional(cursorString({ description: 'nextCursor from the previous page' })),
     status: Type.Optional(ref(JobStatusSchema)),
     kind: Type.Optional(Type.String({ maxLength: 64 })),
     targetType: Type.Optional(targetType),
@@ -100,7 +110,7 @@ export const JobWaitQuerySchema = Type.Object(
 
 export const JobEventsQuerySchema = Type.Object(
   {
-    lastEventId: Type.Optional(Type.Integer({ minimum: 0, description: 'Same as the Last-Event-ID header' })),
+    lastEventId: Type.Optional(integer(0, Number.MAX_SAFE_INTEGER, { description: 'Same as the Last-Event-ID header' })),
   },
   { additionalProperties: false },
 );

@@ -1,10 +1,11 @@
 import { Type, type Static } from '@sinclair/typebox';
-import { snapshotPurposes, snapshotStates } from '../domain/snapshot.js';
-import { vmNamePattern } from '../domain/vm.js';
+import { maxHypervisorVersionLength, maxListedDependents, snapshotPurposes, snapshotStates } from '../domain/snapshot.js';
+import { maxPorts, vmNamePattern } from '../domain/vm.js';
+import { byteCount, cursorString, href, idString, integer, maxCpus, maxMemoryMiB, maxPageSize, message, nameString, tcpPort, text, timestamp } from './bounds.js';
 import { ref } from './common.js';
 
 const link = (description: string) =>
-  Type.Object({ id: Type.String(), name: Type.String(), href: Type.String() }, { additionalProperties: false, description });
+  Type.Object({ id: idString(), name: nameString(), href: href() }, { additionalProperties: false, description });
 
 export const SnapshotNameSchema = Type.String({
   minLength: 1,
@@ -15,8 +16,8 @@ export const SnapshotNameSchema = Type.String({
 
 export const SnapshotSchema = Type.Object(
   {
-    id: Type.String(),
-    name: Type.String(),
+    id: idString(),
+    name: nameString(),
     purpose: Type.Unsafe<(typeof snapshotPurposes)[number]>({
       type: 'string',
       enum: [...snapshotPurposes],
@@ -27,37 +28,40 @@ export const SnapshotSchema = Type.Object(
       enum: [...snapshotStates],
       description: 'creating: being saved; ready: can be restored; failed: its job ended early, but the VM it was taken of went on above its disk layers, so its files stay until that VM is deleted',
     }),
-    stateMessage: Type.Union([Type.String(), Type.Null()]),
+    stateMessage: Type.Union([message(), Type.Null()]),
     sourceVm: Type.Object(
       {
-        id: Type.Union([Type.String(), Type.Null()], { description: 'null once that VM is deleted' }),
-        name: Type.String(),
-        href: Type.Union([Type.String(), Type.Null()]),
+        id: Type.Union([idString(), Type.Null()], { description: 'null once that VM is deleted' }),
+        name: nameString(),
+        href: Type.Union([href(), Type.Null()]),
       },
       { additionalProperties: false },
     ),
-    image: Type.Object({ id: Type.String(), name: Type.Union([Type.String(), Type.Null()]), href: Type.String() }, { additionalProperties: false }),
+    image: Type.Object({ id: idString(), name: Type.Union([nameString(), Type.Null()]), href: href() }, { additionalProperties: false }),
     baseSnapshot: Type.Union([link('The snapshot whose disk layers lie under this one'), Type.Null()]),
-    cpus: Type.Integer(),
-    memoryMiB: Type.Integer(),
+    cpus: integer(1, maxCpus),
+    memoryMiB: integer(1, maxMemoryMiB),
     memory: Type.Unsafe<'file' | 'state'>({
       type: 'string',
       enum: ['file', 'state'],
       description: 'file: guest RAM is a file that restored VMs map copy-on-write (they share its pages); state: RAM is inside the state file and copied into each restored VM',
     }),
-    hypervisor: Type.String(),
-    hypervisorVersion: Type.String({ description: "A restore needs this very hypervisor version ('' while creating)" }),
-    machine: Type.String({ description: "The machine type, e.g. q35 ('' while creating)" }),
-    sizeBytes: Type.Integer({ description: 'What its files (device and memory state, frozen disk layers) take on disk' }),
+    hypervisor: text(32),
+    hypervisorVersion: text(maxHypervisorVersionLength, { description: "A restore needs this very hypervisor version ('' while creating)" }),
+    machine: text(64, { description: "The machine type, e.g. q35 ('' while creating)" }),
+    sizeBytes: byteCount({ description: 'What its files (device and memory state, frozen disk layers) take on disk' }),
     dependents: Type.Object(
       {
-        vms: Type.Array(link('A VM on its layers')),
-        snapshots: Type.Array(link('A later snapshot on its layers')),
+        vms: Type.Array(link('A VM on its layers'), { maxItems: maxListedDependents }),
+        snapshots: Type.Array(link('A later snapshot on its layers'), { maxItems: maxListedDependents }),
       },
-      { additionalProperties: false, description: 'What stands on its disk layers: it cannot be deleted while any remain' },
+      {
+        additionalProperties: false,
+        description: `What stands on its disk layers, by name (the first ${maxListedDependents} of each): it cannot be deleted while any remain`,
+      },
     ),
-    createdAt: Type.String({ format: 'date-time' }),
-    href: Type.String(),
+    createdAt: timestamp(),
+    href: href(),
   },
   { $id: 'Snapshot', additionalProperties: false },
 );
@@ -65,8 +69,8 @@ export type Snapshot = Static<typeof SnapshotSchema>;
 
 export const SnapshotListSchema = Type.Object(
   {
-    items: Type.Array(ref(SnapshotSchema)),
-    nextCursor: Type.Union([Type.String(), Type.Null()], { description: 'Pass as ?cursor= for the next page; null on the last' }),
+    items: Type.Array(ref(SnapshotSchema), { maxItems: maxPageSize }),
+    nextCursor: Type.Union([cursorString(), Type.Null()], { description: 'Pass as ?cursor= for the next page; null on the last' }),
   },
   { $id: 'SnapshotList', additionalProperties: false },
 );
@@ -84,11 +88,11 @@ export type CreateSnapshotBody = Static<typeof CreateSnapshotBodySchema>;
 
 export const WarmImageBodySchema = Type.Object(
   {
-    cpus: Type.Optional(Type.Integer({ minimum: 1, maximum: 1024, description: 'vCPUs of the warm VM; creates restore the snapshot only when they ask for the same (default 1)' })),
-    memoryMiB: Type.Optional(Type.Integer({ minimum: 1, maximum: 16_777_216, description: 'Memory of the warm VM in MiB; creates must ask for the same (default 512)' })),
+    cpus: Type.Optional(integer(1, maxCpus, { description: 'vCPUs of the warm VM; creates restore the snapshot only when they ask for the same (default 1)' })),
+    memoryMiB: Type.Optional(integer(1, maxMemoryMiB, { description: 'Memory of the warm VM in MiB; creates must ask for the same (default 512)' })),
     ports: Type.Optional(
-      Type.Array(Type.Integer({ minimum: 1, maximum: 65535 }), {
-        maxItems: 16,
+      Type.Array(tcpPort(), {
+        maxItems: maxPorts,
         uniqueItems: true,
         description: 'Guest ports to wait for before the snapshot is taken, so the services behind them are up in every restored VM',
       }),

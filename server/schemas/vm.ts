@@ -1,10 +1,17 @@
 import { Type, type Static } from '@sinclair/typebox';
-import { accelerations, maxLabels, maxLabelValueLength, maxPorts, vmNamePattern, vmStates, type VmState } from '../domain/vm.js';
+import { maxServiceLogTailLength, maxServices } from '../domain/image.js';
+import { maxPathLength } from '../domain/limits.js';
+import { accelerations, labelKeyPattern, maxLabelKeyLength, maxLabels, maxLabelValueLength, maxPorts, vmNamePattern, vmStates, type VmState } from '../domain/vm.js';
+import { byteCount, cursorString, href, idString, integer, maxCpus, maxMemoryMiB, maxPageSize, message, milliseconds, nameString, pathString, tcpPort, text, timestamp } from './bounds.js';
 import { ref } from './common.js';
 
 const nullable = <T extends ReturnType<typeof Type.String> | ReturnType<typeof Type.Integer>>(schema: T, description?: string) =>
   Type.Union([schema, Type.Null()], description ? { description } : {});
-const time = () => Type.String({ format: 'date-time' });
+const time = () => timestamp();
+/** Linux's PID_MAX_LIMIT: no pid is above it. */
+const maxPid = 4_194_304;
+/** What a create accepts (vm-settings maxTtlSeconds): 30 days. */
+const maxTtlSeconds = 30 * 24 * 3600;
 
 export const VmStateSchema = Type.Unsafe<VmState>({
   $id: 'VmState',
@@ -21,14 +28,19 @@ export const VmNameSchema = Type.String({
 });
 
 const LabelsSchema = Type.Record(Type.String(), Type.String({ maxLength: maxLabelValueLength }), {
-  description: `Up to ${maxLabels} labels; keys are 1-63 letters, digits, ".", "_", "/" or "-"`,
+  maxProperties: maxLabels,
+  propertyNames: { type: 'string', pattern: labelKeyPattern, maxLength: maxLabelKeyLength },
+  description: `Up to ${maxLabels} labels; keys are 1-63 letters, digits, ".", "_", "/" or "-", starting with a letter or digit; values up to ${maxLabelValueLength} characters`,
 });
+
+/** SSH, then each requested port and each port of the image's services once (vm-rows.ts portRequestsFor). */
+export const maxVmPorts = 1 + maxPorts + maxServices;
 
 export const VmPortSchema = Type.Object(
   {
-    guestPort: Type.Integer({ minimum: 1, maximum: 65535 }),
-    hostPort: Type.Integer({ minimum: 1, maximum: 65535 }),
-    hostAddress: Type.String({ description: 'Forwards listen on loopback only' }),
+    guestPort: tcpPort(),
+    hostPort: tcpPort(),
+    hostAddress: text(64, { description: 'Forwards listen on loopback only' }),
     wait: Type.Boolean({ description: 'Creates and starts wait for this port to accept connections' }),
   },
   { $id: 'VmPort', additionalProperties: false },
@@ -37,8 +49,8 @@ export const VmPortSchema = Type.Object(
 // Named for their static types only: without an $id they stay inline in the contract.
 export const VmStateReasonSchema = Type.Object(
   {
-    code: Type.String({ description: 'e.g. hypervisor_exited, kernel_panic, agent_timeout, port_timeout, interrupted, ttl_expired, stop_requested' }),
-    message: Type.String(),
+    code: text(64, { description: 'e.g. hypervisor_exited, kernel_panic, agent_timeout, port_timeout, interrupted, ttl_expired, stop_requested, created_stopped' }),
+    message: message({ description: 'Cut in the middle when very long' }),
     at: nullable(time()),
   },
   { additionalProperties: false },
@@ -48,16 +60,16 @@ export const vmServiceStates = ['running', 'exited', 'not_started', 'unknown'] a
 
 export const VmServiceSchema = Type.Object(
   {
-    name: Type.String(),
-    port: Type.Union([Type.Integer({ minimum: 1, maximum: 65535 }), Type.Null()], { description: 'The guest port it serves, published like a requested port' }),
+    name: text(32),
+    port: Type.Union([tcpPort(), Type.Null()], { description: 'The guest port it serves, published like a requested port' }),
     state: Type.Unsafe<(typeof vmServiceStates)[number]>({
       type: 'string',
       enum: [...vmServiceStates],
       description: 'As the guest agent last said: running, exited, not_started (not yet started at boot); unknown while the VM does not run or before the first answer',
     }),
     up: Type.Boolean({ description: 'Running and, when it has a port, listening on it' }),
-    exitStatus: nullable(Type.Integer({ minimum: 0, maximum: 255 }), 'Of an exited service; null when it was killed without one'),
-    logTail: nullable(Type.String(), "The last lines of an exited service's log (/var/log/banger/NAME.log in the guest)"),
+    exitStatus: nullable(integer(0, 255), 'Of an exited service; null when it was killed without one'),
+    logTail: nullable(text(maxServiceLogTailLength), "The last 20 lines of an exited service's log (/var/log/banger/NAME.log in the guest), each cut to 300 bytes"),
     observedAt: nullable(time(), 'When the guest agent was last asked'),
   },
   { $id: 'VmService', additionalProperties: false },
@@ -65,63 +77,68 @@ export const VmServiceSchema = Type.Object(
 
 export const VmSshSchema = Type.Object(
   {
-    host: Type.String(),
-    port: Type.Integer(),
-    user: Type.String(),
-    privateKeyPath: Type.String({ description: "The daemon's private key (on the daemon's host)" }),
-    command: Type.String({ description: 'A ready ssh command line' }),
+    host: text(64),
+    port: tcpPort(),
+    user: text(32),
+    privateKeyPath: pathString({ description: "The daemon's private key (on the daemon's host)" }),
+    // The key's path quoted for a shell (at most 4 characters for each of it) and the fixed words.
+    command: text(4 * maxPathLength + 1024, { description: 'A ready ssh command line' }),
   },
   { additionalProperties: false },
 );
 
 export const VmSchema = Type.Object(
   {
-    id: Type.String(),
-    name: Type.String(),
+    id: idString(),
+    name: nameString(),
     state: ref(VmStateSchema),
     stateReason: Type.Union([VmStateReasonSchema, Type.Null()]),
-    image: Type.Object({ id: Type.String(), name: nullable(Type.String()), href: Type.String() }, { additionalProperties: false }),
-    cpus: Type.Integer(),
-    memoryMiB: Type.Integer(),
-    workDiskSize: Type.String({ description: 'e.g. 1G' }),
-    workDiskBytes: Type.Integer(),
-    hypervisor: Type.String({ description: 'qemu' }),
+    image: Type.Object({ id: idString(), name: nullable(nameString()), href: href() }, { additionalProperties: false }),
+    cpus: integer(1, maxCpus),
+    memoryMiB: integer(1, maxMemoryMiB),
+    workDiskSize: text(32, { description: 'e.g. 1G' }),
+    workDiskBytes: byteCount(),
+    hypervisor: text(32, { description: 'qemu' }),
     accel: Type.Union([...accelerations.map((accel) => Type.Literal(accel)), Type.Null()]),
-    pid: nullable(Type.Integer(), 'The hypervisor process while it runs'),
-    ports: Type.Array(ref(VmPortSchema), { description: 'Published guest ports: SSH (22) always, then the requested ones' }),
+    pid: nullable(integer(1, maxPid), 'The hypervisor process while it runs'),
+    ports: Type.Array(ref(VmPortSchema), {
+      maxItems: maxVmPorts,
+      description: "Published guest ports: SSH (22) always, then the requested ones and the image's services' ones",
+    }),
     ssh: Type.Union([VmSshSchema, Type.Null()]),
     services: Type.Array(ref(VmServiceSchema), {
+      maxItems: maxServices,
       description: "The image's services and whether each is up: asked of the guest on GET /vms/{idOrName}, every few seconds otherwise",
     }),
     labels: LabelsSchema,
-    ttlSeconds: nullable(Type.Integer()),
+    ttlSeconds: nullable(integer(1, maxTtlSeconds)),
     expiresAt: nullable(time(), 'When the daemon deletes the VM'),
-    timings: Type.Union([Type.Record(Type.String(), Type.Integer()), Type.Null()], {
+    timings: Type.Union([Type.Record(Type.String(), milliseconds()), Type.Null()], {
       description: 'Milliseconds per phase of the last create or start (validate, clone_disks, …, ports_ready, running) and their total',
     }),
     bootedAt: nullable(time()),
     bootMode: Type.Union([Type.Literal('cold'), Type.Literal('warm'), Type.Null()], {
       description: 'How the guest came up last: cold (booted from its disks) or warm (restored from a snapshot); null before it first ran',
     }),
-    baseSnapshot: Type.Union([Type.Object({ id: Type.String(), href: Type.String() }, { additionalProperties: false }), Type.Null()], {
+    baseSnapshot: Type.Union([Type.Object({ id: idString(), href: href() }, { additionalProperties: false }), Type.Null()], {
       description: 'The snapshot whose disk layers lie under this VM’s disks (it was restored from it, or snapshotted onto it)',
     }),
-    hostOverheadBytes: Type.Union([Type.Integer(), Type.Null()], {
+    hostOverheadBytes: Type.Union([byteCount(), Type.Null()], {
       description: 'Resident memory of the hypervisor process beyond guest RAM; measured on GET /vms/{idOrName} of a running VM, null otherwise (and in lists)',
     }),
-    dir: nullable(Type.String(), "The VM's directory (disks, sockets, console log)"),
-    consoleLogPath: nullable(Type.String()),
+    dir: nullable(pathString(), "The VM's directory (disks, sockets, console log)"),
+    consoleLogPath: nullable(pathString()),
     createdAt: time(),
     updatedAt: time(),
-    href: Type.String(),
+    href: href(),
   },
   { $id: 'Vm', additionalProperties: false },
 );
 
 export const VmListSchema = Type.Object(
   {
-    items: Type.Array(ref(VmSchema)),
-    nextCursor: Type.Union([Type.String(), Type.Null()], { description: 'Pass as ?cursor= for the next page; null on the last' }),
+    items: Type.Array(ref(VmSchema), { maxItems: maxPageSize }),
+    nextCursor: Type.Union([cursorString(), Type.Null()], { description: 'Pass as ?cursor= for the next page; null on the last' }),
   },
   { $id: 'VmList', additionalProperties: false },
 );
@@ -136,18 +153,23 @@ export const CreateVmBodySchema = Type.Object(
     warm: Type.Optional(
       Type.Boolean({ description: "With image: restore the image's warm snapshot when it has one and the resources match (default true); false forces a cold boot" }),
     ),
-    cpus: Type.Optional(Type.Integer({ minimum: 1, maximum: 1024, description: 'vCPUs (default 1; at most the host limit)' })),
-    memoryMiB: Type.Optional(Type.Integer({ minimum: 1, maximum: 16_777_216, description: 'Memory in MiB (default 512)' })),
+    start: Type.Optional(
+      Type.Boolean({
+        description: 'Boot the VM once its disks are made (default true); false ends the create job with the VM stopped (state reason created_stopped), to be booted by POST /vms/{id}/start. Not with snapshot',
+      }),
+    ),
+    cpus: Type.Optional(integer(1, maxCpus, { description: 'vCPUs (default 1; at most the host limit)' })),
+    memoryMiB: Type.Optional(integer(1, maxMemoryMiB, { description: 'Memory in MiB (default 512)' })),
     workDiskSize: Type.Optional(Type.String({ minLength: 1, maxLength: 32, description: "Work disk (/root) size, e.g. 2G; default 1G or the image's work seed size" })),
     ports: Type.Optional(
-      Type.Array(Type.Integer({ minimum: 1, maximum: 65535 }), {
+      Type.Array(tcpPort(), {
         maxItems: maxPorts,
         uniqueItems: true,
         description: 'Guest TCP ports to publish on 127.0.0.1 and wait for; 22 (SSH) is always published, and waited for only when listed',
       }),
     ),
     labels: Type.Optional(LabelsSchema),
-    ttlSeconds: Type.Optional(Type.Integer({ minimum: 1, maximum: 30 * 24 * 3600, description: 'Delete the VM this long after its creation' })),
+    ttlSeconds: Type.Optional(integer(1, maxTtlSeconds, { description: 'Delete the VM this long after its creation' })),
   },
   { $id: 'CreateVmRequest', additionalProperties: false },
 );
@@ -157,8 +179,8 @@ const labelSelector = Type.String({ minLength: 3, maxLength: 320, pattern: '^[^=
 
 export const VmListQuerySchema = Type.Object(
   {
-    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 50 })),
-    cursor: Type.Optional(Type.String({ maxLength: 512, description: 'nextCursor from the previous page' })),
+    limit: Type.Optional(integer(1, maxPageSize, { description: 'Page size (default 50)' })),
+    cursor: Type.Optional(cursorString({ description: 'nextCursor from the previous page' })),
     state: Type.Optional(ref(VmStateSchema)),
     label: Type.Optional(Type.Array(labelSelector, { maxItems: maxLabels, description: 'key=value; repeat for several (all must match)' })),
   },
@@ -175,7 +197,7 @@ export const VmDeleteQuerySchema = Type.Object(
 export const VmStopQuerySchema = Type.Object(
   {
     graceSeconds: Type.Optional(
-      Type.Integer({ minimum: 0, maximum: 600, description: 'How long the guest gets to power off after the ACPI power button before the hypervisor quits (default 30, BANGER_VM_STOP_GRACE_SECONDS)' }),
+      integer(0, 600, { description: 'How long the guest gets to power off after the ACPI power button before the hypervisor quits (default 30, BANGER_VM_STOP_GRACE_SECONDS)' }),
     ),
   },
   { additionalProperties: false },
@@ -183,7 +205,7 @@ export const VmStopQuerySchema = Type.Object(
 
 export const VmConsoleQuerySchema = Type.Object(
   {
-    tail: Type.Optional(Type.Integer({ minimum: 1, maximum: 100_000, description: 'Only the last N lines (default: up to the last MiB)' })),
+    tail: Type.Optional(integer(1, 100_000, { description: 'Only the last N lines (default: up to the last MiB)' })),
   },
   { additionalProperties: false },
 );

@@ -1,4 +1,5 @@
 import type { StoredProblem } from '../db/schema.js';
+import { clipText, maxFieldErrors, maxFieldLength, maxHintLength, maxMessageLength } from '../domain/limits.js';
 
 /**
  * Every failure banger reports has a stable code. The catalogue gives each code its title and the
@@ -26,6 +27,8 @@ export const problemCatalogue = {
   'body-too-large': { status: 413, title: 'Request body too large' },
   'unsupported-media-type': { status: 415, title: 'Unsupported media type' },
   'shutting-down': { status: 503, title: 'The daemon is shutting down' },
+  'rate-limited': { status: 429, title: 'Too many requests from this address' },
+  'bad-request': { status: 400, title: 'The request cannot be read' },
   'interrupted': { status: 500, title: 'The job was interrupted by a daemon restart' },
   'cancelled': { status: 409, title: 'The job was cancelled' },
   'command-failed': { status: 500, title: 'A host command failed' },
@@ -125,7 +128,25 @@ export function problemFor(
   if (extra.hint) problem.hint = extra.hint;
   if (extra.errors && extra.errors.length > 0) problem.errors = extra.errors;
   if (extra.logPath) problem.logPath = extra.logPath;
-  return problem;
+  return boundedProblem(problem);
+}
+
+/**
+ * The problem within the contract's bounds: a detail that carries console lines or a log tail,
+ * a field named after a long body key or thousands of field errors (the schema check reports
+ * them all) are cut. Applied where problems are made, and to the ones jobs stored before.
+ */
+export function boundedProblem(problem: StoredProblem): StoredProblem {
+  const bounded: StoredProblem = { ...problem, detail: clipText(problem.detail, maxMessageLength) };
+  if (problem.hint !== undefined) bounded.hint = clipText(problem.hint, maxHintLength);
+  if (problem.errors !== undefined) {
+    bounded.errors = problem.errors.slice(0, maxFieldErrors).map((error) => ({
+      field: clipText(error.field, maxFieldLength),
+      message: clipText(error.message, maxHintLength),
+      ...(error.hint === undefined ? {} : { hint: clipText(error.hint, maxHintLength) }),
+    }));
+  }
+  return bounded;
 }
 
 /** A 422 naming every field that is wrong, with the one hint when there is one field. */

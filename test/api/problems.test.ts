@@ -139,6 +139,24 @@ t.test('the TCP listener app wants a bearer token', async (t) => {
   t.equal(lowercase.status, 200, 'the scheme is case-insensitive');
 });
 
+t.test('the TCP listener limits requests per address, before the token is checked', async (t) => {
+  const token = '0123456789abcdef0123456789abcdef';
+  const tcp = await startApp(t, { token, rateLimitPerMinute: 3 });
+  const auth = { authorization: `Bearer ${token}` };
+  const first = await tcp.inject('GET', '/healthz', undefined, auth);
+  t.equal(first.status, 200);
+  t.equal(first.headers['x-ratelimit-limit'], '3', 'the limit is announced');
+  t.equal(first.headers['x-ratelimit-remaining'], '2');
+  t.equal((await tcp.inject('GET', '/healthz', undefined, { authorization: 'Bearer wrong-token-0000000000' })).status, 401, 'a wrong token counts too');
+  await tcp.inject('GET', '/healthz', undefined, auth);
+  const limited = await tcp.inject('GET', '/healthz', undefined, auth);
+  assertProblem(t, limited, { status: 429, code: 'rate-limited', detail: /More than 3 requests a minute/ });
+  t.ok(Number(limited.headers['retry-after']) > 0, `Retry-After: ${limited.headers['retry-after']}`);
+  const unix = await startApp(t);
+  for (let i = 0; i < 5; i++) t.equal((await unix.inject('GET', '/healthz')).status, 200);
+  t.equal((await unix.inject('GET', '/healthz')).headers['x-ratelimit-limit'], undefined, 'the unix socket has no limit');
+});
+
 t.test('while shutting down every request gets 503 and changes nothing', async (t) => {
   const draining = await startApp(t);
   draining.drain();

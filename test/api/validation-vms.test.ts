@@ -7,9 +7,9 @@ import { checkProblemCases, insertVmRow, invalidField, startApp, type ProblemCas
 import { makeTempDir } from '../helpers/daemon.js';
 import { makeKernelFile } from '../helpers/ext4.js';
 
-// One VM at most, and `held` below is it: a create that passed every check would be refused too,
-// so no case can start a real boot.
-const app = await startApp(t, { env: { BANGER_MAX_VMS: '1' } });
+// One VM record at most, and `held` below is it: a create that passed every check would be refused
+// too, so no case can start a real boot.
+const app = await startApp(t, { env: { BANGER_MAX_VMS: '1', BANGER_MAX_VM_RECORDS: '1' } });
 const files = await makeTempDir(t, 'banger-vms-');
 
 function fileOf(name: string, bytes = 0): string {
@@ -76,7 +76,10 @@ t.test('bad VM requests are refused before any job, row or file exists', async (
     create('no image', { name: 'x' }, 422, 'validation-failed', ['body.image']),
     create('an image without initrd or work seed', { image: 'bare' }, 422, 'image-not-bootable', ['initrdPath', 'workSeedPath']),
     create('a taken name', { name: 'held', image: 'bb' }, 409, 'vm-name-taken'),
-    create('one VM more than BANGER_MAX_VMS', { name: 'one-more', image: 'bb' }, 409, 'vm-limit-reached'),
+    { ...create('one VM more than BANGER_MAX_VM_RECORDS', { name: 'one-more', image: 'bb' }, 409, 'vm-limit-reached'), detail: /1 VMs in any state.*BANGER_MAX_VM_RECORDS is 1/ },
+    { ...create('one stopped VM more than BANGER_MAX_VM_RECORDS', { name: 'one-more', image: 'bb', start: false }, 409, 'vm-limit-reached'), detail: /BANGER_MAX_VM_RECORDS/ },
+    create('start: false with a snapshot', { snapshot: 'any', start: false }, 422, 'validation-failed', ['body.start']),
+    create('start that is not a boolean', { image: 'bb', start: 'no' }, 422, 'validation-failed', ['body.start']),
     create('a bad name', { name: '-x', image: 'bb' }, 422, 'validation-failed', ['body.name']),
     create('too many cpus', { image: 'bb', cpus: 512 }, 422, 'validation-failed', ['body.cpus']),
     create('zero cpus', { image: 'bb', cpus: 0 }, 422, 'validation-failed', ['body.cpus']),

@@ -29,6 +29,8 @@ export interface TestApp {
 export interface TestAppOptions {
   /** Builds the app the TCP listener gets: every request needs this bearer token. */
   token?: string;
+  /** The TCP listener's rate limit, requests a minute from one address. */
+  rateLimitPerMinute?: number;
   /** BANGER_* settings, as the daemon would read them from its environment; undefined unsets one. */
   env?: Record<string, string | undefined>;
 }
@@ -55,6 +57,7 @@ export async function startApp(t: Test, options: TestAppOptions = {}): Promise<T
     bodyLimit: config.bodyLimit,
     isDraining: () => draining,
     ...(options.token ? { token: config.token } : {}),
+    ...(options.rateLimitPerMinute ? { rateLimit: { perMinute: options.rateLimitPerMinute } } : {}),
   });
   await app.ready();
 

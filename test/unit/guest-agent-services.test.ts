@@ -68,6 +68,7 @@ t.test('services: request format and reply parsing', async (t) => {
     ['fractional exit status', [service({ exitStatus: 1.5 })]],
     ['exit status as a string', [service({ exitStatus: '3' as unknown as number })]],
     ['logTail as a number', [service({ logTail: 3 as unknown as string })]],
+    ['logTail longer than 20 lines of 300 bytes', [service({ state: 'exited', exitStatus: 1, logTail: 'x'.repeat(20 * 301) })]],
   ];
   for (const [what, services] of malformed) t.equal(parseAgentReply('services', servicesLine(services)), null, what);
   for (const field of ['name', 'state', 'port', 'listening', 'exitStatus', 'logTail'] as const) {
@@ -209,7 +210,7 @@ for (const shell of agentShells) {
     // Running: the real runner, so that the process behind web.pid is called banger-service.
     await defineService(root, 'web', { command: 'sleep 30', port: 8080 });
     const web = startRunner(t, root, ['web']);
-    await waitFor('web.pid', () => existsSync(join(runDir, 'web.pid')));
+    await waitFor('web.pid', () => existsSync(join(runDir, 'web.pid')) && /^\d+\n$/.test(readFileSync(join(runDir, 'web.pid'), 'utf8')));
     const webPid = readFileSync(join(runDir, 'web.pid'), 'utf8').trim();
     t.equal(webPid, String(web.child.pid), 'the runner wrote its own pid');
     // The sandbox's proc has no processes: this one leads to the real one.
@@ -317,7 +318,8 @@ for (const shell of agentShells) {
     ] as const) {
       await writeFile(join(root, `run/banger/services/${service}.exit`), '9\n');
       const runner = startRunner(t, root, [service], { shell, env });
-      await waitFor(`${service}'s sleep`, () => existsSync(join(root, `${service}.sleep`)));
+      // The shell creates the file before it writes the pid: wait for the whole line.
+      await waitFor(`${service}'s sleep`, () => existsSync(join(root, `${service}.sleep`)) && /^\d+\n$/.test(box.read(`${service}.sleep`)));
       t.notOk(existsSync(join(root, `run/banger/services/${service}.exit`)), `${service}: the stale status is gone while it runs`);
       const sleepPid = Number(box.read(`${service}.sleep`).trim());
       t.notOk(processGone(sleepPid), `${service}: its sleep runs`);

@@ -9,6 +9,7 @@ import { openDatabase } from '../../server/db/database.js';
 import { ImageRepository } from '../../server/db/repositories/images.js';
 import { VmRepository, type VmRow } from '../../server/db/repositories/vms.js';
 import { KeyedLock } from '../../server/services/vms/keyed-lock.js';
+import { countsAgainstMaxVms, createdStoppedCode, vmLimitProblem } from '../../server/services/vms/vm-limits.js';
 import { PhaseClock } from '../../server/services/vms/phase-clock.js';
 import { PortAllocator } from '../../server/services/vms/port-allocator.js';
 import { generatedVmName, labelErrors, parseLabelSelector, resourceErrors } from '../../server/services/vms/vm-request.js';
@@ -83,10 +84,36 @@ t.test('settings from the environment', async (t) => {
   t.equal(env.maxWorkDiskBytes, 4 * GiB);
   t.same(env.portRange, { first: 40000, last: 40100 });
   t.equal(env.stopGraceMs, 0);
+  t.equal(env.maxVmRecords, 256, 'BANGER_MAX_VM_RECORDS defaults to 256');
+  t.equal(vmSettingsFromEnv({ BANGER_MAX_VM_RECORDS: '2' }).maxVmRecords, 2);
+  t.equal(vmSettingsFromEnv({}).maxVms, 16, 'BANGER_MAX_VMS defaults to 16');
   t.throws(() => vmSettingsFromEnv({ BANGER_MAX_VMS: 'many' }), VmSettingsError);
+  t.throws(() => vmSettingsFromEnv({ BANGER_MAX_VM_RECORDS: '0' }), VmSettingsError);
   t.throws(() => vmSettingsFromEnv({ BANGER_VM_MAX_DISK: 'huge' }), VmSettingsError);
   t.throws(() => parsePortRange('80-90'), VmSettingsError);
   t.throws(() => parsePortRange('40000-40001'), VmSettingsError, 'too narrow');
+});
+
+t.test('VM limits: BANGER_MAX_VMS counts VMs that run or are on their way, BANGER_MAX_VM_RECORDS every row', async (t) => {
+  const proc = { pid: 1 } as unknown as VmRow['process'];
+  const row = (state: VmRow['state'], stateReason: string | null = null, withProcess = false) => ({ state, stateReason, process: withProcess ? proc : null });
+  for (const state of ['starting', 'running', 'paused', 'stopping'] as const) t.ok(countsAgainstMaxVms(row(state, null, true)), `${state} counts`);
+  t.ok(countsAgainstMaxVms(row('creating')), 'a create that boots counts before its process exists');
+  t.notOk(countsAgainstMaxVms(row('creating', createdStoppedCode)), 'a create with start: false does not');
+  t.notOk(countsAgainstMaxVms(row('stopped', createdStoppedCode)), 'nor the VM it made');
+  t.notOk(countsAgainstMaxVms(row('stopped', 'stop_requested')), 'a stopped VM does not');
+  t.notOk(countsAgainstMaxVms(row('failed', 'kernel_panic')), 'a failed one does not');
+  t.ok(countsAgainstMaxVms(row('deleting', 'delete_requested', true)), 'a delete whose process is recorded counts');
+  t.notOk(countsAgainstMaxVms(row('deleting', 'delete_requested')), 'a delete of a stopped VM does not');
+
+  const limits = { maxVms: 2, maxVmRecords: 3 };
+  t.equal(vmLimitProblem({ records: 2, running: 1 }, limits, { record: true, run: true }), null, 'room for both');
+  t.equal(vmLimitProblem({ records: 2, running: 2 }, limits, { record: true, run: false }), null, 'a create with start: false ignores the running limit');
+  t.equal(vmLimitProblem({ records: 3, running: 0 }, limits, { record: false, run: true }), null, 'a start ignores the record limit');
+  const running = vmLimitProblem({ records: 2, running: 2 }, limits, { record: true, run: true });
+  t.match(running, { code: 'vm-limit-reached', message: /runs 2 VMs.*BANGER_MAX_VMS is 2/ });
+  t.match(vmLimitProblem({ records: 3, running: 2 }, limits, { record: false, run: true }), { code: 'vm-limit-reached', message: /BANGER_MAX_VMS/ }, 'a start, refused');
+  t.match(vmLimitProblem({ records: 3, running: 0 }, limits, { record: true, run: false }), { code: 'vm-limit-reached', message: /has 3 VMs in any state.*BANGER_MAX_VM_RECORDS is 3/ });
 });
 
 t.test('one holder per key, in arrival order', async (t) => {

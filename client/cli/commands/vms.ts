@@ -18,6 +18,7 @@ interface CreateFlags {
   image?: string;
   snapshot?: string;
   warm: boolean;
+  start: boolean;
   cpus?: string;
   memory?: string;
   disk?: string;
@@ -41,18 +42,21 @@ export function vmCommands(program: Command, context: CliContext): void {
       'kernel_boot, agent_ready, ports_ready, running). With --snapshot, or with --image when the image has a warm snapshot ' +
       '(banger image warm) whose resources match, the VM is restored instead of booted (validate, clone_disks, restore_state, ' +
       'resume, reidentify, agent_ready, ports_ready, running). Without a name one is generated (vm-<6 hex>). Each --port is a guest ' +
-      'TCP port published on 127.0.0.1 and waited for; SSH (22) is always published. --ttl deletes the VM after that long.',
+      'TCP port published on 127.0.0.1 and waited for; SSH (22) is always published. --ttl deletes the VM after that long. ' +
+      '--no-start makes the disks and reserves the ports but does not boot: the VM ends stopped, for banger vm start.',
     examples: [
       'banger vm create web --image default --port 22 --port 8080',
       'banger vm create --image tiny --label ci-run=4711 --ttl 30m',
       'banger vm create big --image default --cpus 2 --memory 2048 --disk 8G',
       'banger vm create clone-1 --snapshot web-ready',
       'banger vm create cold --image default --no-warm',
+      'banger vm create later --image default --port 8080 --no-start',
     ],
   })
     .option('--image <image>', 'image name or id (this or --snapshot)')
     .option('--snapshot <snapshot>', 'restore this snapshot (name or id) instead of booting; resources come from it')
     .option('--no-warm', "boot cold even when the image has a warm snapshot")
+    .option('--no-start', 'create it stopped (disks made, ports reserved) without booting; boot it later with banger vm start')
     .option('--cpus <n>', 'vCPUs (default 1)')
     .option('--memory <MiB>', 'memory in MiB (default 512)')
     .option('--disk <size>', "work disk (/root) size, e.g. 4G (default 1G or the image's work seed)")
@@ -67,7 +71,9 @@ export function vmCommands(program: Command, context: CliContext): void {
         if (!flags.wait) return printJobId(session, job);
         const code = await followJob(session, job);
         if (code !== 0 || session.output.json) return code;
-        printConnection(session, await client.getVm(targetIdOf(job)));
+        const created = await client.getVm(targetIdOf(job));
+        if (created.state === 'stopped') session.output.line(`vm ${created.name} is stopped (created without starting); boot it with: banger vm start ${created.name}`);
+        else printConnection(session, created);
         return 0;
       }),
     );
@@ -204,11 +210,13 @@ export function vmCommands(program: Command, context: CliContext): void {
 
 function createBody(name: string | undefined, flags: CreateFlags): CreateVmRequest {
   if ((flags.image === undefined) === (flags.snapshot === undefined)) throw new UsageError('pass --image IMAGE or --snapshot SNAPSHOT (one of them)');
+  if (flags.start === false && flags.snapshot !== undefined) throw new UsageError('--no-start cannot go with --snapshot: a restore resumes a running guest');
   return {
     name,
     image: flags.image,
     snapshot: flags.snapshot,
     warm: flags.warm === false ? false : undefined,
+    start: flags.start === false ? false : undefined,
     cpus: wholeNumber('--cpus', flags.cpus),
     memoryMiB: wholeNumber('--memory', flags.memory),
     workDiskSize: flags.disk,

@@ -2,6 +2,7 @@ import { and, asc, desc, eq, exists, gt, inArray, lt, or, sql, type SQL } from '
 import type { JobStatus, TargetType } from '../../domain/job.js';
 import type { Db } from '../database.js';
 import { jobEvents, jobs, jobTargets } from '../schema.js';
+import { inJsonArray, limitPlaceholder, once, StatementsByShape } from './prepared.js';
 
 export type JobRow = typeof jobs.$inferSelect;
 export type JobTargetRow = typeof jobTargets.$inferSelect;
@@ -30,6 +31,18 @@ export interface JobPosition {
 }
 
 export class JobRepository {
+  // The reads on a request's path (lists, lookups, polls), prepared once; writes are built per call.
+  private readonly byId = once(() => this.db.select().from(jobs).where(eq(jobs.id, sql.placeholder('id'))).prepare());
+  private readonly pages = new StatementsByShape<JobRow>();
+  private readonly targetsOfSome = once(() =>
+    this.db
+      .select()
+      .from(jobTargets)
+      .where(inJsonArray(jobTargets.jobId, 'jobIds'))
+      .orderBy(asc(jobTargets.jobId), asc(jobTargets.position))
+      .prepare(),
+  );
+
   constructor(private readonly db: Db) {}
 
   /** Records the job holding its targets; fails on the unique index when one is held by another job. */
@@ -44,7 +57,7 @@ export class JobRepository {
   }
 
   get(id: string): JobRecord | undefined {
-    const row = this.db.select().from(jobs).where(eq(jobs.id, id)).get();
+    const row = this.byId().get({ id });
     return row && this.withTargets([row])[0];
   }
 
@@ -76,22 +89,27 @@ export class JobRepository {
 
   /** Newest first; the cursor is the position of the last job of the previous page. */
   list(filter: JobListFilter, limit: number, after?: JobPosition): JobRecord[] {
-    const conditions: SQL[] = [];
-    if (filter.status) conditions.push(eq(jobs.status, filter.status));
-    if (filter.kind) conditions.push(eq(jobs.kind, filter.kind));
-    const targetFilter = this.targetCondition(filter);
-    if (targetFilter) conditions.push(targetFilter);
-    if (after) {
-      const older = or(lt(jobs.createdAt, after.createdAt), and(eq(jobs.createdAt, after.createdAt), lt(jobs.id, after.id)));
-      if (older) conditions.push(older);
-    }
-    const rows = this.db
-      .select()
-      .from(jobs)
-      .where(and(...conditions))
-      .orderBy(desc(jobs.createdAt), desc(jobs.id))
-      .limit(limit)
-      .all();
+    const shape = `status=${Boolean(filter.status)} kind=${Boolean(filter.kind)} targetType=${Boolean(filter.targetType)} targetId=${Boolean(filter.targetId)} after=${Boolean(after)}`;
+    const statement = this.pages.of(shape, () => {
+      const conditions: SQL[] = [];
+      if (filter.status) conditions.push(eq(jobs.status, sql.placeholder('status')));
+      if (filter.kind) conditions.push(eq(jobs.kind, sql.placeholder('kind')));
+      const targetFilter = this.targetCondition(filter);
+      if (targetFilter) conditions.push(targetFilter);
+      if (after) {
+        const afterCreatedAt = sql.placeholder('afterCreatedAt');
+        const older = or(lt(jobs.createdAt, afterCreatedAt), and(eq(jobs.createdAt, afterCreatedAt), lt(jobs.id, sql.placeholder('afterId'))));
+        if (older) conditions.push(older);
+      }
+      return this.db
+        .select()
+        .from(jobs)
+        .where(and(...conditions))
+        .orderBy(desc(jobs.createdAt), desc(jobs.id))
+        .limit(limitPlaceholder())
+        .prepare();
+    });
+    const rows = statement.all({ ...filter, afterCreatedAt: after?.createdAt, afterId: after?.id, limit });
     return this.withTargets(rows);
   }
 
@@ -125,25 +143,27 @@ export class JobRepository {
     return found?.job;
   }
 
+  /** With placeholders for the filter's targetType and targetId. */
   private targetCondition(filter: JobListFilter): SQL | undefined {
     if (!filter.targetType && !filter.targetId) return undefined;
     const matching = [eq(jobTargets.jobId, jobs.id)];
-    if (filter.targetType) matching.push(eq(jobTargets.type, filter.targetType));
-    if (filter.targetId) matching.push(eq(jobTargets.targetId, filter.targetId));
+    if (filter.targetType) matching.push(eq(jobTargets.type, sql.placeholder('targetType')));
+    if (filter.targetId) matching.push(eq(jobTargets.targetId, sql.placeholder('targetId')));
     const hasTarget = exists(this.db.select({ one: sql`1` }).from(jobTargets).where(and(...matching)));
     // A selection has no id, so only a type alone can match it.
     if (filter.targetId || !filter.targetType) return hasTarget;
-    return or(hasTarget, eq(jobs.selectionType, filter.targetType));
+    return or(hasTarget, eq(jobs.selectionType, sql.placeholder('targetType')));
   }
 
+  /** The targets of a page of jobs in one query. */
   private withTargets(rows: JobRow[]): JobRecord[] {
     if (rows.length === 0) return [];
-    const targets = this.db
-      .select()
-      .from(jobTargets)
-      .where(inArray(jobTargets.jobId, rows.map((row) => row.id)))
-      .orderBy(asc(jobTargets.jobId), asc(jobTargets.position))
-      .all();
-    return rows.map((row) => ({ ...row, targets: targets.filter((target) => target.jobId === row.id) }));
+    const targets = new Map<string, JobTargetRow[]>();
+    for (const target of this.targetsOfSome().all({ jobIds: JSON.stringify(rows.map((row) => row.id)) })) {
+      const ofJob = targets.get(target.jobId);
+      if (ofJob) ofJob.push(target);
+      else targets.set(target.jobId, [target]);
+    }
+    return rows.map((row) => ({ ...row, targets: targets.get(row.id) ?? [] }));
   }
 }

@@ -1,10 +1,56 @@
-import { asc, eq, gt, or } from 'drizzle-orm';
+import { asc, eq, gt, or, sql } from 'drizzle-orm';
 import type { Db } from '../database.js';
 import { snapshots, vms } from '../schema.js';
+import { inJsonArray, limitPlaceholder, once } from './prepared.js';
 
 export type SnapshotRow = typeof snapshots.$inferSelect;
 
+/** What stands on a snapshot's layers: VMs and later snapshots, each ordered by name. */
+export interface SnapshotDependents {
+  vms: Array<{ id: string; name: string }>;
+  snapshots: Array<{ id: string; name: string }>;
+}
+
 export class SnapshotRepository {
+  // The reads on a request's path, prepared once; writes are built per call.
+  private readonly byId = once(() => this.db.select().from(snapshots).where(eq(snapshots.id, sql.placeholder('id'))).prepare());
+  private readonly byIdOrName = once(() =>
+    this.db
+      .select()
+      .from(snapshots)
+      .where(or(eq(snapshots.id, sql.placeholder('idOrName')), eq(snapshots.name, sql.placeholder('idOrName'))))
+      .orderBy(asc(snapshots.name))
+      .prepare(),
+  );
+  private readonly byName = once(() => this.db.select().from(snapshots).where(eq(snapshots.name, sql.placeholder('name'))).prepare());
+  private readonly firstPage = once(() => this.db.select().from(snapshots).orderBy(asc(snapshots.name)).limit(limitPlaceholder()).prepare());
+  private readonly nextPage = once(() =>
+    this.db
+      .select()
+      .from(snapshots)
+      .where(gt(snapshots.name, sql.placeholder('afterName')))
+      .orderBy(asc(snapshots.name))
+      .limit(limitPlaceholder())
+      .prepare(),
+  );
+  private readonly namesByIds = once(() => this.db.select({ id: snapshots.id, name: snapshots.name }).from(snapshots).where(inJsonArray(snapshots.id, 'ids')).prepare());
+  private readonly vmsOn = once(() =>
+    this.db
+      .select({ id: vms.id, name: vms.name, on: vms.baseSnapshotId })
+      .from(vms)
+      .where(inJsonArray(vms.baseSnapshotId, 'ids'))
+      .orderBy(asc(vms.name))
+      .prepare(),
+  );
+  private readonly snapshotsOn = once(() =>
+    this.db
+      .select({ id: snapshots.id, name: snapshots.name, on: snapshots.baseSnapshotId })
+      .from(snapshots)
+      .where(inJsonArray(snapshots.baseSnapshotId, 'ids'))
+      .orderBy(asc(snapshots.name))
+      .prepare(),
+  );
+
   constructor(private readonly db: Db) {}
 
   insert(row: SnapshotRow): void {
@@ -12,31 +58,30 @@ export class SnapshotRepository {
   }
 
   get(id: string): SnapshotRow | undefined {
-    return this.db.select().from(snapshots).where(eq(snapshots.id, id)).get();
+    return this.byId().get({ id });
   }
 
   findByIdOrName(idOrName: string): SnapshotRow | undefined {
-    return this.db
-      .select()
-      .from(snapshots)
-      .where(or(eq(snapshots.id, idOrName), eq(snapshots.name, idOrName)))
-      .orderBy(asc(snapshots.name))
-      .get();
+    return this.byIdOrName().get({ idOrName });
   }
 
   findByName(name: string): SnapshotRow | undefined {
-    return this.db.select().from(snapshots).where(eq(snapshots.name, name)).get();
+    return this.byName().get({ name });
   }
 
   /** Pages ordered by name; the cursor is the last name of the previous page. */
   list(limit: number, afterName?: string): SnapshotRow[] {
-    const query = this.db.select().from(snapshots);
-    const filtered = afterName === undefined ? query : query.where(gt(snapshots.name, afterName));
-    return filtered.orderBy(asc(snapshots.name)).limit(limit).all();
+    return afterName === undefined ? this.firstPage().all({ limit }) : this.nextPage().all({ afterName, limit });
   }
 
   all(): SnapshotRow[] {
     return this.db.select().from(snapshots).all();
+  }
+
+  /** The names of the snapshots with these ids (those that exist), in one query. */
+  namesOf(ids: string[]): Array<{ id: string; name: string }> {
+    if (ids.length === 0) return [];
+    return this.namesByIds().all({ ids: JSON.stringify(ids) });
   }
 
   ofImage(imageId: string): SnapshotRow[] {
@@ -44,16 +89,23 @@ export class SnapshotRepository {
   }
 
   /** What stands on a snapshot's layers: VMs and later snapshots. */
-  dependents(id: string): { vms: Array<{ id: string; name: string }>; snapshots: Array<{ id: string; name: string }> } {
-    return {
-      vms: this.db.select({ id: vms.id, name: vms.name }).from(vms).where(eq(vms.baseSnapshotId, id)).orderBy(asc(vms.name)).all(),
-      snapshots: this.db
-        .select({ id: snapshots.id, name: snapshots.name })
-        .from(snapshots)
-        .where(eq(snapshots.baseSnapshotId, id))
-        .orderBy(asc(snapshots.name))
-        .all(),
+  dependents(id: string): SnapshotDependents {
+    return this.dependentsOfMany([id]).get(id) ?? { vms: [], snapshots: [] };
+  }
+
+  /** The dependents of a page of snapshots in two queries, by snapshot id; a snapshot without any has no entry. */
+  dependentsOfMany(ids: string[]): Map<string, SnapshotDependents> {
+    const found = new Map<string, SnapshotDependents>();
+    if (ids.length === 0) return found;
+    const entryOf = (id: string): SnapshotDependents => {
+      let entry = found.get(id);
+      if (!entry) found.set(id, (entry = { vms: [], snapshots: [] }));
+      return entry;
     };
+    const values = { ids: JSON.stringify(ids) };
+    for (const { id, name, on } of this.vmsOn().all(values)) entryOf(on as string).vms.push({ id, name });
+    for (const { id, name, on } of this.snapshotsOn().all(values)) entryOf(on as string).snapshots.push({ id, name });
+    return found;
   }
 
   update(id: string, fields: Partial<Omit<SnapshotRow, 'id'>>): void {

@@ -1,7 +1,8 @@
-import { and, asc, count, eq, gt, inArray, isNotNull, lte, notInArray, or, sql, type SQL } from 'drizzle-orm';
+import { and, asc, count, eq, gt, inArray, isNotNull, lte, or, sql, type SQL } from 'drizzle-orm';
 import type { VmState } from '../../domain/vm.js';
 import type { Db } from '../database.js';
 import { vmPorts, vms } from '../schema.js';
+import { inJsonArray, limitPlaceholder, once, StatementsByShape, type Prepared } from './prepared.js';
 
 export type VmRow = typeof vms.$inferSelect;
 export type VmPortRow = typeof vmPorts.$inferSelect;
@@ -13,6 +14,24 @@ export interface VmListFilter {
 }
 
 export class VmRepository {
+  // The reads on a request's path (lists, lookups, views), prepared once; writes are built per call.
+  private readonly byId = once(() => this.db.select().from(vms).where(eq(vms.id, sql.placeholder('id'))).prepare());
+  private readonly byIdOrName = once(() =>
+    this.db
+      .select()
+      .from(vms)
+      .where(or(eq(vms.id, sql.placeholder('idOrName')), eq(vms.name, sql.placeholder('idOrName'))))
+      .orderBy(asc(vms.name))
+      .prepare(),
+  );
+  private readonly byName = once(() => this.db.select().from(vms).where(eq(vms.name, sql.placeholder('name'))).prepare());
+  private readonly pages = new StatementsByShape<VmRow>();
+  private readonly selections = new StatementsByShape<VmRow>();
+  private readonly portsOfOne = once(() =>
+    this.db.select().from(vmPorts).where(eq(vmPorts.vmId, sql.placeholder('vmId'))).orderBy(asc(vmPorts.guestPort)).prepare(),
+  );
+  private readonly portsOfSome = once(() => this.db.select().from(vmPorts).where(inJsonArray(vmPorts.vmId, 'vmIds')).orderBy(asc(vmPorts.guestPort)).prepare());
+
   constructor(private readonly db: Db) {}
 
   usingImage(imageId: string): VmRow[] {
@@ -24,42 +43,44 @@ export class VmRepository {
   }
 
   get(id: string): VmRow | undefined {
-    return this.db.select().from(vms).where(eq(vms.id, id)).get();
+    return this.byId().get({ id });
   }
 
   findByIdOrName(idOrName: string): VmRow | undefined {
-    return this.db
-      .select()
-      .from(vms)
-      .where(or(eq(vms.id, idOrName), eq(vms.name, idOrName)))
-      .orderBy(asc(vms.name))
-      .get();
+    return this.byIdOrName().get({ idOrName });
   }
 
   findByName(name: string): VmRow | undefined {
-    return this.db.select().from(vms).where(eq(vms.name, name)).get();
+    return this.byName().get({ name });
   }
 
   /** Pages ordered by name; the cursor is the last name of the previous page. */
   list(filter: VmListFilter, limit: number, afterName?: string): VmRow[] {
-    const conditions = this.conditionsFor(filter);
-    if (afterName !== undefined) conditions.push(gt(vms.name, afterName));
-    return this.db
-      .select()
-      .from(vms)
-      .where(and(...conditions))
-      .orderBy(asc(vms.name))
-      .limit(limit)
-      .all();
+    const after = afterName !== undefined;
+    const statement = this.pages.of(`${shapeOf(filter)} after=${after}`, () => {
+      const conditions = conditionsFor(filter);
+      if (after) conditions.push(gt(vms.name, sql.placeholder('afterName')));
+      return this.db
+        .select()
+        .from(vms)
+        .where(and(...conditions))
+        .orderBy(asc(vms.name))
+        .limit(limitPlaceholder())
+        .prepare();
+    });
+    return statement.all({ ...valuesOf(filter), afterName, limit });
   }
 
   matching(filter: VmListFilter): VmRow[] {
-    return this.db
-      .select()
-      .from(vms)
-      .where(and(...this.conditionsFor(filter)))
-      .orderBy(asc(vms.name))
-      .all();
+    const statement: Prepared<VmRow> = this.selections.of(shapeOf(filter), () =>
+      this.db
+        .select()
+        .from(vms)
+        .where(and(...conditionsFor(filter)))
+        .orderBy(asc(vms.name))
+        .prepare(),
+    );
+    return statement.all(valuesOf(filter));
   }
 
   withStates(states: VmState[]): VmRow[] {
@@ -70,9 +91,9 @@ export class VmRepository {
     return this.db.select().from(vms).orderBy(asc(vms.name)).all();
   }
 
-  /** VMs that hold resources (disks, ports, maybe a process): every state but failed. */
-  countHoldingResources(): number {
-    return this.db.select({ n: count() }).from(vms).where(notInArray(vms.state, ['failed'])).get()?.n ?? 0;
+  /** Every VM row, whatever its state. */
+  countAll(): number {
+    return this.db.select({ n: count() }).from(vms).get()?.n ?? 0;
   }
 
   expiredAt(instant: string): VmRow[] {
@@ -94,12 +115,13 @@ export class VmRepository {
   }
 
   portsOf(vmId: string): VmPortRow[] {
-    return this.db.select().from(vmPorts).where(eq(vmPorts.vmId, vmId)).orderBy(asc(vmPorts.guestPort)).all();
+    return this.portsOfOne().all({ vmId });
   }
 
+  /** The ports of a page of VMs in one query, ordered by guest port. */
   portsOfMany(vmIds: string[]): VmPortRow[] {
     if (vmIds.length === 0) return [];
-    return this.db.select().from(vmPorts).where(inArray(vmPorts.vmId, vmIds)).orderBy(asc(vmPorts.guestPort)).all();
+    return this.portsOfSome().all({ vmIds: JSON.stringify(vmIds) });
   }
 
   reservedHostPorts(): Set<number> {
@@ -119,14 +141,30 @@ export class VmRepository {
   releasePort(vmId: string, guestPort: number): void {
     this.db.delete(vmPorts).where(and(eq(vmPorts.vmId, vmId), eq(vmPorts.guestPort, guestPort))).run();
   }
+}
 
-  private conditionsFor(filter: VmListFilter): SQL[] {
-    const conditions: SQL[] = [];
-    if (filter.state) conditions.push(eq(vms.state, filter.state));
-    for (const { key, value } of filter.labels ?? []) {
-      // Key and value are bound parameters, compared with each label: no JSON path to escape.
-      conditions.push(sql`exists (select 1 from json_each(${vms.labels}) where json_each.key = ${key} and json_each.value = ${value})`);
-    }
-    return conditions;
-  }
+/** Which filters a list has: the SQL of its statement depends on nothing else. */
+function shapeOf(filter: VmListFilter): string {
+  return `state=${Boolean(filter.state)} labels=${filter.labels?.length ?? 0}`;
+}
+
+function conditionsFor(filter: VmListFilter): SQL[] {
+  const conditions: SQL[] = [];
+  if (filter.state) conditions.push(eq(vms.state, sql.placeholder('state')));
+  (filter.labels ?? []).forEach((_label, i) => {
+    // Key and value are bound parameters, compared with each label: no JSON path to escape.
+    conditions.push(
+      sql`exists (select 1 from json_each(${vms.labels}) where json_each.key = ${sql.placeholder(`key${i}`)} and json_each.value = ${sql.placeholder(`value${i}`)})`,
+    );
+  });
+  return conditions;
+}
+
+function valuesOf(filter: VmListFilter): Record<string, unknown> {
+  const values: Record<string, unknown> = { state: filter.state };
+  (filter.labels ?? []).forEach(({ key, value }, i) => {
+    values[`key${i}`] = key;
+    values[`value${i}`] = value;
+  });
+  return values;
 }

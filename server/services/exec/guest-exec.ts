@@ -1,5 +1,6 @@
 import { Readable } from 'node:stream';
 import type ssh2 from 'ssh2';
+import { maxSignalNameLength } from '../../domain/limits.js';
 import { killGuestGroup } from './guest-command.js';
 import { OutputDecoder, type OutputData } from './output-chunks.js';
 
@@ -78,7 +79,7 @@ export class GuestExec extends Readable {
     channel.stderr.on('data', (chunk: Buffer) => this.output('stderr', chunk));
     channel.on('exit', (code: number | null, signal?: string) => {
       this.exitCode = typeof code === 'number' ? code : null;
-      this.exitSignal = typeof signal === 'string' ? signal.replace(/^SIG/, '') : null;
+      this.exitSignal = typeof signal === 'string' ? signal.replace(/^SIG/, '').slice(0, maxSignalNameLength) : null;
     });
     channel.on('close', () => this.finish());
     channel.on('error', () => this.finish());

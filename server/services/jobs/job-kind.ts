@@ -1,3 +1,6 @@
+/** How long a stage of a kind may be named. */
+const maxStageLength = 32;
+
 /**
  * A kind of job with the stages its work goes through, declared once: the job service plans
  * the stages from it, the routes describe them from it, and the work can only name stages in it.
@@ -21,6 +24,9 @@ export function defineJobKind<const Stage extends string>(
   options: { eachTarget?: boolean } = {},
 ): JobKind<Stage> {
   if (new Set(stages).size !== stages.length) throw new Error(`job kind ${name} lists a stage twice: ${stages.join(', ')}`);
+  // The contract bounds a stage's name (domain/job.ts maxStageNameLength) with room for a target's name or id after it.
+  const long = stages.find((stage) => stage.length > maxStageLength);
+  if (long !== undefined) throw new Error(`job kind ${name}: stage ${long} is longer than ${maxStageLength} characters`);
   return Object.freeze({ name, stages: Object.freeze([...stages]), eachTarget: options.eachTarget ?? false });
 }
 

@@ -1,6 +1,8 @@
 import type { JobRecord, JobTargetRow } from '../../db/repositories/jobs.js';
 import type { StoredStage } from '../../db/schema.js';
 import type { TargetType } from '../../domain/job.js';
+import { clipText, maxMessageLength } from '../../domain/limits.js';
+import { boundedProblem } from '../errors.js';
 import type { Job, JobTarget } from './types.js';
 
 const targetCollections: Record<TargetType, string> = { image: 'images', vm: 'vms', snapshot: 'snapshots' };
@@ -13,10 +15,10 @@ export function jobView(record: JobRecord): Job {
     status: record.status,
     target: subjectOf(record, targets),
     targets,
-    stages: record.stages.map((stage) => ({ ...stage, durationMs: durationOf(stage) })),
+    stages: record.stages.map((stage) => ({ ...stage, ...(stage.detail === undefined ? {} : { detail: clipText(stage.detail, maxMessageLength) }), durationMs: durationOf(stage) })),
     progress: record.progress,
     result: record.result ?? null,
-    error: record.error ?? null,
+    error: record.error ? boundedProblem(record.error) : null,
     logPath: record.logPath,
     cancellable: record.cancellable,
     createdAt: record.createdAt,
@@ -48,7 +50,8 @@ function targetView(row: JobTargetRow): JobTarget {
 
 function durationOf(stage: StoredStage): number | null {
   if (!stage.startedAt || !stage.finishedAt) return null;
-  return Date.parse(stage.finishedAt) - Date.parse(stage.startedAt);
+  // Wall-clock times: a clock set back while the stage ran must not make it last less than nothing.
+  return Math.max(0, Date.parse(stage.finishedAt) - Date.parse(stage.startedAt));
 }
 
 /** Percent of stages that are behind us; skipped stages count as done. */

@@ -9,7 +9,7 @@ export class SnapshotService {
   constructor(private readonly store: SnapshotStore) {}
 
   list(limit: number, afterName?: string): Snapshot[] {
-    return this.store.repository.list(limit, afterName).map((row) => this.store.view(row));
+    return this.store.views(this.store.repository.list(limit, afterName));
   }
 
   get(idOrName: string): Snapshot {

@@ -42,11 +42,25 @@ export class SnapshotStore {
   }
 
   view(row: SnapshotRow): Snapshot {
-    return snapshotView(row, {
-      imageName: this.options.images.findByIdOrName(row.imageId)?.name ?? null,
-      baseName: row.baseSnapshotId === null ? null : (this.options.snapshots.get(row.baseSnapshotId)?.name ?? null),
-      dependents: this.options.snapshots.dependents(row.id),
-    });
+    return this.views([row])[0] as Snapshot;
+  }
+
+  /** The views of a page of snapshots: one query each for their images, their bases and their dependents, whatever the page's size. */
+  views(rows: SnapshotRow[]): Snapshot[] {
+    if (rows.length === 0) return [];
+    const { images, snapshots } = this.options;
+    // A snapshot's imageId is an image's id (a foreign key), never a name.
+    const imageNames = new Map(images.withIds([...new Set(rows.map((row) => row.imageId))]).map((image) => [image.id, image.name]));
+    const baseIds = [...new Set(rows.flatMap((row) => (row.baseSnapshotId === null ? [] : [row.baseSnapshotId])))];
+    const baseNames = new Map(snapshots.namesOf(baseIds).map((base) => [base.id, base.name]));
+    const dependents = snapshots.dependentsOfMany(rows.map((row) => row.id));
+    return rows.map((row) =>
+      snapshotView(row, {
+        imageName: imageNames.get(row.imageId) ?? null,
+        baseName: row.baseSnapshotId === null ? null : (baseNames.get(row.baseSnapshotId) ?? null),
+        dependents: dependents.get(row.id) ?? { vms: [], snapshots: [] },
+      }),
+    );
   }
 
   /**

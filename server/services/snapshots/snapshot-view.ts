@@ -1,4 +1,6 @@
 import type { SnapshotRow } from '../../db/repositories/snapshots.js';
+import { clipText, maxMessageLength } from '../../domain/limits.js';
+import { maxHypervisorVersionLength, maxListedDependents } from '../../domain/snapshot.js';
 import type { Snapshot } from '../../schemas/snapshot.js';
 
 export type { Snapshot } from '../../schemas/snapshot.js';
@@ -18,7 +20,7 @@ export function snapshotView(row: SnapshotRow, context: SnapshotViewContext): Sn
     name: row.name,
     purpose: row.purpose,
     state: row.state,
-    stateMessage: row.stateMessage,
+    stateMessage: row.stateMessage === null ? null : clipText(row.stateMessage, maxMessageLength),
     sourceVm: { id: row.sourceVmId, name: row.sourceVmName, href: row.sourceVmId === null ? null : `/vms/${row.sourceVmId}` },
     image: { id: row.imageId, name: context.imageName, href: `/images/${row.imageId}` },
     baseSnapshot: row.baseSnapshotId === null ? null : link('snapshots')({ id: row.baseSnapshotId, name: context.baseName ?? row.baseSnapshotId }),
@@ -26,10 +28,13 @@ export function snapshotView(row: SnapshotRow, context: SnapshotViewContext): Sn
     memoryMiB: row.memoryMib,
     memory: row.artifacts?.memoryFile ? 'file' : 'state',
     hypervisor: compatibility?.hypervisor ?? 'qemu',
-    hypervisorVersion: compatibility?.binaryVersion ?? '',
-    machine: compatibility?.machine ?? '',
+    hypervisorVersion: clipText(compatibility?.binaryVersion ?? '', maxHypervisorVersionLength),
+    machine: clipText(compatibility?.machine ?? '', 64),
     sizeBytes: row.sizeBytes,
-    dependents: { vms: context.dependents.vms.map(link('vms')), snapshots: context.dependents.snapshots.map(link('snapshots')) },
+    dependents: {
+      vms: context.dependents.vms.slice(0, maxListedDependents).map(link('vms')),
+      snapshots: context.dependents.snapshots.slice(0, maxListedDependents).map(link('snapshots')),
+    },
     createdAt: row.createdAt,
     href: `/snapshots/${row.id}`,
   };

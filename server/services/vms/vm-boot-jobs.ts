@@ -13,7 +13,8 @@ import { PhaseClock } from './phase-clock.js';
 import type { PortAllocation, PortAllocator, PortRequest } from './port-allocator.js';
 import { hostPortFree } from './port-probe.js';
 import { bootProblem, bootVm, VmBootFailure } from './vm-boot.js';
-import type { BootStage, vmCreateJob } from './vm-jobs.js';
+import { bootStages, type BootStage, type vmCreateJob } from './vm-jobs.js';
+import { createdStoppedReason } from './vm-limits.js';
 import type { StateReason, VmDeps, VmRecords } from './vm-records.js';
 import type { VmTeardown } from './vm-teardown.js';
 import type { Vm } from './vm-view.js';
@@ -39,7 +40,8 @@ export class VmBootJobs {
     private readonly ports: PortAllocator,
   ) {}
 
-  async create(id: string, imageId: string, portRequests: PortRequest[], context: JobContext<StageOf<typeof vmCreateJob>>): Promise<{ vm: Vm }> {
+  /** The create job of an image boot; with `start: false` it ends after the disks and port reservations, the VM stopped. */
+  async create(id: string, imageId: string, portRequests: PortRequest[], context: JobContext<StageOf<typeof vmCreateJob>>, options: { start: boolean } = { start: true }): Promise<{ vm: Vm }> {
     const clock = new PhaseClock(context);
     const { signal } = context;
     try {
@@ -65,6 +67,13 @@ export class VmBootJobs {
       clock.enter('allocate_network', portRequests.map((port) => `guest ${port.guestPort}`).join(', '));
       const ports = await this.ports.reserve(id, portRequests);
 
+      if (!options.start) {
+        // Like a stopped VM: disks and port reservations kept, for POST /vms/{id}/start to boot.
+        for (const stage of bootStages) clock.skip(stage, 'start: false');
+        this.records.setState(id, 'stopped', createdStoppedReason('stopped'), { process: null, timings: clock.finish() });
+        this.deps.logger.info({ vmId: id, name: vm.name }, 'vm created without starting');
+        return { vm: this.records.get(id) };
+      }
       await this.boot(id, clock, context, ports, image, disks);
       return { vm: this.records.get(id) };
     } catch (error) {

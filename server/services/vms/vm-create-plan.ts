@@ -31,6 +31,11 @@ export async function planCreate(input: CreateVmInput, deps: VmDeps, records: Vm
       { field: 'body.image', message: input.image === undefined ? 'is required (or snapshot)' : 'cannot be given with snapshot', hint: 'pass either image (boot it) or snapshot (restore it)' },
     ]);
   }
+  if (input.snapshot !== undefined && input.start === false) {
+    throw validationError('Cannot create the VM', [
+      { field: 'body.start', message: 'cannot be false with snapshot: a restore resumes a running guest', hint: 'leave out start, or create from the image with start: false' },
+    ]);
+  }
   if (input.snapshot !== undefined) return planRestore(input, input.snapshot, deps, records, snapshots);
 
   const image = deps.images.findByIdOrName(input.image as string);
@@ -46,7 +51,8 @@ export async function planCreate(input: CreateVmInput, deps: VmDeps, records: Vm
     memoryMiB: input.memoryMiB ?? deps.settings.defaultMemoryMiB,
     workDiskBytes,
   };
-  if (input.warm === false || !image.warmSnapshotId) return cold;
+  // A VM created without starting has only its own disks: a warm snapshot would be a running guest.
+  if (input.warm === false || input.start === false || !image.warmSnapshotId) return cold;
 
   const warm = snapshots.repository.get(image.warmSnapshotId);
   if (!warm?.artifacts || warm.state !== 'ready') return { ...cold, coldBecause: 'its warm snapshot is not ready' };

@@ -1,6 +1,6 @@
 import { defineJobKind } from '../jobs/job-kind.js';
 
-const bootStages = ['spawn', 'kernel_boot', 'agent_ready', 'ports_ready', 'running'] as const;
+export const bootStages = ['spawn', 'kernel_boot', 'agent_ready', 'ports_ready', 'running'] as const;
 /** What every boot goes through, whichever job boots: create, start or restart. */
 export type BootStage = (typeof bootStages)[number];
 

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { ImageRepository, ImageRow } from '../../db/repositories/images.js';
 import type { JobRepository } from '../../db/repositories/jobs.js';
-import type { VmRepository, VmRow } from '../../db/repositories/vms.js';
+import type { VmPortRow, VmRepository, VmRow } from '../../db/repositories/vms.js';
 import type { SshIdentity } from '../../host/ssh-key.js';
 import type { HypervisorDriver, LaunchSpec, VmProcess } from '../../hypervisor/driver.js';
 import { HypervisorRegistry, HypervisorUnavailableError } from '../../hypervisor/registry.js';
@@ -12,6 +12,7 @@ import type { ImageService } from '../images/image-service.js';
 import { now } from '../ids.js';
 import type { JobService } from '../jobs/job-service.js';
 import type { PhaseClock } from './phase-clock.js';
+import { countsAgainstMaxVms, vmLimitProblem } from './vm-limits.js';
 import { generatedVmName } from './vm-request.js';
 import type { VmSettings } from './vm-settings.js';
 import { ServiceWatch } from './service-watch.js';
@@ -80,22 +81,33 @@ export class VmRecords {
   }
 
   /**
-   * The name a new VM gets (generated when none is asked for), once it is free and the VM limit
-   * leaves room. Synchronous, so that the caller can insert the row before anything else runs.
+   * The name a new VM gets (generated when none is asked for), once it is free and the VM limits
+   * leave room: BANGER_MAX_VM_RECORDS always, BANGER_MAX_VMS when it will run. Synchronous, so that
+   * the caller can insert the row before anything else runs.
    */
-  admitNewVm(requested: string | undefined): string {
-    const { settings, vms } = this.deps;
+  admitNewVm(requested: string | undefined, options: { start: boolean } = { start: true }): string {
+    const { vms } = this.deps;
     const name = requested ?? this.freeGeneratedName();
     if (vms.findByName(name)) {
       throw new BangerError('vm-name-taken', `A VM named ${name} already exists`, { hint: `pick another name, or delete it first: banger vm rm ${name}` });
     }
-    const holding = vms.countHoldingResources();
-    if (holding >= settings.maxVms) {
-      throw new BangerError('vm-limit-reached', `This daemon already has ${holding} VMs; the limit is ${settings.maxVms}`, {
-        hint: 'delete VMs you no longer need (banger vm ls), or raise BANGER_MAX_VMS',
-      });
-    }
+    this.checkLimits({ record: true, run: options.start });
     return name;
+  }
+
+  /** Throws vm-limit-reached unless BANGER_MAX_VMS leaves room for one more VM that runs (a start). Synchronous, like admitNewVm. */
+  admitStart(): void {
+    this.checkLimits({ record: false, run: true });
+  }
+
+  private checkLimits(adding: { record: boolean; run: boolean }): void {
+    const { settings, vms } = this.deps;
+    const counts = {
+      records: adding.record ? vms.countAll() : 0,
+      running: adding.run ? vms.withStates(['creating', 'starting', 'running', 'paused', 'stopping', 'deleting']).filter(countsAgainstMaxVms).length : 0,
+    };
+    const problem = vmLimitProblem(counts, settings, adding);
+    if (problem) throw problem;
   }
 
   private freeGeneratedName(): string {
@@ -197,17 +209,22 @@ export class VmRecords {
     return this.views([row])[0] as Vm;
   }
 
+  /** The views of a page of VMs: one query for their ports and one for their images, whatever the page's size. */
   views(rows: VmRow[]): Vm[] {
-    const ports = this.deps.vms.portsOfMany(rows.map((row) => row.id));
-    const images = new Map<string, ImageRow | undefined>();
-    for (const row of rows) {
-      if (!images.has(row.imageId)) images.set(row.imageId, this.deps.images.findByIdOrName(row.imageId));
+    if (rows.length === 0) return [];
+    const ports = new Map<string, VmPortRow[]>();
+    for (const port of this.deps.vms.portsOfMany(rows.map((row) => row.id))) {
+      const ofVm = ports.get(port.vmId);
+      if (ofVm) ofVm.push(port);
+      else ports.set(port.vmId, [port]);
     }
+    // A VM's imageId is an image's id (a foreign key), never a name.
+    const images = new Map(this.deps.images.withIds([...new Set(rows.map((row) => row.imageId))]).map((image) => [image.id, image]));
     return rows.map((row) => {
       const image = images.get(row.imageId);
       return vmView(row, {
         imageName: image?.name ?? null,
-        ports: ports.filter((port) => port.vmId === row.id),
+        ports: ports.get(row.id) ?? [],
         services: this.services.view(row, image?.services ?? []),
         sshPrivateKeyPath: this.deps.identity.privateKeyPath,
       });

@@ -62,6 +62,9 @@ export function resourceErrors(input: CreateVmInput, settings: VmSettings, workS
     const parsed = parseSize(input.workDiskSize);
     if (parsed === null) {
       errors.push({ field: 'body.workDiskSize', message: `"${input.workDiskSize}" is not a size`, hint: 'use a number with a unit, e.g. 512M or 2G' });
+    } else if (!Number.isSafeInteger(parsed)) {
+      // Beyond 8 PiB a byte count is no longer exact (the contract states workDiskBytes up to 2^53 - 1), whatever BANGER_VM_MAX_DISK says.
+      errors.push({ field: 'body.workDiskSize', message: `${input.workDiskSize} is too large to count in bytes`, hint: `use at most ${formatSize(settings.maxWorkDiskBytes)} (BANGER_VM_MAX_DISK)` });
     } else if (workSeedBytes !== null && parsed < workSeedBytes) {
       errors.push({
         field: 'body.workDiskSize',

@@ -9,6 +9,7 @@ import type { Job, JobContext } from '../jobs/types.js';
 import { PhaseClock } from './phase-clock.js';
 import { PortAllocator } from './port-allocator.js';
 import { VmBootJobs } from './vm-boot-jobs.js';
+import { createdStoppedReason } from './vm-limits.js';
 import { newVmRow, portRequestsFor } from './vm-rows.js';
 import { planCreate } from './vm-create-plan.js';
 import { VmRestoreJob } from './vm-restore-job.js';
@@ -16,6 +17,8 @@ import { VmSnapshotJob } from './vm-snapshot-job.js';
 import { VmWarmJob } from './vm-warm-job.js';
 import type { SnapshotRow } from '../../db/repositories/snapshots.js';
 import type { SnapshotPurpose } from '../../domain/snapshot.js';
+import { maxJobTargets } from '../../domain/job.js';
+import { consoleTailBytes } from '../../domain/vm.js';
 import type { CreateSnapshotBody, WarmImageBody } from '../../schemas/snapshot.js';
 import type { SnapshotStore } from '../snapshots/snapshot-store.js';
 import { VmReconciler } from './vm-reconciler.js';
@@ -27,7 +30,6 @@ import type { Vm, VmState } from './vm-view.js';
 
 export type { VmDeps } from './vm-records.js';
 
-const consoleTailBytes = 1024 * 1024;
 // Pause and resume are one QMP command each; this only bounds a hypervisor that does not answer.
 const quickJobWaitSeconds = 30;
 
@@ -97,9 +99,15 @@ export class VmService {
     const plan = await planCreate(input, this.options, this.records, this.snapshots);
     if (plan.coldBecause) this.options.logger.info({ image: plan.image.name, why: plan.coldBecause }, 'a create boots cold');
 
-    // No await from here to the job's start: the name check and the insert are one step.
-    const name = this.records.admitNewVm(input.name);
+    const start = input.start ?? true;
+    // No await from here to the job's start: the name and limit checks and the insert are one step.
+    const name = this.records.admitNewVm(input.name, { start });
     const row = newVmRow({ name, plan, input, defaultHypervisor: this.options.hypervisors.default.name, vmsDir: this.options.vmsDir, memoryFile: options.memoryFile ?? false });
+    if (!start) {
+      // Recorded from the start: a create that will not boot does not count against BANGER_MAX_VMS.
+      const reason = createdStoppedReason('creating');
+      Object.assign(row, { stateReason: reason.code, stateMessage: reason.message });
+    }
     this.options.vms.insert(row);
     const { id } = row;
     const portRequests = portRequestsFor(input.ports ?? [], plan.image);
@@ -109,7 +117,7 @@ export class VmService {
       if (snapshot) {
         return this.options.jobs.start({ kind: vmRestoreJob, targets, run: (context) => this.restoreJob.run(id, snapshot, portRequests, context) });
       }
-      return this.options.jobs.start({ kind: vmCreateJob, targets, run: (context) => this.bootJobs.create(id, plan.image.id, portRequests, context) });
+      return this.options.jobs.start({ kind: vmCreateJob, targets, run: (context) => this.bootJobs.create(id, plan.image.id, portRequests, context, { start }) });
     } catch (error) {
       this.options.vms.delete(id);
       throw error;
@@ -187,6 +195,7 @@ export class VmService {
   start(idOrName: string): Job {
     const vm = this.find(idOrName);
     if (vm.state !== 'stopped') throw this.stateConflict(vm, 'started', ['stopped']);
+    this.records.admitStart();
     return this.startVmJob(vm, vmStartJob, 'starting', true, async (context) => {
       const clock = new PhaseClock(context);
       return this.bootJobs.bootExisting(vm.id, clock, context);
@@ -200,6 +209,7 @@ export class VmService {
     }
     const graceMs = options.graceSeconds === undefined ? this.options.settings.stopGraceMs : options.graceSeconds * 1000;
     const wasRunning = vm.state !== 'stopped';
+    if (!wasRunning) this.records.admitStart();
     return this.startVmJob(vm, vmRestartJob, wasRunning ? 'stopping' : 'starting', true, async (context) => {
       const clock = new PhaseClock(context);
       if (wasRunning) {
@@ -231,6 +241,15 @@ export class VmService {
       throw validationError('Cannot delete by label', [{ field: 'querystring.label', message: 'is required', hint: 'pass ?label=key=value' }]);
     }
     const matches = this.options.vms.matching({ labels });
+    if (matches.length > maxJobTargets) {
+      throw validationError('Cannot delete by label', [
+        {
+          field: 'querystring.label',
+          message: `selects ${matches.length} VMs; one request deletes at most ${maxJobTargets}`,
+          hint: 'add a label that splits them, or delete some by name first',
+        },
+      ]);
+    }
     const busy = matches.flatMap((vm) => {
       const job = this.options.jobRecords.activeFor('vm', vm.id)?.id;
       return job ? [`${vm.name} (job ${job})`] : [];

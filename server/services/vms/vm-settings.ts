@@ -6,8 +6,10 @@ const GiB = 1024 * MiB;
 
 /** Limits and timings of the VM service; every one can be set through the environment. */
 export interface VmSettings {
-  /** VMs that hold resources at once (every state but failed). BANGER_MAX_VMS, default 16. */
+  /** VMs that run or are on their way (see countsAgainstMaxVms): checked at a create that boots and at start. BANGER_MAX_VMS, default 16. */
   maxVms: number;
+  /** VM rows in any state, stopped and failed too: checked at every create. BANGER_MAX_VM_RECORDS, default 256. */
+  maxVmRecords: number;
   /** BANGER_VM_MAX_CPUS, default the host's CPU count. */
   maxCpus: number;
   /** BANGER_VM_MAX_MEMORY_MIB, default three quarters of the host's memory. */
@@ -52,6 +54,7 @@ export function vmSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): VmSetti
   if (maxWorkDiskBytes === null) throw new VmSettingsError(`BANGER_VM_MAX_DISK must be a size like 64G, got "${maxDiskText}"`);
   return {
     maxVms: integer('BANGER_MAX_VMS', 16, 1),
+    maxVmRecords: integer('BANGER_MAX_VM_RECORDS', 256, 1),
     maxCpus: integer('BANGER_VM_MAX_CPUS', availableParallelism(), 1),
     maxMemoryMiB: integer('BANGER_VM_MAX_MEMORY_MIB', Math.max(256, Math.floor(hostMemoryMiB * 0.75)), 128),
     minMemoryMiB: 128,

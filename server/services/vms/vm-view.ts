@@ -1,5 +1,6 @@
 import type { Static } from '@sinclair/typebox';
 import type { VmPortRow, VmRow } from '../../db/repositories/vms.js';
+import { clipText, maxMessageLength } from '../../domain/limits.js';
 import { sshGuestPort, type VmState } from '../../domain/vm.js';
 import type { VmPortSchema, VmServiceSchema, VmSchema, VmSshSchema, VmStateReasonSchema } from '../../schemas/vm.js';
 import { formatSize } from '../images/build/build-request.js';
@@ -37,7 +38,7 @@ export function vmView(row: VmRow, { imageName, ports, services, sshPrivateKeyPa
     id: row.id,
     name: row.name,
     state: row.state,
-    stateReason: row.stateReason ? { code: row.stateReason, message: row.stateMessage ?? '', at: row.stateChangedAt } : null,
+    stateReason: row.stateReason ? { code: row.stateReason, message: clipText(row.stateMessage ?? '', maxMessageLength), at: row.stateChangedAt } : null,
     image: { id: row.imageId, name: imageName, href: `/images/${row.imageId}` },
     cpus: row.cpus,
     memoryMiB: row.memoryMib,

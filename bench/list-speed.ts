@@ -1,0 +1,165 @@
+/**
+ * How fast the daemon answers its list endpoints, against the cheapest request it has. One daemon
+ * (the dist/ build) per row count, on its unix socket; autocannon keeps --connections keep-alive
+ * connections busy on each endpoint for --duration seconds (after a one-second warm-up) and the
+ * bench prints req/s, p50 and p99 latency, and req/s as a ratio to GET /healthz measured on the
+ * same daemon just before.
+ *
+ *   npm run build && npx tsx bench/list-speed.ts [--rows 0,1,16] [--duration 5] [--connections 8]
+ *                                                [--profile DIR] [--endpoints vms,images,jobs,snapshots,vm]
+ *                                                [--bin before=../old/dist/bin/banger.js,after=dist/bin/banger.js]
+ *
+ * For a row count N the state dir is made by a daemon start, then the daemon is stopped and N
+ * images, N VMs (state stopped, each with two published ports, on the first four images, whose
+ * rows declare a service), N finished jobs and N snapshots are inserted through the server's own
+ * repositories, and the daemon is started again. Stopped VMs, because a running row needs a live
+ * hypervisor: the reconciler marks a running VM without one stopped at start. A list's cost is
+ * the same for both states (the view of a running VM without a fresh answer from its agent shows
+ * the same fields); GET /vms/{id} of a running VM also reads /proc and may ask the guest, which is
+ * not measured here. With N = 0, GET /vms/{id} is a 404 (a lookup that finds nothing).
+ *
+ * --profile DIR runs each daemon with node --cpu-prof into DIR and prints where its CPU time went
+ * (self time by package and the top frames). --endpoints measures only those (GET /healthz, the
+ * baseline, always runs first), e.g. to profile one endpoint alone. --bin compares builds: for each
+ * row count, each build's daemon in turn, so that both meet the same host load.
+ *
+ * Besides req/s and latency it prints the daemon's CPU time per request (utime + stime from /proc
+ * over the measured seconds): on a host where other work competes for the cores, req/s moves with
+ * that work, the CPU a request costs much less.
+ */
+import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import autocannon from 'autocannon';
+import { CLOCK_TICKS_PER_SECOND, readProcStat } from '../server/host/proc.js';
+import { startBenchDaemon, type BenchDaemon } from './bench-daemon.js';
+import { summarizeProfile } from './cpu-profile.js';
+import { insertListRows } from './list-rows.js';
+
+const { values: flags } = parseArgs({
+  options: {
+    rows: { type: 'string', default: '0,1,16' },
+    duration: { type: 'string', default: '5' },
+    connections: { type: 'string', default: '8' },
+    profile: { type: 'string' },
+    endpoints: { type: 'string', default: 'vms,images,jobs,snapshots,vm' },
+    bin: { type: 'string' },
+  },
+});
+const rowCounts = String(flags.rows).split(',').map(Number);
+const duration = Number(flags.duration);
+const connections = Number(flags.connections);
+const profileDir = flags.profile === undefined ? undefined : resolve(flags.profile);
+const measuredEndpoints = new Set(String(flags.endpoints).split(','));
+// label=path/to/bin/banger.js,…: several builds measured in turn; this tree's dist/ by default.
+const builds = (flags.bin ?? 'this=').split(',').map((entry) => {
+  const [label = '', bin = ''] = entry.split('=');
+  return { label, bin: bin === '' ? undefined : resolve(bin) };
+});
+
+const work = await mkdtemp(join(tmpdir(), 'banger-bench-list-'));
+let daemon: BenchDaemon | undefined;
+async function cleanUp(): Promise<void> {
+  await daemon?.stop();
+  await rm(work, { recursive: true, force: true });
+}
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void cleanUp().finally(() => process.exit(130)));
+
+interface Measured {
+  reqPerSec: number;
+  p50: number;
+  p99: number;
+  /** The daemon's CPU time (user + system) per answered request, in µs. */
+  cpuUs: number;
+  /** Of an answer, headers included. */
+  bytes: number;
+  unexpected: number;
+}
+
+const percentile = (sorted: Float64Array, p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
+const cpuTicksOf = (pid: number) => readProcStat(pid)?.cpuTicks ?? Number.NaN;
+
+/**
+ * autocannon against one path: a warm-up second, then `duration` seconds measured. Latencies come
+ * from its per-response event (its own histogram keeps whole milliseconds only); the daemon's CPU
+ * time from /proc, which other processes on the host do not change the way they change req/s.
+ */
+async function load(pid: number, socketPath: string, path: string, expectedStatus: number): Promise<Measured> {
+  const run = async (seconds: number, latencies?: number[]) => {
+    let unexpected = 0;
+    let bytes = 0;
+    const result = await new Promise<autocannon.Result>((resolve, reject) => {
+      const instance = autocannon({ url: `http://localhost${path}`, socketPath, connections, duration: seconds }, (error: unknown, done) =>
+        error ? reject(error instanceof Error ? error : new Error(String(error))) : resolve(done),
+      );
+      instance.on('response', (_client, statusCode, resBytes, responseTime) => {
+        if (statusCode !== expectedStatus) unexpected++;
+        bytes = resBytes;
+        latencies?.push(responseTime);
+      });
+    });
+    return { result, bytes, unexpected: unexpected + result.errors + result.timeouts };
+  };
+  await run(1);
+  const latencies: number[] = [];
+  const ticksBefore = cpuTicksOf(pid);
+  const { result, bytes, unexpected } = await run(duration, latencies);
+  const cpuUs = ((cpuTicksOf(pid) - ticksBefore) / CLOCK_TICKS_PER_SECOND / result.requests.total) * 1e6;
+  const sorted = Float64Array.from(latencies).sort();
+  return { reqPerSec: result.requests.total / (result.duration || duration), p50: percentile(sorted, 50), p99: percentile(sorted, 99), cpuUs, bytes, unexpected };
+}
+
+const rows: string[] = [];
+const ms = (value: number) => value.toFixed(2);
+const showBuild = builds.length > 1;
+
+console.log(`# list-speed: ${availableParallelism()} cores, load ${loadavg()[0]?.toFixed(2)}, node ${process.version}, ${connections} connections, ${duration} s per endpoint`);
+try {
+  if (profileDir) await mkdir(profileDir, { recursive: true });
+  for (const n of rowCounts) {
+    // With several builds, each meets the same host load: one after the other for each row count.
+    for (const build of builds) {
+      const stateDir = join(work, `${build.label}-rows-${n}`);
+      daemon = await startBenchDaemon(stateDir, {}, { bin: build.bin });
+      await daemon.stop();
+      const firstVm = insertListRows(stateDir, n);
+      const profileRun = profileDir ? join(profileDir, `${build.label}-rows-${n}`) : undefined;
+      daemon = await startBenchDaemon(stateDir, {}, { bin: build.bin, nodeArgs: profileRun ? ['--cpu-prof', '--cpu-prof-dir', profileRun] : [] });
+      const socketPath = join(stateDir, 'banger.sock');
+      const listed = await daemon.client.listVms();
+      if (listed.items.length !== n) throw new Error(`GET /vms lists ${listed.items.length} VMs, ${n} were inserted`);
+
+      const endpoints: Array<{ name: string; path: string; status: number }> = [
+        { name: 'healthz', path: '/healthz', status: 200 },
+        { name: 'vms', path: '/vms?limit=50', status: 200 },
+        { name: 'images', path: '/images', status: 200 },
+        { name: 'jobs', path: '/jobs', status: 200 },
+        { name: 'snapshots', path: '/snapshots', status: 200 },
+        { name: 'vm', path: `/vms/${firstVm ?? 'no-such-vm'}`, status: firstVm ? 200 : 404 },
+      ];
+      let baseline = Number.NaN;
+      for (const { name, path, status } of endpoints) {
+        if (name !== 'healthz' && !measuredEndpoints.has(name)) continue;
+        const measured = await load(daemon.pid, socketPath, path, status);
+        if (name === 'healthz') baseline = measured.reqPerSec;
+        const shown = name === 'vm' ? `/vms/{id}${status === 404 ? ' (404)' : ''}` : path;
+        const row = `| ${showBuild ? `${build.label} | ` : ''}${shown} | ${n} | ${Math.round(measured.reqPerSec)} | ${ms(measured.p50)} | ${ms(measured.p99)} | ${(measured.reqPerSec / baseline).toFixed(3)} | ${Math.round(measured.cpuUs)} | ${(measured.bytes / 1024).toFixed(1)} |`;
+        rows.push(row);
+        console.log(measured.unexpected > 0 ? `${row} ${measured.unexpected} unexpected answers or errors` : row);
+      }
+      await daemon.stop();
+      daemon = undefined;
+      if (profileRun) {
+        for (const file of (await readdir(profileRun)).filter((name) => name.endsWith('.cpuprofile'))) {
+          console.log(`\n## profile of the daemon${showBuild ? ` (${build.label})` : ''} with ${n} rows (${join(profileRun, file)})\n${await summarizeProfile(join(profileRun, file))}\n`);
+        }
+      }
+    }
+  }
+  const header = `${showBuild ? '| build ' : ''}| endpoint | rows | req/s | p50 ms | p99 ms | ×healthz | daemon CPU µs/req | KiB/answer |`;
+  console.log(`\n${header}\n${header.replace(/[^|]+/g, ' --- ')}`);
+  for (const row of rows) console.log(row);
+} finally {
+  await cleanUp();
+}

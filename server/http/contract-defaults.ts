@@ -1,0 +1,96 @@
+import { problemCatalogue, type ProblemCode } from '../services/errors.js';
+
+/**
+ * What every operation answers beyond its own statuses, written into the OpenAPI document from
+ * the one place that knows the hooks that answer them (app.ts, http/*): the bearer token of the
+ * TCP listener (401), its rate limit (429, with its headers on every answer), the shutdown (503),
+ * malformed URLs, parameters and headers (422), bodies the parsers refuse (400, 413, 415) and
+ * faults (500). It changes only the document: the routes' own schemas, which Fastify validates
+ * and serializes with, stay as they are.
+ */
+
+export const bearerSecurity = [{ bearer: [] as string[] }];
+
+export const bearerSchemeDescription =
+  'Required on the TCP listener (banger serve --listen), which answers 401 without it. The unix socket listener takes no token: ' +
+  'its file mode (0660) decides who may connect, and it ignores the header.';
+
+const tcpOnly = 'TCP listener only (the unix socket has no rate limit): ';
+
+const headers = {
+  RateLimitLimit: { name: 'X-RateLimit-Limit', description: `${tcpOnly}requests allowed a minute from this address`, schema: { type: 'integer', format: 'int32', minimum: 1, maximum: 1_000_000_000 } },
+  RateLimitRemaining: { name: 'X-RateLimit-Remaining', description: `${tcpOnly}requests left in this minute`, schema: { type: 'integer', format: 'int32', minimum: 0, maximum: 1_000_000_000 } },
+  RateLimitReset: { name: 'X-RateLimit-Reset', description: `${tcpOnly}seconds until the minute is over`, schema: { type: 'integer', format: 'int32', minimum: 0, maximum: 60 } },
+  RetryAfter: { name: 'Retry-After', description: 'Seconds to wait before trying again (every 429 carries it)', schema: { type: 'integer', format: 'int32', minimum: 0, maximum: 60 } },
+  WwwAuthenticate: { name: 'WWW-Authenticate', description: 'Always Bearer realm="banger"', schema: { type: 'string', maxLength: 64 } },
+} as const;
+type HeaderName = keyof typeof headers;
+
+const rateLimitHeaders: HeaderName[] = ['RateLimitLimit', 'RateLimitRemaining', 'RateLimitReset'];
+
+interface CommonResponse {
+  status: number;
+  code: ProblemCode;
+  description: string;
+  extraHeaders: HeaderName[];
+  /** Only operations that take a request body (the content-type parsers answer these). */
+  bodyOnly?: boolean;
+}
+
+const commonResponses: Record<string, CommonResponse> = {
+  BadRequest: { status: 400, code: 'bad-request', description: 'The request could not be read (e.g. a Content-Length that does not match the body)', extraHeaders: [], bodyOnly: true },
+  Unauthorized: { status: 401, code: 'unauthorized', description: 'TCP listener only: a missing or wrong bearer token', extraHeaders: ['WwwAuthenticate'] },
+  BodyTooLarge: { status: 413, code: 'body-too-large', description: 'The body is over the limit (64 KiB for JSON)', extraHeaders: [], bodyOnly: true },
+  UnsupportedMediaType: { status: 415, code: 'unsupported-media-type', description: 'The body is not of a content type this operation takes', extraHeaders: [], bodyOnly: true },
+  ValidationFailed: { status: 422, code: 'validation-failed', description: 'A parameter, header or body field is not valid; errors[] names each', extraHeaders: [] },
+  RateLimited: { status: 429, code: 'rate-limited', description: 'TCP listener only: too many requests a minute from this address (BANGER_TCP_RATE_LIMIT)', extraHeaders: ['RetryAfter'] },
+  Internal: { status: 500, code: 'internal', description: 'An unexpected fault; the daemon log has the details', extraHeaders: [] },
+  ShuttingDown: { status: 503, code: 'shutting-down', description: 'The daemon is shutting down; retry once it is back', extraHeaders: [] },
+};
+
+const methods = ['get', 'put', 'post', 'delete', 'patch'] as const;
+const bodyMethods = new Set<string>(['put', 'post', 'delete', 'patch']);
+
+type Json = Record<string, unknown>;
+const headerRef = (name: HeaderName): Json => ({ $ref: `#/components/headers/${name}` });
+
+/** @fastify/swagger's transformObject: the finished document, with what every operation shares. */
+export function withContractDefaults(documentObject: { openapiObject: object } | { swaggerObject: object }): Json {
+  if (!('openapiObject' in documentObject)) throw new Error('banger describes itself as OpenAPI 3, not Swagger 2');
+  const document = documentObject.openapiObject as Json & { paths?: Record<string, Record<string, Json>>; components?: Json };
+  const components = (document.components ??= {}) as Json;
+  components.headers = Object.fromEntries(Object.entries(headers).map(([key, { description, schema }]) => [key, { description, schema }]));
+  components.responses = Object.fromEntries(
+    Object.entries(commonResponses).map(([key, response]) => [
+      key,
+      {
+        description: `${response.description} (code ${response.code}, ${problemCatalogue[response.code].title.toLowerCase()})`,
+        headers: headersOf(response.status, response.extraHeaders),
+        content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } },
+      },
+    ]),
+  );
+  for (const operations of Object.values(document.paths ?? {})) {
+    for (const method of methods) {
+      const operation = operations[method] as (Json & { responses?: Record<string, Json> }) | undefined;
+      if (!operation) continue;
+      operation.security ??= bearerSecurity;
+      const responses = (operation.responses ??= {});
+      for (const [status, response] of Object.entries(responses)) {
+        if (!('$ref' in response)) response.headers = { ...headersOf(Number(status), []), ...((response.headers as Json | undefined) ?? {}) };
+      }
+      for (const [key, common] of Object.entries(commonResponses)) {
+        if (common.bodyOnly && !bodyMethods.has(method)) continue;
+        responses[String(common.status)] ??= { $ref: `#/components/responses/${key}` };
+      }
+      operation.responses = Object.fromEntries(Object.entries(responses).sort(([a], [b]) => a.localeCompare(b)));
+    }
+  }
+  return document;
+}
+
+/** Every answer but a fault carries the rate limit's headers (on the TCP listener). */
+function headersOf(status: number, extra: HeaderName[]): Json {
+  const names = [...(status >= 500 ? [] : rateLimitHeaders), ...(status === 429 && !extra.includes('RetryAfter') ? ['RetryAfter' as const] : []), ...extra];
+  return Object.fromEntries(names.map((name) => [headers[name].name, headerRef(name)]));
+}
