@@ -135,7 +135,7 @@ async function daemonImage(stateDir: string): Promise<ImageFiles> {
   const name = `bench-${recipe}`;
   try {
     if (images.list(1000).every((image) => image.name !== name)) {
-      let job = await images.build({ name, recipe });
+      let job = await images.build({ name, recipe }, 'unix-socket');
       const deadline = Date.now() + 20 * 60_000;
       while (!finishedJobStatuses.includes(job.status) && Date.now() < deadline) job = await jobs.wait(job.id, 30);
       if (job.status !== 'succeeded') throw new Error(`image build ${job.status}: ${job.error?.detail ?? 'took more than 20 minutes'}`);

@@ -135,7 +135,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   });
 
   await app.register(systemRoutes);
-  await app.register(imageRoutes(options.services.images));
+  // Only the TCP listener's app has a token: its requests are bound to the import roots (services/images/import-roots.ts).
+  await app.register(imageRoutes(options.services.images, options.token ? 'tcp' : 'unix-socket'));
   await app.register(vmRoutes(options.services.vms));
   await app.register(execRoutes(options.services.execs));
   await app.register(fileRoutes(options.services.files));

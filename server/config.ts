@@ -1,5 +1,7 @@
+import { readFileSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { isAbsolute, join, resolve } from 'node:path';
+import { pseudoFilesystemDirOf } from './host/file-kind.js';
 import { parseTranslationCacheSetting, type TranslationCacheSetting } from './hypervisor/qemu/translation-cache.js';
 import { parseMallocArenaSetting, type MallocArenaSetting } from './hypervisor/qemu/malloc-arenas.js';
 
@@ -13,11 +15,15 @@ export interface Config {
   socketPath: string;
   listen: ListenAddress | null;
   token: string | null;
+  /** Where the token came from: --token is the one any local user can read in /proc/PID/cmdline. */
+  tokenSource: TokenSource | null;
   defaultKernel: string | null;
   defaultInitrd: string | null;
   defaultModulesDir: string | null;
   /** Where fetched kernels are cached; shared by state dirs when set. */
   kernelCacheDir: string | null;
+  /** BANGER_IMPORT_ROOTS: dirs request paths may point into, besides <state-dir>/imports; null when unset. */
+  importRoots: string[] | null;
   logLevel: string;
   /** Largest accepted request body, in bytes. */
   bodyLimit: number;
@@ -35,7 +41,10 @@ export interface ConfigFlags {
   socket?: string;
   listen?: string;
   token?: string;
+  tokenFile?: string;
 }
+
+export type TokenSource = '--token' | 'BANGER_TOKEN' | '--token-file' | 'BANGER_TOKEN_FILE';
 
 export class ConfigError extends Error {}
 
@@ -58,10 +67,13 @@ function configValue<T>(parse: () => T): T {
 export function resolveConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv = process.env): Config {
   const stateDir = resolve(flags.stateDir ?? env.BANGER_STATE_DIR ?? defaultStateDir(env));
   const listenText = flags.listen ?? env.BANGER_LISTEN ?? null;
-  const token = flags.token ?? env.BANGER_TOKEN ?? null;
+  const tokenSetting = resolveToken(flags, env);
+  const token = tokenSetting?.token ?? null;
   const listen = listenText ? parseListen(listenText) : null;
   if (listen && !token) {
-    throw new ConfigError('--listen needs --token (or BANGER_TOKEN): TCP access always requires a bearer token');
+    throw new ConfigError(
+      '--listen needs --token (or BANGER_TOKEN) or --token-file (or BANGER_TOKEN_FILE): TCP access always requires a bearer token',
+    );
   }
   if (token !== null && token.length < 16) {
     throw new ConfigError('the token must be at least 16 characters long; try: openssl rand -hex 32');
@@ -71,10 +83,12 @@ export function resolveConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv = proce
     socketPath: resolve(flags.socket ?? env.BANGER_SOCKET ?? join(stateDir, 'banger.sock')),
     listen,
     token,
+    tokenSource: tokenSetting?.source ?? null,
     defaultKernel: env.BANGER_DEFAULT_KERNEL ?? null,
     defaultInitrd: env.BANGER_DEFAULT_INITRD ?? null,
     defaultModulesDir: env.BANGER_DEFAULT_MODULES_DIR ?? null,
     kernelCacheDir: env.BANGER_KERNEL_CACHE ? resolve(env.BANGER_KERNEL_CACHE) : null,
+    importRoots: configValue(() => parseImportRoots(env.BANGER_IMPORT_ROOTS)),
     logLevel: env.BANGER_LOG_LEVEL ?? 'info',
     bodyLimit: 64 * 1024,
     tcpRateLimitPerMinute: configValue(() => positiveInteger('BANGER_TCP_RATE_LIMIT', env.BANGER_TCP_RATE_LIMIT, 1200)),
@@ -82,6 +96,64 @@ export function resolveConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv = proce
     qemuTranslationCache: configValue(() => parseTranslationCacheSetting(env.BANGER_QEMU_TB_SIZE_MIB)),
     qemuMallocArenas: configValue(() => parseMallocArenaSetting(env.BANGER_QEMU_MALLOC_ARENA_MAX)),
   };
+}
+
+/**
+ * Which of the four token settings applies. Flags win over the environment; a token and a token
+ * file at the same level contradict each other. For a file, value is its path.
+ */
+export function chooseTokenSource(flags: ConfigFlags, env: NodeJS.ProcessEnv): { source: TokenSource; value: string } | null {
+  if (flags.token !== undefined && flags.tokenFile !== undefined) {
+    throw new ConfigError('--token and --token-file are alternatives: pass one of them (--token-file keeps the token out of the process list)');
+  }
+  if (flags.tokenFile !== undefined) return { source: '--token-file', value: flags.tokenFile };
+  if (flags.token !== undefined) return { source: '--token', value: flags.token };
+  if (env.BANGER_TOKEN !== undefined && env.BANGER_TOKEN_FILE !== undefined) {
+    throw new ConfigError('BANGER_TOKEN and BANGER_TOKEN_FILE are alternatives: set one of them');
+  }
+  if (env.BANGER_TOKEN_FILE !== undefined) return { source: 'BANGER_TOKEN_FILE', value: env.BANGER_TOKEN_FILE };
+  if (env.BANGER_TOKEN !== undefined) return { source: 'BANGER_TOKEN', value: env.BANGER_TOKEN };
+  return null;
+}
+
+/** A token file is no bigger than this: anything larger is the wrong file. */
+const TOKEN_FILE_MAX_BYTES = 4096;
+
+/**
+ * The token a token file holds, from its mode and text (the caller reads both): the file must be
+ * its owner's alone, and hold the token on one line (surrounding whitespace is ignored).
+ */
+export function tokenFromFile(path: string, mode: number, text: string): string {
+  if ((mode & 0o077) !== 0) {
+    const shown = (mode & 0o777).toString(8).padStart(4, '0');
+    throw new ConfigError(`the token file ${path} is open to other users (mode ${shown}); make it private: chmod 600 ${path}`);
+  }
+  const token = text.trim();
+  if (token === '') throw new ConfigError(`the token file ${path} is empty`);
+  if (/\s/.test(token)) throw new ConfigError(`the token file ${path} must hold only the token, on one line`);
+  return token;
+}
+
+/** The token and where it came from; a token file is read (and checked) here. */
+export function resolveToken(flags: ConfigFlags, env: NodeJS.ProcessEnv): { token: string; source: TokenSource } | null {
+  const choice = chooseTokenSource(flags, env);
+  if (choice === null) return null;
+  if (choice.source === '--token' || choice.source === 'BANGER_TOKEN') return { token: choice.value, source: choice.source };
+  if (choice.value === '') throw new ConfigError(`${choice.source} names no file`);
+  const path = resolve(choice.value);
+  let mode: number;
+  let text: string;
+  try {
+    const info = statSync(path);
+    if (!info.isFile()) throw new ConfigError(`the token file ${path} is not a regular file`);
+    if (info.size > TOKEN_FILE_MAX_BYTES) throw new ConfigError(`the token file ${path} is ${info.size} bytes: too large to hold just a token`);
+    mode = info.mode;
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    if (error instanceof ConfigError) throw error;
+    throw new ConfigError(`cannot read the token file ${path} (${choice.source}): ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+  }
+  return { token: tokenFromFile(path, mode, text), source: choice.source };
 }
 
 export function defaultStateDir(env: NodeJS.ProcessEnv = process.env): string {
@@ -100,11 +172,32 @@ export function parseListen(text: string): ListenAddress {
   return { host: match[1] ?? (match[2] || '127.0.0.1'), port };
 }
 
+/**
+ * BANGER_IMPORT_ROOTS: colon-separated absolute dirs. Never /, nor anything on /proc, /sys or /dev:
+ * a root is where images may be read from.
+ */
+export function parseImportRoots(text: string | undefined): string[] | null {
+  if (text === undefined || text.trim() === '') return null;
+  const roots: string[] = [];
+  for (const entry of text.split(':')) {
+    if (entry.trim() === '') continue;
+    if (!isAbsolute(entry)) throw new Error(`BANGER_IMPORT_ROOTS takes absolute dirs separated by ":", got "${entry}"`);
+    const root = resolve(entry);
+    if (root === '/') throw new Error('BANGER_IMPORT_ROOTS cannot hold / (it would take in /proc, /sys and /dev)');
+    const pseudo = pseudoFilesystemDirOf(root);
+    if (pseudo !== undefined) throw new Error(`BANGER_IMPORT_ROOTS cannot hold ${root}: ${pseudo} is a pseudo filesystem`);
+    if (!roots.includes(root)) roots.push(root);
+  }
+  return roots.length > 0 ? roots : null;
+}
+
 /** Where things live inside the state dir. */
 export function stateLayout(stateDir: string) {
   return {
     database: join(stateDir, 'banger.db'),
     imagesDir: join(stateDir, 'images'),
+    /** Always an import root: files copied here may be registered over TCP too. */
+    importsDir: join(stateDir, 'imports'),
     imageBuildLogs: join(stateDir, 'image-build'),
     kernelCache: join(stateDir, 'kernels'),
     sshDir: stateDir,

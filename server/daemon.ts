@@ -37,8 +37,9 @@ const guestShellConnectTimeoutMs = 30_000;
 /** Opens the state dir and wires the services; recovers what a crash left behind. No HTTP here. */
 export async function openDaemon(config: Config, logger: Logger): Promise<Daemon> {
   const layout = { ...stateLayout(config.stateDir), ...(config.kernelCacheDir ? { kernelCache: config.kernelCacheDir } : {}) };
-  mkdirSync(config.stateDir, { recursive: true, mode: 0o755 });
+  mkdirSync(config.stateDir, { recursive: true, mode: 0o700 });
   mkdirSync(layout.imagesDir, { recursive: true });
+  mkdirSync(layout.importsDir, { recursive: true, mode: 0o700 });
   const database = openDatabase(layout.database);
   const jobRecords = new JobRepository(database.db);
   const idempotencyKeys = new IdempotencyRepository(database.db);
@@ -62,6 +63,7 @@ export async function openDaemon(config: Config, logger: Logger): Promise<Daemon
     jobs,
     layout,
     defaults: { kernel: config.defaultKernel, initrd: config.defaultInitrd, modulesDir: config.defaultModulesDir },
+    importRoots: config.importRoots,
     identity,
     builder: new ImageBuilder({ images: imageRows, layout, identity, logger }),
     snapshots: snapshotStore,

@@ -3,8 +3,9 @@ import { connect } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';
 import { buildApp } from './app.js';
-import { resolveConfig, type ConfigFlags } from './config.js';
+import { resolveConfig, stateLayout, type ConfigFlags } from './config.js';
 import { openDaemon } from './daemon.js';
+import { DAEMON_UMASK, secureStateDir } from './host/state-dir.js';
 import { acquireStateLock } from './host/state-lock.js';
 
 export interface RunningDaemon {
@@ -15,10 +16,37 @@ export interface RunningDaemon {
 
 /** `banger serve`: owns config, logger, listeners and graceful shutdown. */
 export async function serve(flags: ConfigFlags): Promise<RunningDaemon> {
+  // Before anything is created: the database, logs, artifacts, VM dirs, and what QEMU and the
+  // build tools (which inherit it) write, are the daemon user's alone.
+  process.umask(DAEMON_UMASK);
   const config = resolveConfig(flags);
   const logger = pino({ level: config.logLevel, base: { pid: process.pid } });
-  // Both checks come before openDaemon: its crash recovery must never run beside a live daemon.
-  const lock = acquireStateLock(config.stateDir);
+  if (config.tokenSource === '--token') {
+    logger.warn(
+      'the token was passed with --token: any local user can read it in /proc/PID/cmdline (ps shows it); ' +
+        'pass --token-file PATH (a file only this user can read) or BANGER_TOKEN instead',
+    );
+  }
+  // The lock and the stale socket come before openDaemon: its crash recovery must never run
+  // beside a live daemon.
+  const lock = await acquireStateLock(config.stateDir);
+  let tightened: { changed: number; failed: string[] };
+  try {
+    // Fetched kernels keep their packages' modes: builds copy their modules into guests as they are.
+    tightened = secureStateDir(config.stateDir, {
+      keepContentsOf: [stateLayout(config.stateDir).kernelCache],
+      leaveAlone: [config.socketPath],
+    });
+  } catch (error) {
+    lock.release();
+    throw error;
+  }
+  if (tightened.changed > 0) {
+    logger.warn({ stateDir: config.stateDir, entries: tightened.changed }, 'the state dir was open to other users: group and world access removed');
+  }
+  if (tightened.failed.length > 0) {
+    logger.warn({ paths: tightened.failed.slice(0, 20), count: tightened.failed.length }, 'these entries of the state dir are open to other users and could not be changed');
+  }
   await clearStaleSocket(config.socketPath);
   const daemon = await openDaemon(config, logger);
   let draining = false;

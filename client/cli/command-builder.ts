@@ -10,6 +10,7 @@ export function leafCommand(parent: Command, nameAndArgs: string, summary: strin
   command.addOption(new Option('--socket <path>').hideHelp());
   command.addOption(new Option('--url <url>').hideHelp());
   command.addOption(new Option('--token <token>').hideHelp());
+  command.addOption(new Option('--token-file <path>').hideHelp());
   command.addOption(new Option('--json').hideHelp());
   command.addHelpText('after', `\nExample${help.examples.length > 1 ? 's' : ''}:\n${help.examples.map((example) => `  $ ${example}`).join('\n')}\n`);
   return command;

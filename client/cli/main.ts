@@ -30,7 +30,8 @@ function buildProgram(context: CliContext): Command {
     .description('banger: microVMs on one Linux host. Talks to the banger daemon over its unix socket, or over TCP with --url and --token.')
     .addOption(new Option('--socket <path>', 'daemon socket (env BANGER_SOCKET; default <state dir>/banger.sock, the state dir being BANGER_STATE_DIR, /var/lib/banger for root, else ~/.local/state/banger)'))
     .addOption(new Option('--url <url>', 'reach the daemon over TCP instead, e.g. http://127.0.0.1:7070 (env BANGER_URL)'))
-    .addOption(new Option('--token <token>', 'bearer token for --url (env BANGER_TOKEN)'))
+    .addOption(new Option('--token <token>', 'bearer token for --url (env BANGER_TOKEN); other local users can see it in the process list, so prefer BANGER_TOKEN or --token-file'))
+    .addOption(new Option('--token-file <path>', 'read the bearer token for --url from this file, mode 0600 (env BANGER_TOKEN_FILE)'))
     .option('--json', 'print results as JSON (errors stay text on stderr)')
     .configureHelp({ showGlobalOptions: true, sortSubcommands: false })
     .showHelpAfterError('(add --help for usage)')
@@ -59,21 +60,29 @@ function buildProgram(context: CliContext): Command {
       'where the database, images and logs live (env BANGER_STATE_DIR; default /var/lib/banger for root, else $XDG_STATE_HOME/banger, i.e. ~/.local/state/banger)',
     )
     .option('--socket <path>', 'unix socket to listen on (env BANGER_SOCKET; default <state-dir>/banger.sock)')
-    .option('--listen <host:port>', 'also listen on TCP, e.g. 127.0.0.1:7070 (env BANGER_LISTEN); needs --token')
-    .option('--token <token>', 'bearer token TCP clients must send, 16+ characters (env BANGER_TOKEN); try: openssl rand -hex 32')
+    .option('--listen <host:port>', 'also listen on TCP, e.g. 127.0.0.1:7070 (env BANGER_LISTEN); needs a token')
+    .option('--token-file <path>', 'read the bearer token TCP clients must send from this file, which only its owner may read (chmod 600) (env BANGER_TOKEN_FILE)')
+    .option(
+      '--token <token>',
+      'the bearer token itself, 16+ characters (env BANGER_TOKEN); any local user can read it in /proc/PID/cmdline, so the daemon warns: prefer --token-file or BANGER_TOKEN',
+    )
     .configureHelp({ showGlobalOptions: false })
     .addHelpText(
       'after',
-      '\nFlags win over environment variables. Also read: BANGER_DEFAULT_KERNEL, BANGER_DEFAULT_INITRD,\n' +
-        'BANGER_DEFAULT_MODULES_DIR, BANGER_LOG_LEVEL, BANGER_MAX_CONCURRENT_JOBS.\n' +
+      '\nFlags win over environment variables; --token and --token-file (BANGER_TOKEN and BANGER_TOKEN_FILE) exclude each other.\n' +
+        'The state dir is made 0700 and everything the daemon writes is its user\'s alone (umask 077); the socket is 0660,\n' +
+        'so for other users put it outside the state dir (--socket /run/banger/banger.sock, in a dir you set up).\n' +
+        'Also read: BANGER_DEFAULT_KERNEL, BANGER_DEFAULT_INITRD, BANGER_DEFAULT_MODULES_DIR, BANGER_LOG_LEVEL,\n' +
+        'BANGER_MAX_CONCURRENT_JOBS.\n' +
         '\nExamples:\n' +
         '  $ banger serve\n' +
-        '  $ banger serve --state-dir /srv/banger --listen 127.0.0.1:7070 --token "$(openssl rand -hex 32)"\n',
+        '  $ (umask 077; openssl rand -hex 32 > /etc/banger/token)\n' +
+        '  $ banger serve --state-dir /srv/banger --listen 127.0.0.1:7070 --token-file /etc/banger/token\n',
     )
     .action(async (_flags, command: Command) => {
-      // --socket and --token are global options too: commander may have handed them to the program.
-      const { stateDir, socket, listen, token } = command.optsWithGlobals();
-      const options = { stateDir, socket, listen, token };
+      // --socket, --token and --token-file are global options too: commander may have handed them to the program.
+      const { stateDir, socket, listen, token, tokenFile } = command.optsWithGlobals();
+      const options = { stateDir, socket, listen, token, tokenFile };
       await (await loadDaemon()).serve(options);
       await new Promise(() => {});
     });

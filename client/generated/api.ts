@@ -75,7 +75,7 @@ export interface paths {
         put?: never;
         /**
          * Register existing image files (unmanaged); re-registering a name updates it
-         * @description Records files already on the host as an unmanaged image: banger uses them where they are and never deletes them. Every path must be absolute and, after resolving symlinks, an existing regular file (a directory for modulesDir); all failures are reported together (422 preflight-failed). A managed image of that name is refused (409 image-managed). Not a job: it answers at once.
+         * @description Records files already on the host as an unmanaged image: banger uses them where they are and never deletes them. Every path must be absolute and, after resolving symlinks, an existing regular file (a directory for modulesDir) that is what it claims to be: an ext4 filesystem (rootfs, work seed), a Linux kernel (bzImage or ELF vmlinux), an initrd (cpio, possibly compressed), a kernel modules dir, a UTF-8 text file of at most 1 MiB (packages). Nothing under /proc, /sys or /dev is accepted, and the real path must lie inside the import roots (<state-dir>/imports and BANGER_IMPORT_ROOTS) when BANGER_IMPORT_ROOTS is set or the request comes over TCP. All failures are reported together (422 preflight-failed). A managed image of that name is refused (409 image-managed). Not a job: it answers at once.
          */
         post: operations["registerImage"];
         delete?: never;

@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { projectRoot } from '../project-root.js';
 import * as schema from './schema.js';
 
-export type Db = BetterSQLite3Database<typeof schema>;
+/** Drizzle over the connection; `$client` is the better-sqlite3 connection itself (prepared reads use it). */
+export type Db = BetterSQLite3Database<typeof schema> & { $client: Sqlite.Database };
 
 export interface Database {
   db: Db;

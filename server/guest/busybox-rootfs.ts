@@ -1,6 +1,7 @@
 import { chmod, copyFile, mkdir, readdir, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { busyboxApplets, DEFAULT_BUSYBOX_PATH, readStaticBusybox } from '../host/busybox.js';
+import { makeDirs } from '../host/dirs.js';
 import { run, type LogSink } from '../host/runner.js';
 import { installSshServer, type SshServerSources } from './busybox-ssh.js';
 import { guestFiles } from './guest-files.js';
@@ -23,15 +24,16 @@ export interface BusyboxRootfsOptions {
 
 const COPY_TIMEOUT_MS = 10 * 60 * 1000;
 
+// Dirs are made 0755 explicitly: the daemon's umask (077) must not reach into the image.
 async function writeText(path: string, text: string, mode = 0o644): Promise<void> {
-  await mkdir(dirname(path), { recursive: true });
+  await makeDirs(dirname(path));
   await writeFile(path, text, { mode });
   // writeFile's mode is filtered by the umask; image files need exact modes.
   await chmod(path, mode);
 }
 
 async function install(source: string, target: string, mode: number): Promise<void> {
-  await mkdir(dirname(target), { recursive: true });
+  await makeDirs(dirname(target));
   await copyFile(source, target);
   await chmod(target, mode);
 }
@@ -50,12 +52,13 @@ export async function buildBusyboxRootfs(rootDir: string, options: BusyboxRootfs
   if ((options.modulesDir === undefined) !== (options.kernelVersion === undefined)) {
     throw new Error('modulesDir and kernelVersion go together');
   }
-  await mkdir(rootDir, { recursive: true });
+  await makeDirs(rootDir);
   if ((await readdir(rootDir)).length > 0) throw new Error(`${rootDir} is not empty`);
+  await chmod(rootDir, 0o755);
 
   const at = (path: string): string => join(rootDir, path);
   for (const path of ['bin', 'sbin', 'usr/bin', 'usr/sbin', 'etc/init.d', 'etc/rc.d', 'proc', 'sys', 'dev', 'run', 'mnt', 'home', 'var/log', 'srv/www', 'lib/modules']) {
-    await mkdir(at(path), { recursive: true });
+    await makeDirs(at(path));
   }
   await mkdir(at('root'), { mode: 0o700 });
   await chmod(at('root'), 0o700);
@@ -68,7 +71,7 @@ export async function buildBusyboxRootfs(rootDir: string, options: BusyboxRootfs
   await chmod(at('bin/busybox'), 0o755);
   for (const applet of await busyboxApplets(busyboxPath, { signal })) {
     if (applet === 'bin/busybox' || applet === 'linuxrc') continue;
-    await mkdir(dirname(at(applet)), { recursive: true });
+    await makeDirs(dirname(at(applet)));
     await symlink('/bin/busybox', at(applet));
   }
 
@@ -77,7 +80,7 @@ export async function buildBusyboxRootfs(rootDir: string, options: BusyboxRootfs
   await install(guestFiles.busyboxRcK, at('etc/init.d/rcK'), 0o755);
   await install(guestFiles.udhcpcScript, at('usr/share/udhcpc/default.script'), 0o755);
   await install(guestFiles.agent, at('usr/sbin/banger-agent'), 0o755);
-  await mkdir(at('srv/www/cgi-bin'));
+  await makeDirs(at('srv/www/cgi-bin'));
   await install(guestFiles.busyboxStateCgi, at('srv/www/cgi-bin/state'), 0o755);
 
   const hostname = options.hostname ?? 'banger';

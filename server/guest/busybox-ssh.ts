@@ -1,5 +1,6 @@
 import { chmod, copyFile, mkdir, realpath } from 'node:fs/promises';
 import { dirname, isAbsolute, join } from 'node:path';
+import { makeDirs } from '../host/dirs.js';
 import { run, type LogSink } from '../host/runner.js';
 
 /**
@@ -60,7 +61,7 @@ async function sharedLibraries(binary: string, options: SshServerOptions): Promi
 async function copyInto(rootDir: string, hostPath: string, guestPath: string, mode: number): Promise<void> {
   if (!isAbsolute(guestPath) || guestPath.split('/').includes('..')) throw new Error(`not a plain absolute path: ${guestPath}`);
   const target = join(rootDir, guestPath);
-  await mkdir(dirname(target), { recursive: true });
+  await makeDirs(dirname(target));
   await copyFile(await realpath(hostPath), target);
   await chmod(target, mode);
 }

@@ -5,12 +5,14 @@ import { BuildImageBodySchema } from '../schemas/image-build.js';
 import { JobSchema } from '../schemas/job.js';
 import { imageBuildJob, imagePromoteJob } from '../services/images/image-jobs.js';
 import type { ImageService } from '../services/images/image-service.js';
+import type { RequestOrigin } from '../services/images/import-roots.js';
 import { describeStages } from '../services/jobs/job-kind.js';
 import { decodeCursor, defaultPageSize, page } from './cursor.js';
 
 const isName = (value: unknown): value is string => typeof value === 'string';
 
-export function imageRoutes(images: ImageService): FastifyPluginAsyncTypebox {
+/** `origin`: the listener these routes answer on, which decides where request paths may point. */
+export function imageRoutes(images: ImageService, origin: RequestOrigin): FastifyPluginAsyncTypebox {
   return async (app) => {
     app.get('/images', {
       schema: {
@@ -47,8 +49,12 @@ export function imageRoutes(images: ImageService): FastifyPluginAsyncTypebox {
         summary: 'Register existing image files (unmanaged); re-registering a name updates it',
         description:
           'Records files already on the host as an unmanaged image: banger uses them where they are and never deletes them. Every path ' +
-          'must be absolute and, after resolving symlinks, an existing regular file (a directory for modulesDir); all failures are ' +
-          'reported together (422 preflight-failed). A managed image of that name is refused (409 image-managed). Not a job: it answers at once.',
+          'must be absolute and, after resolving symlinks, an existing regular file (a directory for modulesDir) that is what it claims ' +
+          'to be: an ext4 filesystem (rootfs, work seed), a Linux kernel (bzImage or ELF vmlinux), an initrd (cpio, possibly compressed), ' +
+          'a kernel modules dir, a UTF-8 text file of at most 1 MiB (packages). Nothing under /proc, /sys or /dev is accepted, and the real ' +
+          'path must lie inside the import roots (<state-dir>/imports and BANGER_IMPORT_ROOTS) when BANGER_IMPORT_ROOTS is set or the ' +
+          'request comes over TCP. All failures are reported together (422 preflight-failed). A managed image of that name is refused ' +
+          '(409 image-managed). Not a job: it answers at once.',
         headers: IdempotencyHeadersSchema,
         body: ref(RegisterImageBodySchema),
         response: {
@@ -58,7 +64,7 @@ export function imageRoutes(images: ImageService): FastifyPluginAsyncTypebox {
         },
       },
     }, async (request, reply) => {
-      const { image, created } = await images.register(request.body);
+      const { image, created } = await images.register(request.body, origin);
       if (created) reply.code(201).header('location', image.href);
       return image;
     });
@@ -74,7 +80,7 @@ export function imageRoutes(images: ImageService): FastifyPluginAsyncTypebox {
         response: { 202: ref(JobSchema, { description: 'The build job; poll its Location' }), ...problemResponses(409, 413, 422) },
       },
     }, async (request, reply) => {
-      const job = await images.build(request.body);
+      const job = await images.build(request.body, origin);
       return reply.code(202).header('location', job.href).send(job);
     });
 
@@ -104,7 +110,7 @@ export function imageRoutes(images: ImageService): FastifyPluginAsyncTypebox {
         response: { 202: ref(JobSchema, { description: 'The promotion job; poll its Location' }), ...problemResponses(404, 409, 422) },
       },
     }, async (request, reply) => {
-      const job = await images.promote(request.params.idOrName);
+      const job = await images.promote(request.params.idOrName, origin);
       return reply.code(202).header('location', job.href).send(job);
     });
 

@@ -1,18 +1,16 @@
 // The bounds the contract states that the server keeps by refusing or cutting: label maps, the
 // field errors of one problem, and the VMs one delete by label selects.
-import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { maxFieldErrors, maxMessageLength } from '../../server/domain/limits.js';
 import { maxJobTargets } from '../../server/domain/job.js';
 import { checkProblemCases, insertVmRow, startApp } from '../helpers/app.js';
 import { makeTempDir } from '../helpers/daemon.js';
-import { makeKernelFile } from '../helpers/ext4.js';
+import { makeExt4Image, makeKernelFile } from '../helpers/ext4.js';
 
 const app = await startApp(t, { env: { BANGER_MAX_VM_RECORDS: '1' } });
 const files = await makeTempDir(t, 'banger-bounds-');
-const rootfsPath = join(files, 'rootfs.ext4');
-writeFileSync(rootfsPath, 'stand-in rootfs\n');
+const rootfsPath = makeExt4Image(join(files, 'rootfs.ext4'), '16M');
 const image = await app.inject('POST', '/images', { name: 'bb', rootfsPath, kernelPath: makeKernelFile(files) });
 if (image.status !== 201) throw new Error(`POST /images: ${image.status} ${image.text}`);
 

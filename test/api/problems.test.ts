@@ -1,17 +1,15 @@
 // Problems every route shares, in-process: bodies that are not JSON or too large, unknown routes,
 // failures Fastify's router answers itself, idempotency keys, bearer tokens and shutdown.
-import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { assertProblem } from '../helpers/api.js';
 import { checkProblemCases, startApp, type ProblemCase } from '../helpers/app.js';
 import { makeTempDir, type HttpResult } from '../helpers/daemon.js';
-import { makeKernelFile } from '../helpers/ext4.js';
+import { makeExt4Image, makeKernelFile } from '../helpers/ext4.js';
 
 const app = await startApp(t);
 const files = await makeTempDir(t, 'banger-problems-');
-const rootfs = join(files, 'rootfs.ext4');
-writeFileSync(rootfs, 'stand-in rootfs\n');
+const rootfs = makeExt4Image(join(files, 'rootfs.ext4'), '16M');
 const kernel = makeKernelFile(files);
 const base = { rootfsPath: rootfs, kernelPath: kernel };
 
@@ -72,7 +70,7 @@ t.test('Idempotency-Key: refusals are not kept, fields may come in any order, a 
   const key = { 'idempotency-key': 'register-later' };
   const refused = await app.inject('POST', '/images', body, key);
   t.equal(refused.status, 422, 'the rootfs is not there yet');
-  writeFileSync(later, 'stand-in rootfs\n');
+  makeExt4Image(later, '16M');
   const accepted = await app.inject('POST', '/images', body, key);
   t.equal(accepted.status, 201, 'the same key works once the cause is fixed: the refusal was not kept');
   t.equal(accepted.headers['idempotent-replayed'], undefined);

@@ -6,18 +6,17 @@ import t, { type Test } from 'tap';
 import { assertProblem } from '../helpers/api.js';
 import { checkProblemCases, insertVmRow, invalidField, startApp, type ProblemCase } from '../helpers/app.js';
 import { makeTempDir, type HttpResult } from '../helpers/daemon.js';
-import { makeKernelFile } from '../helpers/ext4.js';
+import { makeExt4Image, makeKernelFile } from '../helpers/ext4.js';
 
 // No default kernel: the case that needs one to be missing runs whatever the environment says.
 const app = await startApp(t, { env: { BANGER_DEFAULT_KERNEL: undefined } });
 const files = await makeTempDir(t, 'banger-images-');
 
-// Registration only checks paths: plain files stand in for ext4 images. The rootfs has a dir of its
-// own so that no work seed is found beside it.
+// The rootfs has a dir of its own so that no work seed is found beside it. What registration
+// refuses for what a file is or where it lies is in registration-paths.test.ts.
 const plainDir = join(files, 'plain');
 mkdirSync(plainDir);
-const rootfs = join(plainDir, 'rootfs.ext4');
-writeFileSync(rootfs, 'stand-in rootfs\n');
+const rootfs = makeExt4Image(join(plainDir, 'rootfs.ext4'), '16M');
 const kernel = makeKernelFile(files);
 const sub = join(files, 'sub');
 mkdirSync(sub);

@@ -1,22 +1,20 @@
 // VM requests refused in-process before any job, disk or hypervisor: the create body, lookups,
 // query strings, label selectors, and conflicts that need only a stopped VM's row.
-import { mkdirSync, truncateSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import t from 'tap';
 import { checkProblemCases, insertVmRow, invalidField, startApp, type ProblemCase } from '../helpers/app.js';
 import { makeTempDir } from '../helpers/daemon.js';
-import { makeKernelFile } from '../helpers/ext4.js';
+import { makeExt4Image, makeInitrdFile, makeKernelFile } from '../helpers/ext4.js';
 
 // One VM record at most, and `held` below is it: a create that passed every check would be refused
 // too, so no case can start a real boot.
 const app = await startApp(t, { env: { BANGER_MAX_VMS: '1', BANGER_MAX_VM_RECORDS: '1' } });
 const files = await makeTempDir(t, 'banger-vms-');
 
-function fileOf(name: string, bytes = 0): string {
+function pathOf(name: string): string {
   const path = join(files, name);
   mkdirSync(dirname(path), { recursive: true });
-  writeFileSync(path, `stand-in ${name}\n`);
-  if (bytes > 0) truncateSync(path, bytes);
   return path;
 }
 
@@ -24,14 +22,14 @@ function fileOf(name: string, bytes = 0): string {
 const kernel = makeKernelFile(files);
 const image = await app.inject('POST', '/images', {
   name: 'bb',
-  rootfsPath: fileOf('rootfs.ext4'),
+  rootfsPath: makeExt4Image(pathOf('rootfs.ext4'), '16M'),
   kernelPath: kernel,
-  initrdPath: fileOf('initrd.img'),
-  workSeedPath: fileOf('work-seed.ext4', 16 * 1024 * 1024),
+  initrdPath: makeInitrdFile(pathOf('initrd.img')),
+  workSeedPath: makeExt4Image(pathOf('work-seed.ext4'), '16M'),
 });
 if (image.status !== 201) throw new Error(`POST /images: ${image.status} ${image.text}`);
 // In a dir of its own, so that no work seed is found beside its rootfs.
-const bare = await app.inject('POST', '/images', { name: 'bare', rootfsPath: fileOf('bare/rootfs.ext4'), kernelPath: kernel });
+const bare = await app.inject('POST', '/images', { name: 'bare', rootfsPath: makeExt4Image(pathOf('bare/rootfs.ext4'), '16M'), kernelPath: kernel });
 if (bare.status !== 201) throw new Error(`POST /images: ${bare.status} ${bare.text}`);
 insertVmRow(app, { id: 'vm0000000000held', name: 'held', imageId: image.body.id, state: 'stopped' });
 

@@ -40,7 +40,7 @@ export async function startApp(t: Test, options: TestAppOptions = {}): Promise<T
   const env = { ...process.env, ...options.env };
   const config = resolveConfig({ stateDir, ...(options.token ? { token: options.token } : {}) }, env);
   const logger = pino({ level: 'silent' });
-  const lock = acquireStateLock(config.stateDir);
+  const lock = await acquireStateLock(config.stateDir);
   // openDaemon reads the VM settings from process.env itself; the overrides hold only while it opens.
   const saved = Object.fromEntries(Object.keys(options.env ?? {}).map((name) => [name, process.env[name]]));
   setEnv(options.env ?? {});

@@ -16,13 +16,13 @@ import {
   waitForStage,
 } from '../helpers/api.js';
 import { bangerBin, makeTempDir, startDaemon, waitForJob, type TestDaemon } from '../helpers/daemon.js';
-import { makeKernelFile } from '../helpers/ext4.js';
+import { makeKernelFile, stampExt4Magic } from '../helpers/ext4.js';
 
 const files = await makeTempDir(t, 'banger-crash-');
 const kernel = makeKernelFile(files);
 mkdirSync(join(files, 'bulky'));
 // Lots of real data, so that the copy is still running when the daemon goes down.
-const bulky = await makeFilledFile(join(files, 'bulky', 'bulky.img'), 1.5 * GiB);
+const bulky = stampExt4Magic(await makeFilledFile(join(files, 'bulky', 'bulky.img'), 1.5 * GiB));
 
 async function register(daemon: TestDaemon, name: string): Promise<any> {
   const res = await daemon.http('POST', '/images', { name, rootfsPath: bulky, kernelPath: kernel });

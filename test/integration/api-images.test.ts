@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import t from 'tap';
 import { assertProblem, imagesDirEntries, stagingDirs } from '../helpers/api.js';
 import { makeTempDir, startDaemon, waitForJob } from '../helpers/daemon.js';
-import { makeExt4Image, makeKernelFile } from '../helpers/ext4.js';
+import { makeExt4Image, makeInitrdFile, makeKernelFile, makeModulesDir } from '../helpers/ext4.js';
 
 const daemon = await startDaemon(t);
 const files = await makeTempDir(t, 'banger-images-');
@@ -16,12 +16,9 @@ const plainDir = join(files, 'plain');
 mkdirSync(plainDir);
 const rootfs = makeExt4Image(join(plainDir, 'rootfs.ext4'), '32M');
 const kernel = makeKernelFile(files);
-const otherKernel = join(files, 'vmlinuz-other');
-writeFileSync(otherKernel, 'another stand-in kernel\n');
-const initrd = join(files, 'initrd.img');
-writeFileSync(initrd, 'stand-in initrd\n');
-const modulesDir = join(files, 'modules', '6.1.0');
-mkdirSync(modulesDir, { recursive: true });
+const otherKernel = makeKernelFile(files, 'vmlinuz-other');
+const initrd = makeInitrdFile(join(files, 'initrd.img'));
+const modulesDir = makeModulesDir(join(files, 'modules', '6.1.0'));
 const packages = join(files, 'packages.txt');
 writeFileSync(packages, 'curl\ngit\n');
 

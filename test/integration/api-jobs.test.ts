@@ -21,7 +21,7 @@ import {
   waitForCopyProcess,
 } from '../helpers/api.js';
 import { makeTempDir, startDaemon, waitForJob } from '../helpers/daemon.js';
-import { makeExt4Image, makeKernelFile } from '../helpers/ext4.js';
+import { makeExt4Image, makeKernelFile, stampExt4Magic } from '../helpers/ext4.js';
 
 const promoteStages = ['copy_rootfs', 'copy_work_seed', 'seed_ssh_key', 'write_metadata', 'activate_artifacts'];
 const finished = ['succeeded', 'failed', 'cancelled'];
@@ -197,7 +197,7 @@ t.test('GET /jobs/{id}/events replays a finished job as server-sent events', asy
 
 t.test('cancel a running promote of an image full of real data', async (t) => {
   const dir = fixtureDir('bulky');
-  const source = await makeFilledFile(join(dir, 'bulky.img'), 1.5 * GiB);
+  const source = stampExt4Magic(await makeFilledFile(join(dir, 'bulky.img'), 1.5 * GiB));
   bulkyImage = await register({ name: 'bulky', rootfsPath: source });
 
   const job = (await promote('bulky')).body;

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import t from 'tap';
 import { assertProblem, isAlive, pollUntil } from '../helpers/api.js';
 import { waitForJob } from '../helpers/daemon.js';
+import { makeKernelFile } from '../helpers/ext4.js';
 import { execIn } from '../helpers/exec.js';
 import { checkExec } from '../helpers/exec-checks.js';
 import { checkFiles } from '../helpers/file-checks.js';
@@ -264,8 +265,9 @@ t.test('failures are classified, explained and cleaned up', async (t) => {
   };
 
   await t.test('kernel_panic: an initrd the kernel cannot use', async (t) => {
+    // The gzip magic gets it past registration; the kernel cannot unpack what follows.
     const junk = join(files, 'junk-initrd.img');
-    writeFileSync(junk, Buffer.alloc(512 * 1024, 0x5a));
+    writeFileSync(junk, Buffer.concat([Buffer.from([0x1f, 0x8b, 0x08, 0x00]), Buffer.alloc(512 * 1024, 0x5a)]));
     await register('panics', { initrdPath: junk });
     const accepted = await postVm(daemon, { name: 'panicky', image: 'panics' });
     const { job, vm } = await assertCleanFailure(t, accepted.body.id, 'kernel-panic', 'kernel_panic');
@@ -275,8 +277,8 @@ t.test('failures are classified, explained and cleaned up', async (t) => {
   });
 
   await t.test('hypervisor_exited: a kernel file that is not a kernel, with its stderr', async (t) => {
-    const notKernel = join(files, 'not-a-kernel');
-    writeFileSync(notKernel, 'this is not a kernel\n');
+    // A bzImage header and nothing else: registration takes it, QEMU refuses it (boot protocol 0).
+    const notKernel = makeKernelFile(files, 'not-a-kernel');
     await register('nokernel', { kernelPath: notKernel });
     // A short TTL: the failed VM is removed by the daemon without being asked.
     const accepted = await postVm(daemon, { name: 'no-kernel', image: 'nokernel', ttlSeconds: 2 });

@@ -66,7 +66,8 @@ console.log(JSON.stringify({
 
   const daemon = await startDaemon(t, { args: ['--listen', '127.0.0.1:0'], env: { BANGER_TOKEN: token } });
   const url = await tcpUrlOf(daemon);
-  const files = await makeTempDir(t, 'banger-hey-api-files-');
+  // Over TCP, registered paths must lie under the state dir's imports/ (BANGER_IMPORT_ROOTS is unset).
+  const files = join(daemon.stateDir, 'imports');
   const rootfs = makeExt4Image(join(files, 'rootfs.ext4'), '32M');
   const kernel = makeKernelFile(files);
   const ran = spawnSync(process.execPath, [join(work, 'out', 'main.js'), url, token, rootfs, kernel], { encoding: 'utf8', timeout: 60_000 });

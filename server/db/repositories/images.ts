@@ -1,31 +1,36 @@
-import { asc, eq, gt, or, sql } from 'drizzle-orm';
+import { asc, eq, getTableColumns, gt, or, sql } from 'drizzle-orm';
 import type { Db } from '../database.js';
 import { images } from '../schema.js';
-import { inJsonArray, limitPlaceholder, once } from './prepared.js';
+import { inJsonArray, limitPlaceholder, once, prepareRows } from './prepared.js';
+
+const imageColumns = getTableColumns(images);
 
 export type ImageRow = typeof images.$inferSelect;
+export type ImageSummary = Pick<ImageRow, 'id' | 'name' | 'services'>;
 
 export class ImageRepository {
   // The reads on a request's path, prepared once; writes are built per call.
   private readonly byIdOrName = once(() =>
-    this.db
-      .select()
-      .from(images)
-      .where(or(eq(images.id, sql.placeholder('idOrName')), eq(images.name, sql.placeholder('idOrName'))))
-      .orderBy(asc(images.name))
-      .prepare(),
+    prepareRows(this.db, imageColumns, (select) =>
+      select
+        .from(images)
+        .where(or(eq(images.id, sql.placeholder('idOrName')), eq(images.name, sql.placeholder('idOrName'))))
+        .orderBy(asc(images.name)),
+    ),
   );
-  private readonly byName = once(() => this.db.select().from(images).where(eq(images.name, sql.placeholder('name'))).prepare());
-  private readonly byIds = once(() => this.db.select().from(images).where(inJsonArray(images.id, 'ids')).prepare());
-  private readonly firstPage = once(() => this.db.select().from(images).orderBy(asc(images.name)).limit(limitPlaceholder()).prepare());
+  private readonly byName = once(() => prepareRows(this.db, imageColumns, (select) => select.from(images).where(eq(images.name, sql.placeholder('name')))));
+  private readonly summariesByIds = once(() =>
+    prepareRows(this.db, { id: images.id, name: images.name, services: images.services }, (select) => select.from(images).where(inJsonArray(images.id, 'ids'))),
+  );
+  private readonly firstPage = once(() => prepareRows(this.db, imageColumns, (select) => select.from(images).orderBy(asc(images.name)).limit(limitPlaceholder())));
   private readonly nextPage = once(() =>
-    this.db
-      .select()
-      .from(images)
-      .where(gt(images.name, sql.placeholder('afterName')))
-      .orderBy(asc(images.name))
-      .limit(limitPlaceholder())
-      .prepare(),
+    prepareRows(this.db, imageColumns, (select) =>
+      select
+        .from(images)
+        .where(gt(images.name, sql.placeholder('afterName')))
+        .orderBy(asc(images.name))
+        .limit(limitPlaceholder()),
+    ),
   );
 
   constructor(private readonly db: Db) {}
@@ -38,10 +43,10 @@ export class ImageRepository {
     return this.byName().get({ name });
   }
 
-  /** The images with these ids (those that exist), in one query: what a page of VMs shows of theirs. */
-  withIds(ids: string[]): ImageRow[] {
+  /** Name and services of the images with these ids (those that exist), in one query: what a page of VMs or snapshots shows of theirs. */
+  summariesOf(ids: string[]): ImageSummary[] {
     if (ids.length === 0) return [];
-    return this.byIds().all({ ids: JSON.stringify(ids) });
+    return this.summariesByIds().all({ ids: JSON.stringify(ids) });
   }
 
   /** Pages ordered by name; the cursor is the last name of the previous page. */

@@ -1,8 +1,11 @@
-import { and, asc, desc, eq, exists, gt, inArray, lt, or, sql, type SQL } from 'drizzle-orm';
+import { and, asc, desc, eq, exists, getTableColumns, gt, inArray, lt, or, sql, type SQL } from 'drizzle-orm';
 import type { JobStatus, TargetType } from '../../domain/job.js';
 import type { Db } from '../database.js';
 import { jobEvents, jobs, jobTargets } from '../schema.js';
-import { inJsonArray, limitPlaceholder, once, StatementsByShape } from './prepared.js';
+import { inJsonArray, limitPlaceholder, once, prepareRows, StatementsByShape } from './prepared.js';
+
+const jobTargetColumns = getTableColumns(jobTargets);
+const jobColumns = getTableColumns(jobs);
 
 export type JobRow = typeof jobs.$inferSelect;
 export type JobTargetRow = typeof jobTargets.$inferSelect;
@@ -32,15 +35,15 @@ export interface JobPosition {
 
 export class JobRepository {
   // The reads on a request's path (lists, lookups, polls), prepared once; writes are built per call.
-  private readonly byId = once(() => this.db.select().from(jobs).where(eq(jobs.id, sql.placeholder('id'))).prepare());
+  private readonly byId = once(() => prepareRows(this.db, jobColumns, (select) => select.from(jobs).where(eq(jobs.id, sql.placeholder('id')))));
   private readonly pages = new StatementsByShape<JobRow>();
   private readonly targetsOfSome = once(() =>
-    this.db
-      .select()
-      .from(jobTargets)
-      .where(inJsonArray(jobTargets.jobId, 'jobIds'))
-      .orderBy(asc(jobTargets.jobId), asc(jobTargets.position))
-      .prepare(),
+    prepareRows(this.db, jobTargetColumns, (select) =>
+      select
+        .from(jobTargets)
+        .where(inJsonArray(jobTargets.jobId, 'jobIds'))
+        .orderBy(asc(jobTargets.jobId), asc(jobTargets.position)),
+    ),
   );
 
   constructor(private readonly db: Db) {}
@@ -101,13 +104,13 @@ export class JobRepository {
         const older = or(lt(jobs.createdAt, afterCreatedAt), and(eq(jobs.createdAt, afterCreatedAt), lt(jobs.id, sql.placeholder('afterId'))));
         if (older) conditions.push(older);
       }
-      return this.db
-        .select()
-        .from(jobs)
-        .where(and(...conditions))
-        .orderBy(desc(jobs.createdAt), desc(jobs.id))
-        .limit(limitPlaceholder())
-        .prepare();
+      return prepareRows(this.db, jobColumns, (select) =>
+        select
+          .from(jobs)
+          .where(and(...conditions))
+          .orderBy(desc(jobs.createdAt), desc(jobs.id))
+          .limit(limitPlaceholder()),
+      );
     });
     const rows = statement.all({ ...filter, afterCreatedAt: after?.createdAt, afterId: after?.id, limit });
     return this.withTargets(rows);

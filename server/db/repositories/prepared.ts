@@ -1,5 +1,6 @@
-import { sql, type Placeholder, type SQL } from 'drizzle-orm';
+import { fillPlaceholders, sql, type Placeholder, type SQL } from 'drizzle-orm';
 import type { SQLiteColumn } from 'drizzle-orm/sqlite-core';
+import type { Db } from '../database.js';
 
 /**
  * A query built and prepared once, with named placeholders (`sql.placeholder`): what a read on a
@@ -8,6 +9,50 @@ import type { SQLiteColumn } from 'drizzle-orm/sqlite-core';
 export interface Prepared<Row> {
   all(values?: Record<string, unknown>): Row[];
   get(values?: Record<string, unknown>): Row | undefined;
+}
+
+/** What a select of these columns returns, as drizzle infers it (a table's row for getTableColumns). */
+export type RowOf<Fields extends Record<string, SQLiteColumn>> = {
+  [Key in keyof Fields]: Fields[Key]['_']['notNull'] extends true ? Fields[Key]['_']['data'] : Fields[Key]['_']['data'] | null;
+};
+
+const selectOf = <Fields extends Record<string, SQLiteColumn>>(db: Db, fields: Fields) => db.select(fields);
+
+/**
+ * A select of `fields`, its SQL built by drizzle once (`build` gets `db.select(fields)`), prepared
+ * on the connection and run by better-sqlite3 in raw mode: each row is decoded column by column
+ * with the column's own mapFromDriverValue (JSON, booleans), as drizzle's prepared queries do, but
+ * without their per-cell bookkeeping, a third of a page's read time. The statement's result
+ * columns are checked against `fields` when it is prepared.
+ */
+export function prepareRows<Fields extends Record<string, SQLiteColumn>>(
+  db: Db,
+  fields: Fields,
+  build: (select: ReturnType<typeof selectOf<Fields>>) => { toSQL(): { sql: string; params: unknown[] } },
+): Prepared<RowOf<Fields>> {
+  const query = build(selectOf(db, fields)).toSQL();
+  const statement = db.$client.prepare(query.sql).raw(true);
+  const keys = Object.keys(fields);
+  const columns = keys.map((key) => fields[key] as SQLiteColumn);
+  const resultColumns = statement.columns();
+  if (resultColumns.length !== keys.length || resultColumns.some((result, i) => result.column !== null && result.column !== columns[i]?.name)) {
+    throw new Error(`prepareRows: the statement's columns (${resultColumns.map((result) => result.column).join(', ')}) are not the fields ${keys.join(', ')}: ${query.sql}`);
+  }
+  const decode = (values: unknown[]): RowOf<Fields> => {
+    const row: Record<string, unknown> = {};
+    for (let i = 0; i < keys.length; i++) {
+      const value = values[i];
+      row[keys[i] as string] = value === null ? null : (columns[i] as SQLiteColumn).mapFromDriverValue(value);
+    }
+    return row as RowOf<Fields>;
+  };
+  return {
+    all: (values = {}) => (statement.all(...fillPlaceholders(query.params, values)) as unknown[][]).map(decode),
+    get: (values = {}) => {
+      const found = statement.get(...fillPlaceholders(query.params, values)) as unknown[] | undefined;
+      return found === undefined ? undefined : decode(found);
+    },
+  };
 }
 
 /** Made on first use (after the migrations, whatever order the repositories are made in) and kept. */

@@ -1,7 +1,9 @@
-import { asc, eq, gt, or, sql } from 'drizzle-orm';
+import { asc, eq, getTableColumns, gt, or, sql } from 'drizzle-orm';
 import type { Db } from '../database.js';
 import { snapshots, vms } from '../schema.js';
-import { inJsonArray, limitPlaceholder, once } from './prepared.js';
+import { inJsonArray, limitPlaceholder, once, prepareRows } from './prepared.js';
+
+const snapshotColumns = getTableColumns(snapshots);
 
 export type SnapshotRow = typeof snapshots.$inferSelect;
 
@@ -13,42 +15,42 @@ export interface SnapshotDependents {
 
 export class SnapshotRepository {
   // The reads on a request's path, prepared once; writes are built per call.
-  private readonly byId = once(() => this.db.select().from(snapshots).where(eq(snapshots.id, sql.placeholder('id'))).prepare());
+  private readonly byId = once(() => prepareRows(this.db, snapshotColumns, (select) => select.from(snapshots).where(eq(snapshots.id, sql.placeholder('id')))));
   private readonly byIdOrName = once(() =>
-    this.db
-      .select()
-      .from(snapshots)
-      .where(or(eq(snapshots.id, sql.placeholder('idOrName')), eq(snapshots.name, sql.placeholder('idOrName'))))
-      .orderBy(asc(snapshots.name))
-      .prepare(),
+    prepareRows(this.db, snapshotColumns, (select) =>
+      select
+        .from(snapshots)
+        .where(or(eq(snapshots.id, sql.placeholder('idOrName')), eq(snapshots.name, sql.placeholder('idOrName'))))
+        .orderBy(asc(snapshots.name)),
+    ),
   );
-  private readonly byName = once(() => this.db.select().from(snapshots).where(eq(snapshots.name, sql.placeholder('name'))).prepare());
-  private readonly firstPage = once(() => this.db.select().from(snapshots).orderBy(asc(snapshots.name)).limit(limitPlaceholder()).prepare());
+  private readonly byName = once(() => prepareRows(this.db, snapshotColumns, (select) => select.from(snapshots).where(eq(snapshots.name, sql.placeholder('name')))));
+  private readonly firstPage = once(() => prepareRows(this.db, snapshotColumns, (select) => select.from(snapshots).orderBy(asc(snapshots.name)).limit(limitPlaceholder())));
   private readonly nextPage = once(() =>
-    this.db
-      .select()
-      .from(snapshots)
-      .where(gt(snapshots.name, sql.placeholder('afterName')))
-      .orderBy(asc(snapshots.name))
-      .limit(limitPlaceholder())
-      .prepare(),
+    prepareRows(this.db, snapshotColumns, (select) =>
+      select
+        .from(snapshots)
+        .where(gt(snapshots.name, sql.placeholder('afterName')))
+        .orderBy(asc(snapshots.name))
+        .limit(limitPlaceholder()),
+    ),
   );
-  private readonly namesByIds = once(() => this.db.select({ id: snapshots.id, name: snapshots.name }).from(snapshots).where(inJsonArray(snapshots.id, 'ids')).prepare());
+  private readonly namesByIds = once(() => prepareRows(this.db, { id: snapshots.id, name: snapshots.name }, (select) => select.from(snapshots).where(inJsonArray(snapshots.id, 'ids'))));
   private readonly vmsOn = once(() =>
-    this.db
-      .select({ id: vms.id, name: vms.name, on: vms.baseSnapshotId })
-      .from(vms)
-      .where(inJsonArray(vms.baseSnapshotId, 'ids'))
-      .orderBy(asc(vms.name))
-      .prepare(),
+    prepareRows(this.db, { id: vms.id, name: vms.name, on: vms.baseSnapshotId }, (select) =>
+      select
+        .from(vms)
+        .where(inJsonArray(vms.baseSnapshotId, 'ids'))
+        .orderBy(asc(vms.name)),
+    ),
   );
   private readonly snapshotsOn = once(() =>
-    this.db
-      .select({ id: snapshots.id, name: snapshots.name, on: snapshots.baseSnapshotId })
-      .from(snapshots)
-      .where(inJsonArray(snapshots.baseSnapshotId, 'ids'))
-      .orderBy(asc(snapshots.name))
-      .prepare(),
+    prepareRows(this.db, { id: snapshots.id, name: snapshots.name, on: snapshots.baseSnapshotId }, (select) =>
+      select
+        .from(snapshots)
+        .where(inJsonArray(snapshots.baseSnapshotId, 'ids'))
+        .orderBy(asc(snapshots.name)),
+    ),
   );
 
   constructor(private readonly db: Db) {}

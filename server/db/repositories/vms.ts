@@ -1,8 +1,11 @@
-import { and, asc, count, eq, gt, inArray, isNotNull, lte, or, sql, type SQL } from 'drizzle-orm';
+import { and, asc, count, eq, getTableColumns, gt, inArray, isNotNull, lte, or, sql, type SQL } from 'drizzle-orm';
 import type { VmState } from '../../domain/vm.js';
 import type { Db } from '../database.js';
 import { vmPorts, vms } from '../schema.js';
-import { inJsonArray, limitPlaceholder, once, StatementsByShape, type Prepared } from './prepared.js';
+import { inJsonArray, limitPlaceholder, once, prepareRows, StatementsByShape, type Prepared } from './prepared.js';
+
+const vmPortColumns = getTableColumns(vmPorts);
+const vmColumns = getTableColumns(vms);
 
 export type VmRow = typeof vms.$inferSelect;
 export type VmPortRow = typeof vmPorts.$inferSelect;
@@ -15,22 +18,22 @@ export interface VmListFilter {
 
 export class VmRepository {
   // The reads on a request's path (lists, lookups, views), prepared once; writes are built per call.
-  private readonly byId = once(() => this.db.select().from(vms).where(eq(vms.id, sql.placeholder('id'))).prepare());
+  private readonly byId = once(() => prepareRows(this.db, vmColumns, (select) => select.from(vms).where(eq(vms.id, sql.placeholder('id')))));
   private readonly byIdOrName = once(() =>
-    this.db
-      .select()
-      .from(vms)
-      .where(or(eq(vms.id, sql.placeholder('idOrName')), eq(vms.name, sql.placeholder('idOrName'))))
-      .orderBy(asc(vms.name))
-      .prepare(),
+    prepareRows(this.db, vmColumns, (select) =>
+      select
+        .from(vms)
+        .where(or(eq(vms.id, sql.placeholder('idOrName')), eq(vms.name, sql.placeholder('idOrName'))))
+        .orderBy(asc(vms.name)),
+    ),
   );
-  private readonly byName = once(() => this.db.select().from(vms).where(eq(vms.name, sql.placeholder('name'))).prepare());
+  private readonly byName = once(() => prepareRows(this.db, vmColumns, (select) => select.from(vms).where(eq(vms.name, sql.placeholder('name')))));
   private readonly pages = new StatementsByShape<VmRow>();
   private readonly selections = new StatementsByShape<VmRow>();
   private readonly portsOfOne = once(() =>
-    this.db.select().from(vmPorts).where(eq(vmPorts.vmId, sql.placeholder('vmId'))).orderBy(asc(vmPorts.guestPort)).prepare(),
+    prepareRows(this.db, vmPortColumns, (select) => select.from(vmPorts).where(eq(vmPorts.vmId, sql.placeholder('vmId'))).orderBy(asc(vmPorts.guestPort))),
   );
-  private readonly portsOfSome = once(() => this.db.select().from(vmPorts).where(inJsonArray(vmPorts.vmId, 'vmIds')).orderBy(asc(vmPorts.guestPort)).prepare());
+  private readonly portsOfSome = once(() => prepareRows(this.db, vmPortColumns, (select) => select.from(vmPorts).where(inJsonArray(vmPorts.vmId, 'vmIds')).orderBy(asc(vmPorts.guestPort))));
 
   constructor(private readonly db: Db) {}
 
@@ -60,25 +63,25 @@ export class VmRepository {
     const statement = this.pages.of(`${shapeOf(filter)} after=${after}`, () => {
       const conditions = conditionsFor(filter);
       if (after) conditions.push(gt(vms.name, sql.placeholder('afterName')));
-      return this.db
-        .select()
-        .from(vms)
-        .where(and(...conditions))
-        .orderBy(asc(vms.name))
-        .limit(limitPlaceholder())
-        .prepare();
+      return prepareRows(this.db, vmColumns, (select) =>
+        select
+          .from(vms)
+          .where(and(...conditions))
+          .orderBy(asc(vms.name))
+          .limit(limitPlaceholder()),
+      );
     });
     return statement.all({ ...valuesOf(filter), afterName, limit });
   }
 
   matching(filter: VmListFilter): VmRow[] {
     const statement: Prepared<VmRow> = this.selections.of(shapeOf(filter), () =>
-      this.db
-        .select()
-        .from(vms)
-        .where(and(...conditionsFor(filter)))
-        .orderBy(asc(vms.name))
-        .prepare(),
+      prepareRows(this.db, vmColumns, (select) =>
+        select
+          .from(vms)
+          .where(and(...conditionsFor(filter)))
+          .orderBy(asc(vms.name)),
+      ),
     );
     return statement.all(valuesOf(filter));
   }

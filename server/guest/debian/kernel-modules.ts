@@ -37,6 +37,12 @@ export async function installKernelModules(rootDir: string, modulesDir: string, 
     log?.write(`modules: ${rootDir} has no depmod (kmod); modprobe in the guest will not find modules by name\n`);
     return;
   }
-  // depmod only reads and writes files under /lib/modules: a plain chroot, no mounts.
-  await run('chroot', [rootDir, `/${depmod}`, kernelVersion], { timeoutMs: MODULES_TIMEOUT_MS, signal, log, env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', LC_ALL: 'C' } });
+  // depmod only reads and writes files under /lib/modules: a plain chroot, no mounts. Its indexes
+  // get the usual 0644, not the daemon's umask (077).
+  await run('sh', ['-c', 'umask 022 && exec chroot "$@"', 'chroot', rootDir, `/${depmod}`, kernelVersion], {
+    timeoutMs: MODULES_TIMEOUT_MS,
+    signal,
+    log,
+    env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', LC_ALL: 'C' },
+  });
 }

@@ -1,6 +1,7 @@
 import { constants } from 'node:fs';
-import { lstat, mkdir, open, readFile, readdir, readlink, realpath, rm, symlink } from 'node:fs/promises';
+import { lstat, open, readFile, readdir, readlink, realpath, rm, symlink } from 'node:fs/promises';
 import { dirname, isAbsolute, join, normalize, sep } from 'node:path';
+import { makeDirs } from '../../host/dirs.js';
 
 /**
  * Reading and writing files of a guest tree from the host without escaping it:
@@ -33,7 +34,8 @@ export async function treePath(rootDir: string, relPath: string, options: { crea
     let existing = dirname(path);
     while ((await lstat(existing).catch(() => null)) === null) existing = dirname(existing);
     await inside(existing);
-    await mkdir(dirname(path), { recursive: true });
+    // 0755 whatever the daemon's umask (077): the tree becomes a guest filesystem.
+    await makeDirs(dirname(path));
   }
   await inside(dirname(path));
   return path;

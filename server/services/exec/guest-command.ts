@@ -19,13 +19,40 @@ export interface GuestCommand {
 
 const STDERR_KEEP = 4096;
 
-export function startGuestCommand(client: ssh2.Client, command: PreparedCommand): Promise<GuestCommand> {
+/**
+ * How long the guest's SSH server may take to open a channel. ssh2 waits for ever; a connection
+ * that stopped answering (seen once under heavy load) would hang every request on it.
+ */
+const CHANNEL_OPEN_TIMEOUT_MS = 60_000;
+
+/**
+ * client.exec, bounded: past the timeout the connection is ended (GuestShells then opens a new
+ * one for the next request) and the call rejects; a channel that opens after that is closed.
+ */
+export function openCommandChannel(client: ssh2.Client, commandLine: string, timeoutMs = CHANNEL_OPEN_TIMEOUT_MS): Promise<ssh2.ClientChannel> {
   return new Promise((resolve, reject) => {
-    client.exec(command.commandLine, (error, channel) => {
-      if (error) {
-        command.finish(false);
-        return reject(error);
+    let settled = false;
+    const timer = setTimeout(() => {
+      settled = true;
+      client.end();
+      reject(new Error(`no channel within ${Math.round(timeoutMs / 1000)} s; the connection was reset`));
+    }, timeoutMs);
+    client.exec(commandLine, (error, channel) => {
+      clearTimeout(timer);
+      if (settled) {
+        channel?.close();
+        return;
       }
+      settled = true;
+      if (error) reject(error);
+      else resolve(channel);
+    });
+  });
+}
+
+export function startGuestCommand(client: ssh2.Client, command: PreparedCommand): Promise<GuestCommand> {
+  return openCommandChannel(client, command.commandLine).then(
+    (channel) => {
       let stderr = '';
       channel.stderr.on('data', (chunk: Buffer) => {
         stderr = (stderr + chunk.toString()).slice(-STDERR_KEEP);
@@ -40,9 +67,13 @@ export function startGuestCommand(client: ssh2.Client, command: PreparedCommand)
           done({ exitCode, stderr: stderr.trim() });
         });
       });
-      resolve({ stdout: channel, stdin: channel, exit, kill: () => killGuestGroup(client, command.execId) });
-    });
-  });
+      return { stdout: channel, stdin: channel, exit, kill: () => killGuestGroup(client, command.execId) };
+    },
+    (error: unknown) => {
+      command.finish(false);
+      throw error;
+    },
+  );
 }
 
 /** SIGKILL to a command's process group, over a channel of its own (see killCommandLine). */

@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import type ssh2 from 'ssh2';
 import { maxSignalNameLength } from '../../domain/limits.js';
-import { killGuestGroup } from './guest-command.js';
+import { killGuestGroup, openCommandChannel } from './guest-command.js';
 import { OutputDecoder, type OutputData } from './output-chunks.js';
 
 /**
@@ -63,12 +63,9 @@ export class GuestExec extends Readable {
   /** Resolves once the guest's SSH server accepted the command; rejects when it refused the channel. */
   static start(client: ssh2.Client, options: GuestExecOptions): Promise<GuestExec> {
     const exec = new GuestExec(client, options);
-    return new Promise((resolve, reject) => {
-      client.exec(options.commandLine, (error, channel) => {
-        if (error) return reject(error);
-        exec.attach(channel);
-        resolve(exec);
-      });
+    return openCommandChannel(client, options.commandLine).then((channel) => {
+      exec.attach(channel);
+      return exec;
     });
   }
 

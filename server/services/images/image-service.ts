@@ -6,7 +6,7 @@ import type { StateLayout } from '../../config.js';
 import type { ImageRepository, ImageRow } from '../../db/repositories/images.js';
 import type { JobRepository } from '../../db/repositories/jobs.js';
 import type { VmRepository } from '../../db/repositories/vms.js';
-import { copyFilePreferClone } from '../../host/copy.js';
+import { copyFilePreferClone, type CopyOptions } from '../../host/copy.js';
 import { seedAuthorizedKey } from '../../host/ext4.js';
 import type { SshIdentity } from '../../host/ssh-key.js';
 import type { RegisterImageBody } from '../../schemas/image.js';
@@ -15,12 +15,13 @@ import { BangerError } from '../errors.js';
 import { newId, now } from '../ids.js';
 import type { JobService } from '../jobs/job-service.js';
 import type { Job } from '../jobs/types.js';
-import { packagesFileHash } from './packages.js';
-import { Preflight } from './preflight.js';
+import { packagesHash } from './packages.js';
+import { Preflight, withRecheckedFile } from './preflight.js';
 import type { ImageBuilder } from './build/image-builder.js';
 import { planBuild, type BuildImageInput } from './build/plan-build.js';
 import { imageBuildJob, imagePromoteJob } from './image-jobs.js';
 import { imageView, type Image } from './image-view.js';
+import { importRootsFor, type ImportRoots, type RequestOrigin } from './import-roots.js';
 
 export type RegisterImageInput = RegisterImageBody;
 
@@ -37,6 +38,8 @@ export interface ImageServiceOptions {
   jobs: JobService;
   layout: StateLayout;
   defaults: ImageDefaults;
+  /** BANGER_IMPORT_ROOTS, absolute dirs; null when unset. `layout.importsDir` is always a root. */
+  importRoots: readonly string[] | null;
   identity: SshIdentity;
   builder: ImageBuilder;
   snapshots: SnapshotStore;
@@ -58,32 +61,39 @@ export class ImageService {
     return imageView(this.find(idOrName));
   }
 
-  /** Records an unmanaged image, or updates the unmanaged image of that name. */
-  async register(input: RegisterImageInput): Promise<{ image: Image; created: boolean }> {
+  /**
+   * Records an unmanaged image, or updates the unmanaged image of that name. Every file is checked
+   * for what it claims to be and, for a path the request names, for lying inside the import roots
+   * of the listener the request came in on.
+   */
+  async register(input: RegisterImageInput, origin: RequestOrigin): Promise<{ image: Image; created: boolean }> {
     const { defaults } = this.options;
     const kernelPath = input.kernelPath ?? defaults.kernel ?? undefined;
     const workSeedPath = input.workSeedPath ?? workSeedBeside(input.rootfsPath);
     const initrdPath = input.initrdPath ?? (input.kernelPath ? undefined : defaults.initrd ?? undefined);
     const modulesDir = input.modulesDir ?? (input.kernelPath ? undefined : defaults.modulesDir ?? undefined);
+    // The operator's defaults are checked for what they are, not for where they lie.
+    const configured = (given: string | undefined) => ({ configured: given === undefined });
 
-    const checks = new Preflight();
-    await checks.requireFile('rootfsPath', input.rootfsPath, 'rootfs image', 'pass the absolute path of an ext4 rootfs image');
+    const checks = new Preflight(this.importRoots(origin));
+    await checks.requireFile('rootfsPath', input.rootfsPath, 'ext4', 'rootfs image', 'pass the absolute path of an ext4 rootfs image');
     if (kernelPath === undefined) {
       checks.fail('kernelPath', 'a kernel is required and no default kernel is configured', 'pass kernelPath, or start the daemon with BANGER_DEFAULT_KERNEL set');
     } else {
-      await checks.requireFile('kernelPath', kernelPath, 'kernel image', 'pass the absolute path of a kernel (vmlinuz)');
+      await checks.requireFile('kernelPath', kernelPath, 'kernel', 'kernel image', 'pass the absolute path of a Linux kernel (a bzImage such as vmlinuz, or an ELF vmlinux)', configured(input.kernelPath));
     }
     if (workSeedPath !== undefined) {
-      await checks.requireFile('workSeedPath', workSeedPath, 'work-seed image', 'pass the absolute path of the work-seed ext4 image, or leave it out');
+      await checks.requireFile('workSeedPath', workSeedPath, 'ext4', 'work-seed image', 'pass the absolute path of the work-seed ext4 image, or leave it out');
     }
     if (initrdPath !== undefined) {
-      await checks.requireFile('initrdPath', initrdPath, 'initrd image', 'pass the absolute path of an initrd, or leave it out');
+      await checks.requireFile('initrdPath', initrdPath, 'initrd', 'initrd image', 'pass the absolute path of an initrd (a cpio archive, possibly compressed), or leave it out', configured(input.initrdPath));
     }
     if (modulesDir !== undefined) {
-      await checks.requireDir('modulesDir', modulesDir, 'kernel modules dir', 'pass the absolute path of a lib/modules/<version> directory, or leave it out');
+      await checks.requireModulesDir('modulesDir', modulesDir, 'kernel modules dir', 'pass the absolute path of a lib/modules/<version> directory, or leave it out', configured(input.modulesDir));
     }
+    let packagesText: string | null = null;
     if (input.packagesPath !== undefined) {
-      await checks.requireFile('packagesPath', input.packagesPath, 'packages manifest', 'pass the absolute path of a file with one package a line, or leave it out');
+      packagesText = await checks.readTextFile('packagesPath', input.packagesPath, 'packages manifest', 'pass the absolute path of a text file with one package a line, or leave it out');
     }
     checks.throwIfFailed(`Cannot register image ${input.name}`);
 
@@ -106,7 +116,7 @@ export class ImageService {
       initrdPath: initrdPath ?? null,
       modulesDir: modulesDir ?? null,
       packagesPath: input.packagesPath ?? null,
-      packagesSha256: input.packagesPath ? await packagesFileHash(input.packagesPath) : null,
+      packagesSha256: packagesText === null ? null : packagesHash(packagesText.split('\n')),
       buildSize: existing?.buildSize ?? null,
       seededSshPublicKeyFingerprint: existing?.seededSshPublicKeyFingerprint ?? null,
       docker: input.docker ?? false,
@@ -121,18 +131,23 @@ export class ImageService {
     return { image: imageView(row), created: !existing };
   }
 
-  /** Starts a job that moves an unmanaged image's artifacts into banger's own artifact dir. */
-  async promote(idOrName: string): Promise<Job> {
+  /**
+   * Starts a job that moves an unmanaged image's artifacts into banger's own artifact dir. The files
+   * are checked again (they may have been replaced since they were registered), against the import
+   * roots of the listener this request came in on, and copied from the very file that was checked.
+   */
+  async promote(idOrName: string, origin: RequestOrigin): Promise<Job> {
     const image = this.find(idOrName);
     if (image.managed) {
       throw new BangerError('image-already-managed', `Image ${image.name} is already managed (artifacts in ${image.artifactDir})`, {
         hint: 'only unmanaged (registered) images can be promoted',
       });
     }
-    const checks = new Preflight();
+    const roots = this.importRoots(origin);
+    const checks = new Preflight(roots);
     const hint = `re-register the image with a valid path: POST /images with name "${image.name}"`;
-    await checks.requireFile('rootfsPath', image.rootfsPath, 'rootfs image', hint);
-    if (image.workSeedPath) await checks.requireFile('workSeedPath', image.workSeedPath, 'work-seed image', hint);
+    await checks.requireFile('rootfsPath', image.rootfsPath, 'ext4', 'rootfs image', hint);
+    if (image.workSeedPath) await checks.requireFile('workSeedPath', image.workSeedPath, 'ext4', 'work-seed image', hint);
     checks.throwIfFailed(`Cannot promote image ${image.name}`);
 
     const artifactDir = join(this.options.layout.imagesDir, image.id);
@@ -153,12 +168,12 @@ export class ImageService {
         await mkdir(stagingDir);
 
         context.stage('copy_rootfs', image.rootfsPath);
-        await copyFilePreferClone(image.rootfsPath, join(stagingDir, rootfsFileName), processOptions);
+        await copyCheckedExt4('rootfsPath', image.rootfsPath, roots, join(stagingDir, rootfsFileName), processOptions, image.name);
 
         let fingerprint: string | null = null;
         if (image.workSeedPath) {
           context.stage('copy_work_seed', image.workSeedPath);
-          await copyFilePreferClone(image.workSeedPath, join(stagingDir, workSeedFileName), processOptions);
+          await copyCheckedExt4('workSeedPath', image.workSeedPath, roots, join(stagingDir, workSeedFileName), processOptions, image.name);
           context.stage('seed_ssh_key', this.options.identity.fingerprint);
           await seedAuthorizedKey(join(stagingDir, workSeedFileName), this.options.identity.publicKey, { signal: context.signal });
           fingerprint = this.options.identity.fingerprint;
@@ -193,8 +208,8 @@ export class ImageService {
   }
 
   /** Starts a job that builds a new managed image from a recipe or a base rootfs. */
-  async build(input: BuildImageInput): Promise<Job> {
-    const plan = await planBuild(input);
+  async build(input: BuildImageInput, origin: RequestOrigin): Promise<Job> {
+    const plan = await planBuild(input, this.importRoots(origin));
     // No await from here on: the name checks and the job's start happen as one step.
     if (this.options.images.findByName(plan.name)) {
       throw new BangerError('image-name-taken', `An image named ${plan.name} already exists`, {
@@ -265,6 +280,10 @@ export class ImageService {
     return imageView(image);
   }
 
+  private importRoots(origin: RequestOrigin): ImportRoots | null {
+    return importRootsFor({ importsDir: this.options.layout.importsDir, configured: this.options.importRoots }, origin);
+  }
+
   private requireIdle(image: ImageRow): void {
     const busy = this.options.jobRecords.activeFor('image', image.id);
     if (busy) {
@@ -281,6 +300,29 @@ export class ImageService {
     }
     return image;
   }
+}
+
+/**
+ * Copies an ext4 image from the file found at `path` once it is checked again: cp reads the opened
+ * descriptor, so a path swapped after the check (for a symlink to a device, say) is never followed.
+ */
+async function copyCheckedExt4(
+  field: string,
+  path: string,
+  roots: ImportRoots | null,
+  target: string,
+  options: CopyOptions,
+  imageName: string,
+): Promise<void> {
+  const file = {
+    field,
+    path,
+    kind: 'ext4' as const,
+    roots: roots?.dirs ?? null,
+    summary: `Cannot promote image ${imageName}`,
+    hint: `re-register the image with a valid path: POST /images with name "${imageName}"`,
+  };
+  await withRecheckedFile(file, (checkedPath) => copyFilePreferClone(checkedPath, target, options));
 }
 
 /** Like the original daemon: a work seed sitting beside the rootfs is picked up without being named. */

@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 
 /** One package a line; blank lines and `#` comments ignored; sorted and deduplicated. */
 export function normalizePackages(lines: readonly string[]): string[] {
@@ -10,8 +9,4 @@ export function normalizePackages(lines: readonly string[]): string[] {
 export function packagesHash(packages: readonly string[]): string {
   const normalized = normalizePackages(packages);
   return createHash('sha256').update(normalized.map((name) => `${name}\n`).join('')).digest('hex');
-}
-
-export async function packagesFileHash(path: string): Promise<string> {
-  return packagesHash((await readFile(path, 'utf8')).split('\n'));
 }

@@ -1,22 +1,38 @@
-import { lstat, readlink, realpath, stat } from 'node:fs/promises';
 import { isAbsolute } from 'node:path';
+import { checkHostFile, checkModulesDir, HostPathProblem, openHostFile, readHostTextFile, pseudoFilesystemDirs, type HostFileKind } from '../../host/file-kind.js';
 import { BangerError, type FieldError } from '../errors.js';
+import type { ImportRoots } from './import-roots.js';
 
-type Kind = 'file' | 'directory';
+export interface PathCheckOptions {
+  /** A path the operator configured (BANGER_DEFAULT_KERNEL, …) rather than the request: no import roots apply. */
+  configured?: boolean;
+}
 
 /**
  * Collects every problem with a set of host paths before anything is touched, so that a user
- * fixes them all in one go rather than one per attempt.
+ * fixes them all in one go rather than one per attempt. Each file is checked for what it claims to
+ * be and for where it lies: inside `roots` (null: anywhere) and on no pseudo filesystem.
  */
 export class Preflight {
   private readonly failures: FieldError[] = [];
 
-  async requireFile(field: string, path: string, label: string, hint: string): Promise<void> {
-    await this.require(field, path, label, hint, 'file');
+  constructor(private readonly roots: ImportRoots | null = null) {}
+
+  async requireFile(field: string, path: string, kind: HostFileKind, label: string, hint: string, options: PathCheckOptions = {}): Promise<void> {
+    await this.check(field, path, label, hint, options, (roots) => checkHostFile(path, kind, roots));
   }
 
-  async requireDir(field: string, path: string, label: string, hint: string): Promise<void> {
-    await this.require(field, path, label, hint, 'directory');
+  /** requireFile for a text file, returning its content (null when it is unusable). */
+  async readTextFile(field: string, path: string, label: string, hint: string, options: PathCheckOptions = {}): Promise<string | null> {
+    let text: string | null = null;
+    await this.check(field, path, label, hint, options, async (roots) => {
+      text = await readHostTextFile(path, roots);
+    });
+    return text;
+  }
+
+  async requireModulesDir(field: string, path: string, label: string, hint: string, options: PathCheckOptions = {}): Promise<void> {
+    await this.check(field, path, label, hint, options, (roots) => checkModulesDir(path, roots));
   }
 
   get count(): number {
@@ -41,36 +57,64 @@ export class Preflight {
     });
   }
 
-  private async require(field: string, path: string, label: string, hint: string, kind: Kind): Promise<void> {
-    const problem = await describePathProblem(path, label, kind);
-    if (problem) this.failures.push({ field, message: problem, hint });
+  private async check(
+    field: string,
+    path: string,
+    label: string,
+    hint: string,
+    options: PathCheckOptions,
+    inspect: (roots: readonly string[] | null) => Promise<void>,
+  ): Promise<void> {
+    if (!isAbsolute(path)) return this.fail(field, `${label} path must be absolute, got "${path}"`, hint);
+    if (path.split('/').includes('..')) return this.fail(field, `${label} path must not contain ".." segments, got "${path}"`, hint);
+    const roots = options.configured ? null : this.roots;
+    try {
+      await inspect(roots?.dirs ?? null);
+    } catch (error) {
+      if (!(error instanceof HostPathProblem)) throw error;
+      this.fail(field, `${label} ${path} ${error.message}`, hintFor(error, roots, hint));
+    }
   }
 }
 
-/** Why `path` is not a usable `kind`, or null when it is. */
-export async function describePathProblem(path: string, label: string, kind: Kind): Promise<string | null> {
-  if (!isAbsolute(path)) return `${label} path must be absolute, got "${path}"`;
-  if (path.split('/').includes('..')) return `${label} path must not contain ".." segments, got "${path}"`;
-  let resolved: string;
-  try {
-    resolved = await realpath(path);
-  } catch {
-    return await describeMissing(path, label);
-  }
-  const info = await stat(resolved);
-  if (kind === 'file' && !info.isFile()) {
-    return `${label} ${path} is ${info.isDirectory() ? 'a directory' : 'not a regular file'}, expected a regular file`;
-  }
-  if (kind === 'directory' && !info.isDirectory()) return `${label} ${path} is not a directory`;
-  return null;
+export interface RecheckedFile {
+  field: string;
+  path: string;
+  kind: HostFileKind;
+  /** The import roots the request was held to; null: anywhere. */
+  roots: readonly string[] | null;
+  /** Starts the problem's detail, e.g. "Cannot promote image base". */
+  summary: string;
+  hint: string;
 }
 
-async function describeMissing(path: string, label: string): Promise<string> {
+/**
+ * For a job that reads a file a request named, some time after the request was checked: checks it
+ * again and hands `use` a path (/proc/<pid>/fd/<n>) that reaches exactly the file just checked, so
+ * a path replaced in between (by a symlink to a device, say) is refused rather than followed.
+ */
+export async function withRecheckedFile<T>(file: RecheckedFile, use: (checkedPath: string) => Promise<T>): Promise<T> {
+  let opened;
   try {
-    const link = await lstat(path);
-    if (link.isSymbolicLink()) return `${label} ${path} is a symlink to ${await readlink(path)}, which does not exist`;
-  } catch {
-    // The path itself is missing: the plain message below says so.
+    opened = await openHostFile(file.path, file.kind, file.roots);
+  } catch (error) {
+    if (!(error instanceof HostPathProblem)) throw error;
+    const message = `${file.path} ${error.message}`;
+    throw new BangerError('preflight-failed', `${file.summary}: ${message}`, {
+      errors: [{ field: file.field, message, hint: file.hint }],
+      hint: 'the file changed after the request was accepted; nothing was read from it',
+    });
   }
-  return `${label} ${path} does not exist`;
+  try {
+    return await use(opened.procPath);
+  } finally {
+    await opened.close();
+  }
+}
+
+function hintFor(problem: HostPathProblem, roots: ImportRoots | null, hint: string): string {
+  if (problem.reason === 'outside-roots' && roots) return roots.hint;
+  if (problem.reason === 'pseudo-filesystem') return `files under ${pseudoFilesystemDirs.join(', ')} are never read as images: ${hint}`;
+  if (problem.reason === 'changed') return `the path was replaced while banger looked at it; retry once it stays put (${hint})`;
+  return hint;
 }

@@ -50,7 +50,7 @@ export class SnapshotStore {
     if (rows.length === 0) return [];
     const { images, snapshots } = this.options;
     // A snapshot's imageId is an image's id (a foreign key), never a name.
-    const imageNames = new Map(images.withIds([...new Set(rows.map((row) => row.imageId))]).map((image) => [image.id, image.name]));
+    const imageNames = new Map(images.summariesOf([...new Set(rows.map((row) => row.imageId))]).map((image) => [image.id, image.name]));
     const baseIds = [...new Set(rows.flatMap((row) => (row.baseSnapshotId === null ? [] : [row.baseSnapshotId])))];
     const baseNames = new Map(snapshots.namesOf(baseIds).map((base) => [base.id, base.name]));
     const dependents = snapshots.dependentsOfMany(rows.map((row) => row.id));

@@ -219,7 +219,7 @@ export class VmRecords {
       else ports.set(port.vmId, [port]);
     }
     // A VM's imageId is an image's id (a foreign key), never a name.
-    const images = new Map(this.deps.images.withIds([...new Set(rows.map((row) => row.imageId))]).map((image) => [image.id, image]));
+    const images = new Map(this.deps.images.summariesOf([...new Set(rows.map((row) => row.imageId))]).map((image) => [image.id, image]));
     return rows.map((row) => {
       const image = images.get(row.imageId);
       return vmView(row, {

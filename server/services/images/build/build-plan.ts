@@ -1,4 +1,5 @@
 import type { ImageService, Recipe } from '../../../domain/image.js';
+import type { RecheckedFile } from '../preflight.js';
 
 export type BuildSource = { kind: 'recipe'; recipe: Recipe } | { kind: 'baseRootfs'; path: string };
 
@@ -24,4 +25,11 @@ export interface BuildPlan {
   docker: boolean;
   /** Checked: unique names and ports, no blank command. */
   services: ImageService[];
+  /** The import roots the request's paths were held to (null: anywhere); they are checked again as they are read. */
+  importRoots: readonly string[] | null;
+}
+
+/** A file the build request named, to be checked again as the job reads it (withRecheckedFile). */
+export function suppliedFile(plan: BuildPlan, field: string, path: string, kind: RecheckedFile['kind']): RecheckedFile {
+  return { field, path, kind, roots: plan.importRoots, summary: `Cannot build image ${plan.name}`, hint: 'pass a file that stays put until the build has read it' };
 }

@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import type { StateLayout } from '../../../config.js';
 import type { ImageRepository, ImageRow } from '../../../db/repositories/images.js';
 import { installKernelModules } from '../../../guest/debian/kernel-modules.js';
+import { writeTreeFile } from '../../../guest/debian/tree-files.js';
 import { GuestServiceError, installGuestServices } from '../../../guest/guest-services.js';
 import { buildInitrd, DEFAULT_INITRD_MODULES } from '../../../guest/initrd.js';
 import { copyFilePreferClone } from '../../../host/copy.js';
@@ -22,7 +23,8 @@ import { packagesHash } from '../packages.js';
 import { formatSize } from './build-request.js';
 import { requireHostTools } from './host-tools.js';
 import { recipeFor, type RecipeTools } from './recipes.js';
-import type { BuildPlan } from './build-plan.js';
+import { suppliedFile, type BuildPlan } from './build-plan.js';
+import { withRecheckedFile } from '../preflight.js';
 
 export interface ImageBuilderOptions {
   images: ImageRepository;
@@ -105,9 +107,12 @@ export class ImageBuilder {
         await installGuestServices(rootDir, plan.services).catch((error: unknown) => {
           throw error instanceof GuestServiceError ? new BangerError('image-build-failed', error.message, { hint: error.hint }) : error;
         });
-        await writeFile(
-          join(rootDir, 'etc', 'banger-release'),
+        // An exact mode (the daemon's umask is 077), and never through a symlink the tree holds.
+        await writeTreeFile(
+          rootDir,
+          'etc/banger-release',
           `BANGER_IMAGE_ID=${plan.id}\nBANGER_IMAGE_NAME=${plan.name}\nBANGER_BUILT_AT=${now()}\n`,
+          0o644,
         );
       });
 
@@ -115,7 +120,9 @@ export class ImageBuilder {
         const target = join(stagingDir, 'initrd.img');
         if (plan.kernel?.initrdPath) {
           context.stage('make_initrd', `copying ${plan.kernel.initrdPath}`);
-          await copyFilePreferClone(plan.kernel.initrdPath, target, this.commandOptions(context, log));
+          await withRecheckedFile(suppliedFile(plan, 'initrd', plan.kernel.initrdPath, 'initrd'), (checked) =>
+            copyFilePreferClone(checked, target, this.commandOptions(context, log)),
+          );
           return target;
         }
         context.stage('make_initrd');
@@ -157,7 +164,10 @@ export class ImageBuilder {
         await writeFile(join(stagingDir, `${rootfsFile}.packages`), plan.packages.map((name) => `${name}\n`).join(''));
         await writeFile(join(stagingDir, `${rootfsFile}.packages.sha256`), `${packagesSha256}\n`);
         const target = join(stagingDir, basename(kernel.kernelPath));
-        await copyFilePreferClone(kernel.kernelPath, target, this.commandOptions(context, log));
+        const copy = (source: string) => copyFilePreferClone(source, target, this.commandOptions(context, log));
+        // A fetched kernel is the daemon's own; a supplied one is checked again as it is copied.
+        if (plan.kernel) await withRecheckedFile(suppliedFile(plan, 'kernel', plan.kernel.kernelPath, 'kernel'), copy);
+        else await copy(kernel.kernelPath);
         return target;
       });
 

@@ -1,10 +1,9 @@
-import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
-import { isExt4 } from '../../../host/ext4.js';
 import type { BuildImageBody } from '../../../schemas/image-build.js';
 import type { FieldError } from '../../errors.js';
 import { newId } from '../../ids.js';
 import { normalizePackages } from '../packages.js';
+import type { ImportRoots } from '../import-roots.js';
 import { Preflight } from '../preflight.js';
 import type { BuildPlan, BuildSource, SuppliedKernel } from './build-plan.js';
 import { checkSize, defaultSizes, invalidPackageNames } from './build-request.js';
@@ -14,8 +13,11 @@ import { sshGuestPort } from '../../../domain/vm.js';
 
 export type BuildImageInput = BuildImageBody;
 
-/** Checks a build request completely before any job exists; every problem is reported at once. */
-export async function planBuild(input: BuildImageInput): Promise<BuildPlan> {
+/**
+ * Checks a build request completely before any job exists; every problem is reported at once. Host
+ * paths must be what they claim to be and lie inside `roots` (null: anywhere).
+ */
+export async function planBuild(input: BuildImageInput, roots: ImportRoots | null): Promise<BuildPlan> {
   const errors: FieldError[] = [];
   const sourceCount = Number(input.recipe !== undefined) + Number(input.baseRootfs !== undefined);
   if (sourceCount !== 1) {
@@ -48,29 +50,29 @@ export async function planBuild(input: BuildImageInput): Promise<BuildPlan> {
   errors.push(...serviceErrors(input));
   if (errors.length > 0) throw validationError(`Cannot build image ${input.name}`, errors);
 
-  const checks = new Preflight();
+  const checks = new Preflight(roots);
   if (input.baseRootfs !== undefined) {
-    const before = checks.count;
-    await checks.requireFile('baseRootfs', input.baseRootfs, 'base rootfs', 'pass the absolute path of an ext4 image');
-    if (checks.count === before && !(await isExt4(input.baseRootfs))) {
-      checks.fail('baseRootfs', `${input.baseRootfs} is not an ext4 filesystem image`, 'pass an ext4 image (file says "ext4 filesystem data"), e.g. a rootfs.ext4 banger built');
-    }
+    await checks.requireFile('baseRootfs', input.baseRootfs, 'ext4', 'base rootfs', 'pass an ext4 image (file says "ext4 filesystem data"), e.g. a rootfs.ext4 banger built');
   }
+  let packagesText: string | null = null;
   if (input.packagesFile !== undefined) {
-    await checks.requireFile('packagesFile', input.packagesFile, 'packages file', 'pass the absolute path of a file with one package a line');
+    packagesText = await checks.readTextFile('packagesFile', input.packagesFile, 'packages file', 'pass the absolute path of a text file with one package a line');
   }
-  if (input.kernel !== undefined) await checks.requireFile('kernel', input.kernel, 'kernel', 'pass the absolute path of a kernel (vmlinuz)');
-  if (input.initrd !== undefined) await checks.requireFile('initrd', input.initrd, 'initrd', 'pass the absolute path of an initrd');
-  if (input.modulesDir !== undefined) await checks.requireDir('modulesDir', input.modulesDir, 'modules dir', 'pass the absolute path of lib/modules/<version>');
+  if (input.kernel !== undefined) await checks.requireFile('kernel', input.kernel, 'kernel', 'kernel', 'pass the absolute path of a Linux kernel (a bzImage such as vmlinuz, or an ELF vmlinux)');
+  if (input.initrd !== undefined) await checks.requireFile('initrd', input.initrd, 'initrd', 'initrd', 'pass the absolute path of an initrd (a cpio archive, possibly compressed)');
+  if (input.modulesDir !== undefined) await checks.requireModulesDir('modulesDir', input.modulesDir, 'modules dir', 'pass the absolute path of lib/modules/<version>');
   checks.throwIfFailed(`Cannot build image ${input.name}`);
 
   let packages = inlinePackages;
-  if (input.packagesFile !== undefined) {
-    packages = normalizePackages((await readFile(input.packagesFile, 'utf8')).split('\n'));
-    const badInFile = invalidPackageNames(packages);
-    if (badInFile.length > 0) {
+  if (packagesText !== null) {
+    const lines = packagesText.split('\n');
+    packages = normalizePackages(lines);
+    // Line numbers, not the lines: the daemon reads as root, so the file's text is not echoed back.
+    const badLines = lines.flatMap((line, index) => (normalizePackages([line]).some((name) => invalidPackageNames([name]).length > 0) ? [index + 1] : []));
+    if (badLines.length > 0) {
+      const shown = badLines.slice(0, 20).join(', ') + (badLines.length > 20 ? `, … (${badLines.length} lines)` : '');
       throw validationError(`Cannot build image ${input.name}`, [
-        { field: 'body.packagesFile', message: `not Debian package names: ${badInFile.join(', ')}`, hint: 'one package name a line' },
+        { field: 'body.packagesFile', message: `not Debian package names on line${badLines.length > 1 ? 's' : ''} ${shown} of ${input.packagesFile}`, hint: 'one package name a line; # starts a comment' },
       ]);
     }
   }
@@ -94,6 +96,7 @@ export async function planBuild(input: BuildImageInput): Promise<BuildPlan> {
     sizeText,
     docker: input.docker ?? false,
     services: (input.services ?? []).map((service) => ({ name: service.name, command: service.command, port: service.port ?? null, user: service.user ?? null })),
+    importRoots: roots?.dirs ?? null,
   };
 }
 

@@ -11,7 +11,8 @@ import { BangerError } from '../../errors.js';
 import { buildBusyboxRootfs } from '../../../guest/busybox-rootfs.js';
 import { DROPBEAR_HOST_PATH, SFTP_SERVER_HOST_PATH } from '../../../guest/busybox-ssh.js';
 import type { BuildContext } from '../image-jobs.js';
-import type { BuildPlan, BuildSource } from './build-plan.js';
+import { suppliedFile, type BuildPlan, type BuildSource } from './build-plan.js';
+import { withRecheckedFile } from '../preflight.js';
 import type { HostTool } from './host-tools.js';
 import type { StepRunner } from './step-runner.js';
 
@@ -94,7 +95,7 @@ const baseRootfs: RootfsRecipe = {
   hostTools: (plan) => toolsFor(plan, debianTools),
   bootstrap: async (rootDir, plan, { context, log }) => {
     if (plan.source.kind !== 'baseRootfs') throw new Error('baseRootfs recipe without a base rootfs');
-    await extractBaseRootfs(plan.source.path, rootDir, { signal: context.signal, log });
+    await withRecheckedFile(suppliedFile(plan, 'baseRootfs', plan.source.path, 'ext4'), (checked) => extractBaseRootfs(checked, rootDir, { signal: context.signal, log }));
   },
   installPackages: async (rootDir, plan, { context, log }) => {
     const installed = await installPackagesInto(rootDir, [...plan.packages, ...(plan.docker ? DOCKER_PACKAGES : [])], {
