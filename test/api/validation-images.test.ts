@@ -2,10 +2,10 @@
 // requests, lookups, pages and conflicts that need only rows.
 import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import t, { type Test } from 'tap';
+import t from 'tap';
 import { assertProblem } from '../helpers/api.js';
-import { checkProblemCases, insertVmRow, invalidField, startApp, type ProblemCase } from '../helpers/app.js';
-import { makeTempDir, type HttpResult } from '../helpers/daemon.js';
+import { checkProblemCases, fieldMessages, insertVmRow, invalidField, registrationRefused, startApp, type ProblemCase } from '../helpers/app.js';
+import { makeTempDir } from '../helpers/daemon.js';
 import { makeExt4Image, makeKernelFile } from '../helpers/ext4.js';
 
 // No default kernel: the case that needs one to be missing runs whatever the environment says.
@@ -36,26 +36,8 @@ async function register(body: Record<string, unknown>): Promise<any> {
   return res.body;
 }
 
-/** errors[i].message matches messages[i], and every field error has a hint. */
-function fieldMessages(...messages: RegExp[]) {
-  return (t: Test, res: HttpResult) => {
-    const errors = res.body.errors ?? [];
-    messages.forEach((message, i) => t.match(errors[i]?.message, message, `errors[${i}].message`));
-    t.ok(errors.every((e: any) => typeof e.hint === 'string' && e.hint.length > 0), 'each field error has a hint');
-  };
-}
-
-const preflight = (name: string, body: Record<string, unknown>, fields: string[], ...messages: RegExp[]): ProblemCase => ({
-  name,
-  method: 'POST',
-  path: '/images',
-  body: { name: 'bad', ...body },
-  status: 422,
-  code: 'preflight-failed',
-  fields,
-  detail: /^Cannot register image bad: /,
-  check: fieldMessages(...messages),
-});
+const preflight = (name: string, body: Record<string, unknown>, fields: string[], ...messages: RegExp[]): ProblemCase =>
+  registrationRefused(name, body, fields, fieldMessages(...messages));
 const invalid = (name: string, body: unknown, fields: string[], detail?: RegExp): ProblemCase => ({
   name,
   method: 'POST',

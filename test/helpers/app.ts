@@ -162,3 +162,17 @@ export async function checkProblemCases(t: Test, app: TestApp, cases: ProblemCas
   }
   t.same(await stateOf(app), before, 'no image, VM or job was added, changed or removed; no files under images/ or vms/');
 }
+
+/** A check that errors[i].message matches expected[i] and that every field error has a hint. */
+export function fieldMessages(...expected: RegExp[]): (t: Test, res: HttpResult) => void {
+  return (t, res) => {
+    const errors = (res.body as { errors?: Array<{ message?: string; hint?: string }> }).errors ?? [];
+    expected.forEach((message, i) => t.match(errors[i]?.message, message, `errors[${i}].message`));
+    t.ok(errors.every((e) => typeof e.hint === 'string' && e.hint.length > 0), 'each field error has a hint');
+  };
+}
+
+/** POST /images {name: 'bad', ...body}, refused by its preflight with these fields. */
+export function registrationRefused(name: string, body: Record<string, unknown>, fields: string[], check: (t: Test, res: HttpResult) => void): ProblemCase {
+  return { name, method: 'POST', path: '/images', body: { name: 'bad', ...body }, status: 422, code: 'preflight-failed', fields, detail: /^Cannot register image bad: /, check };
+}

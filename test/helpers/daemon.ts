@@ -144,3 +144,20 @@ export async function tcpUrlOf(daemon: TestDaemon, timeoutMs = 10_000): Promise<
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
+
+/**
+ * Runs `banger serve` to its exit (a refusal to start, say) and returns the exit code and
+ * everything it printed; the caller's token settings are not inherited, only those in env.
+ */
+export async function serveUntilExit(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; output: string }> {
+  const inherited = { ...process.env };
+  for (const name of ['BANGER_LISTEN', 'BANGER_TOKEN', 'BANGER_TOKEN_FILE']) delete inherited[name];
+  const child = spawn(process.execPath, [bangerBin, 'serve', ...args], { env: { ...inherited, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout?.on('data', (chunk) => (output += chunk));
+  child.stderr?.on('data', (chunk) => (output += chunk));
+  const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  clearTimeout(timer);
+  return { code, output };
+}

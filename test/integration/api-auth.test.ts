@@ -1,12 +1,11 @@
 // The TCP listener requires a bearer token; the unix socket (mode 0660) does not.
-import { spawn } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import t from 'tap';
 import { request } from 'undici';
 import { assertProblem } from '../helpers/api.js';
-import { bangerBin, makeTempDir, startDaemon, type HttpResult, type TestDaemon, tcpUrlOf } from '../helpers/daemon.js';
+import { type HttpResult, makeTempDir, serveUntilExit, startDaemon, tcpUrlOf, type TestDaemon } from '../helpers/daemon.js';
 
 const token = '0123456789abcdef0123456789abcdef';
 
@@ -31,24 +30,6 @@ async function tcp(url: string, path: string, headers: Record<string, string> = 
     // kept as text
   }
   return { status: res.statusCode, headers: res.headers, body, text };
-}
-
-/** Runs `banger serve` to its exit and returns the exit code and everything it printed. */
-async function serveUntilExit(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; output: string }> {
-  const inherited = { ...process.env };
-  delete inherited.BANGER_LISTEN;
-  delete inherited.BANGER_TOKEN;
-  const child = spawn(process.execPath, [bangerBin, 'serve', ...args], {
-    env: { ...inherited, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout.on('data', (chunk) => (output += chunk));
-  child.stderr.on('data', (chunk) => (output += chunk));
-  const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
-  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
-  clearTimeout(timer);
-  return { code, output };
 }
 
 const port = await freePort();

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { Agent, request } from 'undici';
 import { debugfs } from '../helpers/api.js';
-import { bangerBin, makeTempDir, startDaemon, tcpUrlOf, waitForJob, type TestDaemon } from '../helpers/daemon.js';
+import { bangerBin, makeTempDir, serveUntilExit, startDaemon, tcpUrlOf, type TestDaemon, waitForJob } from '../helpers/daemon.js';
 import { makeExt4Image, makeKernelFile } from '../helpers/ext4.js';
 import { testCacheRoot } from '../helpers/guest.js';
 
@@ -37,20 +37,6 @@ function openToOthers(dir: string, socketPath: string): string[] {
 function assertPrivate(t: Test, path: string, what: string): void {
   t.ok(existsSync(path), `${what} exists: ${path}`);
   if (existsSync(path)) t.equal(lstatSync(path).mode & 0o027, 0, `${what} has no world bits and no group write (mode ${mode(path)})`);
-}
-
-/** Runs `banger serve` until it exits (a refusal) and returns its exit code and output. */
-async function serveUntilExit(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; output: string }> {
-  const inherited = { ...process.env };
-  for (const name of ['BANGER_LISTEN', 'BANGER_TOKEN', 'BANGER_TOKEN_FILE']) delete inherited[name];
-  const child = spawn(process.execPath, [bangerBin, 'serve', ...args], { env: { ...inherited, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  child.stdout.on('data', (chunk) => (output += chunk));
-  child.stderr.on('data', (chunk) => (output += chunk));
-  const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
-  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
-  clearTimeout(timer);
-  return { code, output };
 }
 
 /** `banger serve` as a child, without the helper's readiness check (see the zombie test). */
