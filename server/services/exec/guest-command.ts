@@ -28,8 +28,11 @@ const CHANNEL_OPEN_TIMEOUT_MS = 60_000;
 /**
  * client.exec, bounded: past the timeout the connection is ended (GuestShells then opens a new
  * one for the next request) and the call rejects; a channel that opens after that is closed.
+ * attach runs inside ssh2's callback, before anything else: the packets after the channel's
+ * opening (output, exit status, close) can arrive in the same read, and their events would be
+ * gone by the time a promise's continuation ran.
  */
-export function openCommandChannel(client: ssh2.Client, commandLine: string, timeoutMs = CHANNEL_OPEN_TIMEOUT_MS): Promise<ssh2.ClientChannel> {
+export function openCommandChannel<T>(client: ssh2.Client, commandLine: string, attach: (channel: ssh2.ClientChannel) => T, timeoutMs = CHANNEL_OPEN_TIMEOUT_MS): Promise<T> {
   return new Promise((resolve, reject) => {
     let settled = false;
     const timer = setTimeout(() => {
@@ -44,36 +47,37 @@ export function openCommandChannel(client: ssh2.Client, commandLine: string, tim
         return;
       }
       settled = true;
-      if (error) reject(error);
-      else resolve(channel);
+      if (error) return reject(error);
+      try {
+        resolve(attach(channel));
+      } catch (attachError) {
+        reject(attachError);
+      }
     });
   });
 }
 
 export function startGuestCommand(client: ssh2.Client, command: PreparedCommand): Promise<GuestCommand> {
-  return openCommandChannel(client, command.commandLine).then(
-    (channel) => {
-      let stderr = '';
-      channel.stderr.on('data', (chunk: Buffer) => {
-        stderr = (stderr + chunk.toString()).slice(-STDERR_KEEP);
+  return openCommandChannel(client, command.commandLine, (channel) => {
+    let stderr = '';
+    channel.stderr.on('data', (chunk: Buffer) => {
+      stderr = (stderr + chunk.toString()).slice(-STDERR_KEEP);
+    });
+    let exitCode: number | null = null;
+    channel.on('exit', (code: number | null) => {
+      exitCode = typeof code === 'number' ? code : null;
+    });
+    const exit = new Promise<{ exitCode: number | null; stderr: string }>((done) => {
+      channel.on('close', () => {
+        command.finish(true);
+        done({ exitCode, stderr: stderr.trim() });
       });
-      let exitCode: number | null = null;
-      channel.on('exit', (code: number | null) => {
-        exitCode = typeof code === 'number' ? code : null;
-      });
-      const exit = new Promise<{ exitCode: number | null; stderr: string }>((done) => {
-        channel.on('close', () => {
-          command.finish(true);
-          done({ exitCode, stderr: stderr.trim() });
-        });
-      });
-      return { stdout: channel, stdin: channel, exit, kill: () => killGuestGroup(client, command.execId) };
-    },
-    (error: unknown) => {
-      command.finish(false);
-      throw error;
-    },
-  );
+    });
+    return { stdout: channel, stdin: channel, exit, kill: () => killGuestGroup(client, command.execId) };
+  }).catch((error: unknown) => {
+    command.finish(false);
+    throw error;
+  });
 }
 
 /** SIGKILL to a command's process group, over a channel of its own (see killCommandLine). */

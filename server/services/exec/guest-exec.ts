@@ -63,7 +63,7 @@ export class GuestExec extends Readable {
   /** Resolves once the guest's SSH server accepted the command; rejects when it refused the channel. */
   static start(client: ssh2.Client, options: GuestExecOptions): Promise<GuestExec> {
     const exec = new GuestExec(client, options);
-    return openCommandChannel(client, options.commandLine).then((channel) => {
+    return openCommandChannel(client, options.commandLine, (channel) => {
       exec.attach(channel);
       return exec;
     });
