@@ -8,6 +8,7 @@
  *   npm run build && npx tsx bench/list-speed.ts [--rows 0,1,16] [--duration 5] [--connections 8]
  *                                                [--profile DIR] [--endpoints vms,images,jobs,snapshots,vm]
  *                                                [--bin before=../old/dist/bin/banger.js,after=dist/bin/banger.js]
+ *                                                [--rounds 1]
  *
  * For a row count N the state dir is made by a daemon start, then the daemon is stopped and N
  * images, N VMs (state stopped, each with two published ports, on the first four images, whose
@@ -21,7 +22,8 @@
  * --profile DIR runs each daemon with node --cpu-prof into DIR and prints where its CPU time went
  * (self time by package and the top frames). --endpoints measures only those (GET /healthz, the
  * baseline, always runs first), e.g. to profile one endpoint alone. --bin compares builds: for each
- * row count, each build's daemon in turn, so that both meet the same host load.
+ * row count, each build's daemon in turn, so that both meet the same host load. --rounds repeats
+ * every measurement (a new daemon each time) and the last table gives the medians.
  *
  * Besides req/s and latency it prints the daemon's CPU time per request (utime + stime from /proc
  * over the measured seconds): on a host where other work competes for the cores, req/s moves with
@@ -33,7 +35,7 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { CLOCK_TICKS_PER_SECOND, readProcStat } from '../server/host/proc.js';
-import { startBenchDaemon, type BenchDaemon } from './bench-daemon.js';
+import { median, startBenchDaemon, type BenchDaemon } from './bench-daemon.js';
 import { summarizeProfile } from './cpu-profile.js';
 import { insertListRows } from './list-rows.js';
 
@@ -45,10 +47,12 @@ const { values: flags } = parseArgs({
     profile: { type: 'string' },
     endpoints: { type: 'string', default: 'vms,images,jobs,snapshots,vm' },
     bin: { type: 'string' },
+    rounds: { type: 'string', default: '1' },
   },
 });
 const rowCounts = String(flags.rows).split(',').map(Number);
 const duration = Number(flags.duration);
+const rounds = Number(flags.rounds);
 const connections = Number(flags.connections);
 const profileDir = flags.profile === undefined ? undefined : resolve(flags.profile);
 const measuredEndpoints = new Set(String(flags.endpoints).split(','));
@@ -120,59 +124,78 @@ async function load(pid: number, socketPath: string, path: string, expectedStatu
   return { reqPerSec: result.requests.total / (result.duration || duration), p50: percentile(sorted, 50), p99: percentile(sorted, 99), cpuUs, bytes, unexpected };
 }
 
-const rows: string[] = [];
+interface Cell {
+  build: string;
+  endpoint: string;
+  rows: number;
+  rounds: Array<Measured & { ratio: number }>;
+}
+const cells = new Map<string, Cell>();
 const ms = (value: number) => value.toFixed(2);
 const showBuild = builds.length > 1;
+const tableRow = (cell: Pick<Cell, 'build' | 'endpoint' | 'rows'>, m: Measured & { ratio: number }) =>
+  `| ${showBuild ? `${cell.build} | ` : ''}${cell.endpoint} | ${cell.rows} | ${Math.round(m.reqPerSec)} | ${ms(m.p50)} | ${ms(m.p99)} | ${m.ratio.toFixed(3)} | ${Math.round(m.cpuUs)} | ${(m.bytes / 1024).toFixed(1)} |`;
+const medianOf = (cell: Cell, key: keyof Measured | 'ratio') => median(cell.rounds.map((round) => round[key]));
 
-console.log(`# list-speed: ${availableParallelism()} cores, load ${loadavg()[0]?.toFixed(2)}, node ${process.version}, ${connections} connections, ${duration} s per endpoint`);
+console.log(`# list-speed: ${availableParallelism()} cores, load ${loadavg()[0]?.toFixed(2)}, node ${process.version}, ${connections} connections, ${duration} s per endpoint, ${rounds} round(s)`);
 try {
   if (profileDir) await mkdir(profileDir, { recursive: true });
   for (const n of rowCounts) {
-    // With several builds, each meets the same host load: one after the other for each row count.
-    for (const build of builds) {
-      const stateDir = join(work, `${build.label}-rows-${n}`);
-      daemon = await startBenchDaemon(stateDir, {}, { bin: build.bin });
-      await daemon.stop();
-      const firstVm = insertListRows(stateDir, n);
-      const profileRun = profileDir ? join(profileDir, `${build.label}-rows-${n}`) : undefined;
-      daemon = await startBenchDaemon(stateDir, {}, { bin: build.bin, nodeArgs: profileRun ? ['--cpu-prof', '--cpu-prof-dir', profileRun] : [] });
-      const socketPath = join(stateDir, 'banger.sock');
-      const listed = await daemon.client.listVms();
-      if (listed.items.length !== n) throw new Error(`GET /vms lists ${listed.items.length} VMs, ${n} were inserted`);
+    for (let round = 1; round <= rounds; round++) {
+      // With several builds, each meets the same host load: one after the other for each row count.
+      for (const build of builds) {
+        const label = `${build.label}-rows-${n}-round-${round}`;
+        const stateDir = join(work, label);
+        daemon = await startBenchDaemon(stateDir, {}, { bin: build.bin });
+        await daemon.stop();
+        const firstVm = insertListRows(stateDir, n);
+        const profileRun = profileDir ? join(profileDir, label) : undefined;
+        daemon = await startBenchDaemon(stateDir, {}, { bin: build.bin, nodeArgs: profileRun ? ['--cpu-prof', '--cpu-prof-dir', profileRun] : [] });
+        const socketPath = join(stateDir, 'banger.sock');
+        const listed = await daemon.client.listVms();
+        if (listed.items.length !== n) throw new Error(`GET /vms lists ${listed.items.length} VMs, ${n} were inserted`);
 
-      const endpoints: Array<{ name: string; path: string; status: number }> = [
-        { name: 'healthz', path: '/healthz', status: 200 },
-        { name: 'vms', path: '/vms?limit=50', status: 200 },
-        { name: 'images', path: '/images', status: 200 },
-        { name: 'jobs', path: '/jobs', status: 200 },
-        { name: 'snapshots', path: '/snapshots', status: 200 },
-        { name: 'vm', path: `/vms/${firstVm ?? 'no-such-vm'}`, status: firstVm ? 200 : 404 },
-      ];
-      let baseline = Number.NaN;
-      const measuring = endpoints.filter(({ name }) => name === 'healthz' || measuredEndpoints.has(name));
-      // Every endpoint once before any is measured: the code they share is compiled by then, and
-      // the first one measured does not pay for it.
-      for (const { path, status } of measuring) await cannon(socketPath, path, status, 1);
-      for (const { name, path, status } of measuring) {
-        const measured = await load(daemon.pid, socketPath, path, status);
-        if (name === 'healthz') baseline = measured.reqPerSec;
-        const shown = name === 'vm' ? `/vms/{id}${status === 404 ? ' (404)' : ''}` : path;
-        const row = `| ${showBuild ? `${build.label} | ` : ''}${shown} | ${n} | ${Math.round(measured.reqPerSec)} | ${ms(measured.p50)} | ${ms(measured.p99)} | ${(measured.reqPerSec / baseline).toFixed(3)} | ${Math.round(measured.cpuUs)} | ${(measured.bytes / 1024).toFixed(1)} |`;
-        rows.push(row);
-        console.log(measured.unexpected > 0 ? `${row} ${measured.unexpected} unexpected answers or errors` : row);
-      }
-      await daemon.stop();
-      daemon = undefined;
-      if (profileRun) {
-        for (const file of (await readdir(profileRun)).filter((name) => name.endsWith('.cpuprofile'))) {
-          console.log(`\n## profile of the daemon${showBuild ? ` (${build.label})` : ''} with ${n} rows (${join(profileRun, file)})\n${await summarizeProfile(join(profileRun, file))}\n`);
+        const endpoints: Array<{ name: string; path: string; status: number }> = [
+          { name: 'healthz', path: '/healthz', status: 200 },
+          { name: 'vms', path: '/vms?limit=50', status: 200 },
+          { name: 'images', path: '/images', status: 200 },
+          { name: 'jobs', path: '/jobs', status: 200 },
+          { name: 'snapshots', path: '/snapshots', status: 200 },
+          { name: 'vm', path: `/vms/${firstVm ?? 'no-such-vm'}`, status: firstVm ? 200 : 404 },
+        ];
+        let baseline = Number.NaN;
+        const measuring = endpoints.filter(({ name }) => name === 'healthz' || measuredEndpoints.has(name));
+        // Every endpoint once before any is measured: the code they share is compiled by then, and
+        // the first one measured does not pay for it.
+        for (const { path, status } of measuring) await cannon(socketPath, path, status, 1);
+        for (const { name, path, status } of measuring) {
+          const measured = await load(daemon.pid, socketPath, path, status);
+          if (name === 'healthz') baseline = measured.reqPerSec;
+          const endpoint = name === 'vm' ? `/vms/{id}${status === 404 ? ' (404)' : ''}` : path;
+          const key = `${build.label} ${endpoint} ${n}`;
+          const cell = cells.get(key) ?? { build: build.label, endpoint, rows: n, rounds: [] };
+          cells.set(key, cell);
+          const withRatio = { ...measured, ratio: measured.reqPerSec / baseline };
+          cell.rounds.push(withRatio);
+          const row = tableRow(cell, withRatio);
+          console.log(measured.unexpected > 0 ? `${row} ${measured.unexpected} unexpected answers or errors` : row);
+        }
+        await daemon.stop();
+        daemon = undefined;
+        if (profileRun) {
+          for (const file of (await readdir(profileRun)).filter((name) => name.endsWith('.cpuprofile'))) {
+            console.log(`\n## profile of the daemon${showBuild ? ` (${build.label})` : ''} with ${n} rows (${join(profileRun, file)})\n${await summarizeProfile(join(profileRun, file))}\n`);
+          }
         }
       }
     }
   }
   const header = `${showBuild ? '| build ' : ''}| endpoint | rows | req/s | p50 ms | p99 ms | ×healthz | daemon CPU µs/req | KiB/answer |`;
-  console.log(`\n${header}\n${header.replace(/[^|]+/g, ' --- ')}`);
-  for (const row of rows) console.log(row);
+  console.log(`\n${rounds > 1 ? `Medians of ${rounds} rounds:\n` : ''}${header}\n${header.replace(/[^|]+/g, ' --- ')}`);
+  for (const cell of cells.values()) {
+    const medians = { reqPerSec: medianOf(cell, 'reqPerSec'), p50: medianOf(cell, 'p50'), p99: medianOf(cell, 'p99'), cpuUs: medianOf(cell, 'cpuUs'), bytes: medianOf(cell, 'bytes'), unexpected: 0, ratio: medianOf(cell, 'ratio') };
+    console.log(tableRow(cell, medians));
+  }
 } finally {
   await cleanUp();
 }

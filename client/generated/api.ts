@@ -183,7 +183,7 @@ export interface paths {
         put?: never;
         /**
          * Create and boot a VM (a job)
-         * @description Boots the image: Stages: `validate` → `clone_disks` → `seed_work_disk` → `allocate_network` → `spawn` → `kernel_boot` → `agent_ready` → `ports_ready` → `running`. With snapshot (or an image whose warm snapshot fits the request) it restores instead: Stages: `validate` → `clone_disks` → `restore_state` → `resume` → `reidentify` → `agent_ready` → `ports_ready` → `running`. With start: false the boot stages are skipped and the VM ends stopped, its disks made and ports reserved, for POST /vms/{idOrName}/start.
+         * @description Boots the image: Stages: `validate` → `clone_disks` → `seed_work_disk` → `allocate_network` → `spawn` → `kernel_boot` → `agent_ready` → `ports_ready` → `running`. With snapshot (or an image whose warm snapshot fits the request) it restores instead: Stages: `validate` → `clone_disks` → `restore_state` → `resume` → `reidentify` → `agent_ready` → `ports_ready` → `running`. With start: false the boot stages are skipped and the VM ends stopped, its disks made and ports reserved, for POST /vms/{idOrName}/start. A name held by a failed create's VM is taken over (that VM is deleted); held by any other VM, it is 409 vm-name-taken.
          */
         post: operations["createVm"];
         /**
@@ -656,7 +656,7 @@ export interface components {
             nextCursor: string | null;
         };
         RegisterImageRequest: {
-            /** @description 1-63 letters, digits, ".", "_" or "-", starting with a letter or digit */
+            /** @description 1-63 letters, digits, ".", "_" or "-", starting with a letter or digit; never 16 lowercase hex digits, the shape of an id (422) */
             name: string;
             /** @description Absolute path of an ext4 rootfs image */
             rootfsPath: string;
@@ -674,7 +674,7 @@ export interface components {
             docker?: boolean;
         };
         BuildImageRequest: {
-            /** @description 1-63 letters, digits, ".", "_" or "-", starting with a letter or digit */
+            /** @description 1-63 letters, digits, ".", "_" or "-", starting with a letter or digit; never 16 lowercase hex digits, the shape of an id (422) */
             name: string;
             /**
              * @description Build from scratch: debian-bookworm (mmdebstrap) or busybox (seconds, for tests and tiny guests). Give recipe or baseRootfs.
@@ -869,7 +869,7 @@ export interface components {
             nextCursor: string | null;
         };
         CreateVmRequest: {
-            /** @description 1-63 letters, digits, ".", "_" or "-", starting with a letter or digit */
+            /** @description 1-63 letters, digits, ".", "_" or "-", starting with a letter or digit; never 16 lowercase hex digits, the shape of an id (422) */
             name?: string;
             /** @description Image id or name; give this or snapshot */
             image?: string;
@@ -975,7 +975,7 @@ export interface components {
             nextCursor: string | null;
         };
         CreateSnapshotRequest: {
-            /** @description 1-63 letters, digits, ".", "_" or "-", starting with a letter or digit */
+            /** @description 1-63 letters, digits, ".", "_" or "-", starting with a letter or digit; never 16 lowercase hex digits, the shape of an id (422) */
             name: string;
             /** @description Stop the VM after the snapshot instead of letting it go on (on new disk layers above the frozen ones) */
             stop?: boolean;

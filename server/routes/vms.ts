@@ -46,7 +46,7 @@ export function vmRoutes(vms: VmService): FastifyPluginAsyncTypebox {
         tags: ['vms'],
         operationId: 'createVm',
         summary: 'Create and boot a VM (a job)',
-        description: `Boots the image: ${describeStages(vmCreateJob)} With snapshot (or an image whose warm snapshot fits the request) it restores instead: ${describeStages(vmRestoreJob)} With start: false the boot stages are skipped and the VM ends stopped, its disks made and ports reserved, for POST /vms/{idOrName}/start.`,
+        description: `Boots the image: ${describeStages(vmCreateJob)} With snapshot (or an image whose warm snapshot fits the request) it restores instead: ${describeStages(vmRestoreJob)} With start: false the boot stages are skipped and the VM ends stopped, its disks made and ports reserved, for POST /vms/{idOrName}/start. A name held by a failed create's VM is taken over (that VM is deleted); held by any other VM, it is 409 vm-name-taken.`,
         headers: IdempotencyHeadersSchema,
         body: ref(CreateVmBodySchema),
         response: { 202: accepted('The create job; poll its Location'), ...problemResponses(404, 409, 413, 422) },

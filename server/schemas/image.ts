@@ -11,7 +11,7 @@ export const ImageNameSchema = Type.String({
   minLength: 1,
   maxLength: 63,
   pattern: imageNamePattern,
-  description: '1-63 letters, digits, ".", "_" or "-", starting with a letter or digit',
+  description: '1-63 letters, digits, ".", "_" or "-", starting with a letter or digit; never 16 lowercase hex digits, the shape of an id (422)',
 });
 
 const serviceFields = {

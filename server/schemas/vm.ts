@@ -24,7 +24,7 @@ export const VmNameSchema = Type.String({
   minLength: 1,
   maxLength: 63,
   pattern: vmNamePattern,
-  description: '1-63 letters, digits, ".", "_" or "-", starting with a letter or digit',
+  description: '1-63 letters, digits, ".", "_" or "-", starting with a letter or digit; never 16 lowercase hex digits, the shape of an id (422)',
 });
 
 const LabelsSchema = Type.Record(Type.String(), Type.String({ maxLength: maxLabelValueLength }), {

@@ -15,7 +15,8 @@ export class ImageRepository {
       select
         .from(images)
         .where(or(eq(images.id, sql.placeholder('idOrName')), eq(images.name, sql.placeholder('idOrName'))))
-        .orderBy(asc(images.name)),
+        // The row whose id it is first: an id always means its resource (names cannot look like ids, older rows may).
+        .orderBy(sql`${images.id} = ${sql.placeholder('idOrName')} desc`),
     ),
   );
   private readonly byName = once(() => prepareRows(this.db, imageColumns, (select) => select.from(images).where(eq(images.name, sql.placeholder('name')))));

@@ -21,7 +21,8 @@ export class SnapshotRepository {
       select
         .from(snapshots)
         .where(or(eq(snapshots.id, sql.placeholder('idOrName')), eq(snapshots.name, sql.placeholder('idOrName'))))
-        .orderBy(asc(snapshots.name)),
+        // The row whose id it is first: an id always means its resource (names cannot look like ids, older rows may).
+        .orderBy(sql`${snapshots.id} = ${sql.placeholder('idOrName')} desc`),
     ),
   );
   private readonly byName = once(() => prepareRows(this.db, snapshotColumns, (select) => select.from(snapshots).where(eq(snapshots.name, sql.placeholder('name')))));

@@ -24,7 +24,8 @@ export class VmRepository {
       select
         .from(vms)
         .where(or(eq(vms.id, sql.placeholder('idOrName')), eq(vms.name, sql.placeholder('idOrName'))))
-        .orderBy(asc(vms.name)),
+        // The row whose id it is first: an id always means its resource (names cannot look like ids, older rows may).
+        .orderBy(sql`${vms.id} = ${sql.placeholder('idOrName')} desc`),
     ),
   );
   private readonly byName = once(() => prepareRows(this.db, vmColumns, (select) => select.from(vms).where(eq(vms.name, sql.placeholder('name')))));

@@ -11,8 +11,8 @@ import { seedAuthorizedKey } from '../../host/ext4.js';
 import type { SshIdentity } from '../../host/ssh-key.js';
 import type { RegisterImageBody } from '../../schemas/image.js';
 import type { SnapshotStore } from '../snapshots/snapshot-store.js';
-import { BangerError } from '../errors.js';
-import { newId, now } from '../ids.js';
+import { BangerError, validationError } from '../errors.js';
+import { idShapedNameErrors, newId, now } from '../ids.js';
 import type { JobService } from '../jobs/job-service.js';
 import type { Job } from '../jobs/types.js';
 import { packagesHash } from './packages.js';
@@ -67,6 +67,8 @@ export class ImageService {
    * of the listener the request came in on.
    */
   async register(input: RegisterImageInput, origin: RequestOrigin): Promise<{ image: Image; created: boolean }> {
+    const nameErrors = idShapedNameErrors('body.name', input.name);
+    if (nameErrors.length > 0) throw validationError(`Cannot register image ${input.name}`, nameErrors);
     const { defaults } = this.options;
     const kernelPath = input.kernelPath ?? defaults.kernel ?? undefined;
     const workSeedPath = input.workSeedPath ?? workSeedBeside(input.rootfsPath);

@@ -5,6 +5,7 @@ import { compatibilityMismatches, type SnapshotCompatibility } from '../../hyper
 import { BangerError } from '../errors.js';
 import { formatSize } from '../images/build/build-request.js';
 import { validationError } from '../errors.js';
+import { idShapedNameErrors } from '../ids.js';
 import type { SnapshotStore } from '../snapshots/snapshot-store.js';
 import type { VmDeps, VmRecords } from './vm-records.js';
 import { resourceErrors, type CreateVmInput } from './vm-request.js';
@@ -26,6 +27,8 @@ export interface CreatePlan {
  * snapshot-incompatible naming each mismatch). Throws the problem for the first thing that fails.
  */
 export async function planCreate(input: CreateVmInput, deps: VmDeps, records: VmRecords, snapshots: SnapshotStore): Promise<CreatePlan> {
+  const nameErrors = idShapedNameErrors('body.name', input.name);
+  if (nameErrors.length > 0) throw validationError('Cannot create the VM', nameErrors);
   if ((input.image === undefined) === (input.snapshot === undefined)) {
     throw validationError('Cannot create the VM', [
       { field: 'body.image', message: input.image === undefined ? 'is required (or snapshot)' : 'cannot be given with snapshot', hint: 'pass either image (boot it) or snapshot (restore it)' },

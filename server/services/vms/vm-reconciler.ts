@@ -157,7 +157,7 @@ export class VmReconciler {
     await this.records.services.settle();
   }
 
-  /** One look: dead hypervisors, unfinished transitions, expired TTLs; and the services' watch is started. */
+  /** One look: dead hypervisors, unfinished transitions, expired TTLs, failed VMs kept long enough; and the services' watch is started. */
   async monitorOnce(): Promise<void> {
     const { vms, logger } = this.deps;
     for (const vm of vms.withStates(['running', 'paused'])) {
@@ -186,6 +186,19 @@ export class VmReconciler {
       } catch (error) {
         logger.warn({ err: error, vmId: vm.id }, 'could not start the TTL delete of a VM');
       }
+    }
+    this.expireFailed();
+  }
+
+  /** Failed creates' VMs kept longer than BANGER_VM_FAILED_TTL_SECONDS (0: kept until deleted by hand) go, with their kept console logs. */
+  private expireFailed(): void {
+    const ttlSeconds = this.deps.settings.failedTtlSeconds;
+    if (ttlSeconds <= 0) return;
+    const before = Date.now() - ttlSeconds * 1000;
+    for (const vm of this.deps.vms.withStates(['failed'])) {
+      const failedAt = Date.parse(vm.stateChangedAt ?? vm.updatedAt);
+      if (vm.process !== null || !(failedAt <= before) || this.hooks.isBusy(vm.id)) continue;
+      this.records.removeFailed(vm, `failed at ${vm.stateChangedAt ?? vm.updatedAt}, kept ${ttlSeconds} s (BANGER_VM_FAILED_TTL_SECONDS)`);
     }
   }
 

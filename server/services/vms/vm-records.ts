@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { ImageRepository, ImageRow } from '../../db/repositories/images.js';
@@ -88,11 +88,30 @@ export class VmRecords {
   admitNewVm(requested: string | undefined, options: { start: boolean } = { start: true }): string {
     const { vms } = this.deps;
     const name = requested ?? this.freeGeneratedName();
-    if (vms.findByName(name)) {
-      throw new BangerError('vm-name-taken', `A VM named ${name} already exists`, { hint: `pick another name, or delete it first: banger vm rm ${name}` });
+    const holder = vms.findByName(name);
+    // A failed create's VM (no process, its files gone) gives its name up to the next create: a retry is never stuck on it.
+    const replaced = holder && this.replaceable(holder) ? holder : undefined;
+    if (holder && !replaced) {
+      throw new BangerError('vm-name-taken', `A VM named ${name} already exists (${holder.state})`, { hint: `pick another name, or delete it first: banger vm rm ${name}` });
     }
-    this.checkLimits({ record: true, run: options.start });
+    this.checkLimits({ record: true, run: options.start }, replaced ? 1 : 0);
+    if (replaced) this.removeFailed(replaced, `its name was taken by a new create`);
     return name;
+  }
+
+  /** A failed create's VM that no job is working on: nothing of it is left but its row and kept console log. */
+  private replaceable(vm: VmRow): boolean {
+    return vm.state === 'failed' && vm.process === null && this.deps.jobRecords.activeFor('vm', vm.id) === undefined;
+  }
+
+  /**
+   * Removes a failed create's VM at once (its row, by cascade its ports, and its kept console log):
+   * synchronous, so that admitNewVm can replace it in the step that admits the new name.
+   */
+  removeFailed(vm: VmRow, why: string): void {
+    rmSync(this.preservedConsolePath(vm.id), { force: true });
+    this.deps.vms.delete(vm.id);
+    this.deps.logger.info({ vmId: vm.id, name: vm.name, failedAt: vm.stateChangedAt }, `failed vm removed: ${why}`);
   }
 
   /** Throws vm-limit-reached unless BANGER_MAX_VMS leaves room for one more VM that runs (a start). Synchronous, like admitNewVm. */
@@ -100,10 +119,11 @@ export class VmRecords {
     this.checkLimits({ record: false, run: true });
   }
 
-  private checkLimits(adding: { record: boolean; run: boolean }): void {
+  /** `replacing`: rows the admission removes (failed VMs, which never count as running). */
+  private checkLimits(adding: { record: boolean; run: boolean }, replacing = 0): void {
     const { settings, vms } = this.deps;
     const counts = {
-      records: adding.record ? vms.countAll() : 0,
+      records: adding.record ? vms.countAll() - replacing : 0,
       running: adding.run ? vms.withStates(['creating', 'starting', 'running', 'paused', 'stopping', 'deleting']).filter(countsAgainstMaxVms).length : 0,
     };
     const problem = vmLimitProblem(counts, settings, adding);

@@ -3,7 +3,7 @@ import type { HypervisorDriver, VmProcess } from '../../hypervisor/driver.js';
 import { lastLines, readLogTail } from '../../hypervisor/log-tail.js';
 import { BangerError, type FieldError } from '../errors.js';
 import { validationError } from '../errors.js';
-import { newId, now } from '../ids.js';
+import { idShapedNameErrors, newId, now } from '../ids.js';
 import type { JobKind, StageOf } from '../jobs/job-kind.js';
 import type { Job, JobContext } from '../jobs/types.js';
 import { PhaseClock } from './phase-clock.js';
@@ -127,6 +127,8 @@ export class VmService {
   /** Starts a job that snapshots the VM (running or paused); it goes on above the frozen disks, or stops. */
   snapshot(idOrName: string, body: CreateSnapshotBody): Job {
     const vm = this.find(idOrName);
+    const nameErrors = idShapedNameErrors('body.name', body.name);
+    if (nameErrors.length > 0) throw validationError(`Cannot snapshot VM ${vm.name}`, nameErrors);
     if (vm.state !== 'running' && vm.state !== 'paused') throw this.stateConflict(vm, 'snapshotted', ['running', 'paused']);
     const snapshot = this.newSnapshotRow(body.name, vm, 'user');
     try {

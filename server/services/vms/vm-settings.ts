@@ -34,6 +34,8 @@ export interface VmSettings {
   /** Host ports for forwards are picked from this range. BANGER_VM_PORT_RANGE, default 20000-32767 (below Linux's ephemeral range). */
   portRange: { first: number; last: number };
   maxTtlSeconds: number;
+  /** How long a failed create's VM is kept for diagnosis before the monitor deletes it; 0 keeps it until deleted by hand. BANGER_VM_FAILED_TTL_SECONDS, default 86400. */
+  failedTtlSeconds: number;
 }
 
 export class VmSettingsError extends Error {
@@ -69,6 +71,7 @@ export function vmSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): VmSetti
     servicePollMs: integer('BANGER_VM_SERVICE_POLL_MS', 5000, 100),
     portRange: parsePortRange(env.BANGER_VM_PORT_RANGE ?? '20000-32767'),
     maxTtlSeconds: 30 * 24 * 3600,
+    failedTtlSeconds: integer('BANGER_VM_FAILED_TTL_SECONDS', 86400, 0),
   };
 }
 

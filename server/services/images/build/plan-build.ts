@@ -1,7 +1,7 @@
 import { basename } from 'node:path';
 import type { BuildImageBody } from '../../../schemas/image-build.js';
 import type { FieldError } from '../../errors.js';
-import { newId } from '../../ids.js';
+import { idShapedNameErrors, newId } from '../../ids.js';
 import { normalizePackages } from '../packages.js';
 import type { ImportRoots } from '../import-roots.js';
 import { Preflight } from '../preflight.js';
@@ -48,6 +48,7 @@ export async function planBuild(input: BuildImageInput, roots: ImportRoots | nul
     errors.push({ field: 'body.packages', message: 'the busybox recipe has no package manager', hint: 'use recipe debian-bookworm for packages and docker' });
   }
   errors.push(...serviceErrors(input));
+  errors.push(...idShapedNameErrors('body.name', input.name));
   if (errors.length > 0) throw validationError(`Cannot build image ${input.name}`, errors);
 
   const checks = new Preflight(roots);
