@@ -176,9 +176,14 @@ try {
           const cell = cells.get(key) ?? { build: build.label, endpoint, rows: n, rounds: [] };
           cells.set(key, cell);
           const withRatio = { ...measured, ratio: measured.reqPerSec / baseline };
-          cell.rounds.push(withRatio);
           const row = tableRow(cell, withRatio);
-          console.log(measured.unexpected > 0 ? `${row} ${measured.unexpected} unexpected answers or errors` : row);
+          // A measurement with errors (say, something on the host killed the daemon) is shown, not counted.
+          if (measured.unexpected === 0) cell.rounds.push(withRatio);
+          console.log(measured.unexpected > 0 ? `${row} ${measured.unexpected} unexpected answers or errors: not counted` : row);
+          if (readProcStat(daemon.pid) === null) {
+            console.log(`the daemon (pid ${daemon.pid}) is gone: the rest of this round is skipped`);
+            break;
+          }
         }
         await daemon.stop();
         daemon = undefined;
@@ -194,7 +199,7 @@ try {
   console.log(`\n${rounds > 1 ? `Medians of ${rounds} rounds:\n` : ''}${header}\n${header.replace(/[^|]+/g, ' --- ')}`);
   for (const cell of cells.values()) {
     const medians = { reqPerSec: medianOf(cell, 'reqPerSec'), p50: medianOf(cell, 'p50'), p99: medianOf(cell, 'p99'), cpuUs: medianOf(cell, 'cpuUs'), bytes: medianOf(cell, 'bytes'), unexpected: 0, ratio: medianOf(cell, 'ratio') };
-    console.log(tableRow(cell, medians));
+    console.log(`${tableRow(cell, medians)}${cell.rounds.length < rounds ? ` ${cell.rounds.length} of ${rounds} rounds` : ''}`);
   }
 } finally {
   await cleanUp();
