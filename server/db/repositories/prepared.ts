@@ -1,5 +1,5 @@
-import { fillPlaceholders, sql, type Placeholder, type SQL } from 'drizzle-orm';
-import type { SQLiteColumn } from 'drizzle-orm/sqlite-core';
+import { asc, eq, fillPlaceholders, gt, or, sql, type Placeholder, type SQL } from 'drizzle-orm';
+import type { SQLiteColumn, SQLiteTable } from 'drizzle-orm/sqlite-core';
 import type { Db } from '../database.js';
 
 /**
@@ -98,4 +98,43 @@ export function inJsonArray(column: SQLiteColumn, placeholder: string): SQL {
  */
 export function limitPlaceholder(name = 'limit'): Placeholder {
   return sql`cast(${sql.placeholder(name)} as integer)` as unknown as Placeholder;
+}
+
+/** The columns every named resource (image, snapshot, VM) has. */
+interface NamedColumns {
+  id: SQLiteColumn;
+  name: SQLiteColumn;
+}
+
+/** The reads every named resource's repository makes, each prepared on first use. */
+export interface NamedReads<Row> {
+  /** By id, else by name; the row whose id it is first: an id always means its resource (names cannot look like ids, older rows may). */
+  byIdOrName(idOrName: string): Row | undefined;
+  byName(name: string): Row | undefined;
+  /** A page ordered by name; the cursor is the last name of the previous page. */
+  page(limit: number, afterName?: string): Row[];
+}
+
+export function namedReads<Fields extends Record<string, SQLiteColumn>>(db: Db, table: SQLiteTable, fields: Fields, { id, name }: NamedColumns): NamedReads<RowOf<Fields>> {
+  // Selected as a plain record: drizzle cannot type a select over fields it only knows generically.
+  const looseFields: Record<string, SQLiteColumn> = fields;
+  const byIdOrName = once(() =>
+    prepareRows(db, looseFields, (select) =>
+      select
+        .from(table)
+        .where(or(eq(id, sql.placeholder('idOrName')), eq(name, sql.placeholder('idOrName'))))
+        .orderBy(sql`${id} = ${sql.placeholder('idOrName')} desc`),
+    ),
+  );
+  const byName = once(() => prepareRows(db, looseFields, (select) => select.from(table).where(eq(name, sql.placeholder('name')))));
+  const firstPage = once(() => prepareRows(db, looseFields, (select) => select.from(table).orderBy(asc(name)).limit(limitPlaceholder())));
+  const nextPage = once(() =>
+    prepareRows(db, looseFields, (select) => select.from(table).where(gt(name, sql.placeholder('afterName'))).orderBy(asc(name)).limit(limitPlaceholder())),
+  );
+  type Row = RowOf<Fields>;
+  return {
+    byIdOrName: (value) => byIdOrName().get({ idOrName: value }) as Row | undefined,
+    byName: (value) => byName().get({ name: value }) as Row | undefined,
+    page: (limit, afterName) => (afterName === undefined ? firstPage().all({ limit }) : nextPage().all({ afterName, limit })) as Row[],
+  };
 }

@@ -1,7 +1,7 @@
-import { asc, eq, getTableColumns, gt, or, sql } from 'drizzle-orm';
+import { asc, eq, getTableColumns, sql } from 'drizzle-orm';
 import type { Db } from '../database.js';
 import { snapshots, vms } from '../schema.js';
-import { inJsonArray, limitPlaceholder, once, prepareRows } from './prepared.js';
+import { inJsonArray, once, prepareRows, namedReads, type NamedReads } from './prepared.js';
 
 const snapshotColumns = getTableColumns(snapshots);
 
@@ -15,27 +15,8 @@ export interface SnapshotDependents {
 
 export class SnapshotRepository {
   // The reads on a request's path, prepared once; writes are built per call.
+  private readonly named: NamedReads<SnapshotRow>;
   private readonly byId = once(() => prepareRows(this.db, snapshotColumns, (select) => select.from(snapshots).where(eq(snapshots.id, sql.placeholder('id')))));
-  private readonly byIdOrName = once(() =>
-    prepareRows(this.db, snapshotColumns, (select) =>
-      select
-        .from(snapshots)
-        .where(or(eq(snapshots.id, sql.placeholder('idOrName')), eq(snapshots.name, sql.placeholder('idOrName'))))
-        // The row whose id it is first: an id always means its resource (names cannot look like ids, older rows may).
-        .orderBy(sql`${snapshots.id} = ${sql.placeholder('idOrName')} desc`),
-    ),
-  );
-  private readonly byName = once(() => prepareRows(this.db, snapshotColumns, (select) => select.from(snapshots).where(eq(snapshots.name, sql.placeholder('name')))));
-  private readonly firstPage = once(() => prepareRows(this.db, snapshotColumns, (select) => select.from(snapshots).orderBy(asc(snapshots.name)).limit(limitPlaceholder())));
-  private readonly nextPage = once(() =>
-    prepareRows(this.db, snapshotColumns, (select) =>
-      select
-        .from(snapshots)
-        .where(gt(snapshots.name, sql.placeholder('afterName')))
-        .orderBy(asc(snapshots.name))
-        .limit(limitPlaceholder()),
-    ),
-  );
   private readonly namesByIds = once(() => prepareRows(this.db, { id: snapshots.id, name: snapshots.name }, (select) => select.from(snapshots).where(inJsonArray(snapshots.id, 'ids'))));
   private readonly vmsOn = once(() =>
     prepareRows(this.db, { id: vms.id, name: vms.name, on: vms.baseSnapshotId }, (select) =>
@@ -54,7 +35,9 @@ export class SnapshotRepository {
     ),
   );
 
-  constructor(private readonly db: Db) {}
+  constructor(private readonly db: Db) {
+    this.named = namedReads(db, snapshots, snapshotColumns, snapshots);
+  }
 
   insert(row: SnapshotRow): void {
     this.db.insert(snapshots).values(row).run();
@@ -65,16 +48,16 @@ export class SnapshotRepository {
   }
 
   findByIdOrName(idOrName: string): SnapshotRow | undefined {
-    return this.byIdOrName().get({ idOrName });
+    return this.named.byIdOrName(idOrName);
   }
 
   findByName(name: string): SnapshotRow | undefined {
-    return this.byName().get({ name });
+    return this.named.byName(name);
   }
 
   /** Pages ordered by name; the cursor is the last name of the previous page. */
   list(limit: number, afterName?: string): SnapshotRow[] {
-    return afterName === undefined ? this.firstPage().all({ limit }) : this.nextPage().all({ afterName, limit });
+    return this.named.page(limit, afterName);
   }
 
   all(): SnapshotRow[] {

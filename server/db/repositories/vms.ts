@@ -1,8 +1,8 @@
-import { and, asc, count, eq, getTableColumns, gt, inArray, isNotNull, lte, or, sql, type SQL } from 'drizzle-orm';
+import { and, asc, count, eq, getTableColumns, gt, inArray, isNotNull, lte, sql, type SQL } from 'drizzle-orm';
 import type { VmState } from '../../domain/vm.js';
 import type { Db } from '../database.js';
 import { vmPorts, vms } from '../schema.js';
-import { inJsonArray, limitPlaceholder, once, prepareRows, StatementsByShape, type Prepared } from './prepared.js';
+import { inJsonArray, limitPlaceholder, once, prepareRows, StatementsByShape, type Prepared, namedReads, type NamedReads } from './prepared.js';
 
 const vmPortColumns = getTableColumns(vmPorts);
 const vmColumns = getTableColumns(vms);
@@ -18,17 +18,8 @@ export interface VmListFilter {
 
 export class VmRepository {
   // The reads on a request's path (lists, lookups, views), prepared once; writes are built per call.
+  private readonly named: NamedReads<VmRow>;
   private readonly byId = once(() => prepareRows(this.db, vmColumns, (select) => select.from(vms).where(eq(vms.id, sql.placeholder('id')))));
-  private readonly byIdOrName = once(() =>
-    prepareRows(this.db, vmColumns, (select) =>
-      select
-        .from(vms)
-        .where(or(eq(vms.id, sql.placeholder('idOrName')), eq(vms.name, sql.placeholder('idOrName'))))
-        // The row whose id it is first: an id always means its resource (names cannot look like ids, older rows may).
-        .orderBy(sql`${vms.id} = ${sql.placeholder('idOrName')} desc`),
-    ),
-  );
-  private readonly byName = once(() => prepareRows(this.db, vmColumns, (select) => select.from(vms).where(eq(vms.name, sql.placeholder('name')))));
   private readonly pages = new StatementsByShape<VmRow>();
   private readonly selections = new StatementsByShape<VmRow>();
   private readonly portsOfOne = once(() =>
@@ -36,7 +27,9 @@ export class VmRepository {
   );
   private readonly portsOfSome = once(() => prepareRows(this.db, vmPortColumns, (select) => select.from(vmPorts).where(inJsonArray(vmPorts.vmId, 'vmIds')).orderBy(asc(vmPorts.guestPort))));
 
-  constructor(private readonly db: Db) {}
+  constructor(private readonly db: Db) {
+    this.named = namedReads(db, vms, vmColumns, vms);
+  }
 
   usingImage(imageId: string): VmRow[] {
     return this.db.select().from(vms).where(eq(vms.imageId, imageId)).orderBy(asc(vms.name)).all();
@@ -51,11 +44,11 @@ export class VmRepository {
   }
 
   findByIdOrName(idOrName: string): VmRow | undefined {
-    return this.byIdOrName().get({ idOrName });
+    return this.named.byIdOrName(idOrName);
   }
 
   findByName(name: string): VmRow | undefined {
-    return this.byName().get({ name });
+    return this.named.byName(name);
   }
 
   /** Pages ordered by name; the cursor is the last name of the previous page. */
