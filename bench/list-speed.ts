@@ -8,7 +8,7 @@
  *   npm run build && npx tsx bench/list-speed.ts [--rows 0,1,16] [--duration 5] [--connections 8]
  *                                                [--profile DIR] [--endpoints vms,images,jobs,snapshots,vm]
  *                                                [--bin before=../old/dist/bin/banger.js,after=dist/bin/banger.js]
- *                                                [--rounds 1]
+ *                                                [--rounds 1] [--fresh]
  *
  * For a row count N the state dir is made by a daemon start, then the daemon is stopped and N
  * images, N VMs (state stopped, each with two published ports, on the first four images, whose
@@ -25,6 +25,11 @@
  * row count, each build's daemon in turn, so that both meet the same host load. --rounds repeats
  * every measurement (a new daemon each time) and the last table gives the medians.
  *
+ * The daemon keeps a list's answer until its data changes (server/http/kept-answers.ts), so a list
+ * asked over and over is measured as kept. --fresh asks each list's first page with 100 cursors in
+ * turn instead (http-load.ts freshPaths), so that every answer is made from the rows: what a page
+ * costs after a change.
+ *
  * Besides req/s and latency it prints the daemon's CPU time per request (utime + stime from /proc
  * over the measured seconds): on a host where other work competes for the cores, req/s moves with
  * that work, the CPU a request costs much less.
@@ -33,10 +38,10 @@ import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import autocannon from 'autocannon';
-import { CLOCK_TICKS_PER_SECOND, readProcStat } from '../server/host/proc.js';
+import { readProcStat } from '../server/host/proc.js';
 import { median, startBenchDaemon, type BenchDaemon } from './bench-daemon.js';
 import { summarizeProfile } from './cpu-profile.js';
+import { beforeNames, cannon, freshPaths, measure, measuredCells, tableHeader, type Measured } from './http-load.js';
 import { insertListRows } from './list-rows.js';
 
 const { values: flags } = parseArgs({
@@ -48,6 +53,7 @@ const { values: flags } = parseArgs({
     endpoints: { type: 'string', default: 'vms,images,jobs,snapshots,vm' },
     bin: { type: 'string' },
     rounds: { type: 'string', default: '1' },
+    fresh: { type: 'boolean', default: false },
   },
 });
 const rowCounts = String(flags.rows).split(',').map(Number);
@@ -70,60 +76,6 @@ async function cleanUp(): Promise<void> {
 }
 for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void cleanUp().finally(() => process.exit(130)));
 
-interface Measured {
-  reqPerSec: number;
-  p50: number;
-  p99: number;
-  /** The daemon's CPU time (user + system) per answered request, in µs. */
-  cpuUs: number;
-  /** Of an answer, headers included. */
-  bytes: number;
-  unexpected: number;
-}
-
-const percentile = (sorted: Float64Array, p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
-const cpuTicksOf = (pid: number) => readProcStat(pid)?.cpuTicks ?? Number.NaN;
-
-interface Run {
-  result: autocannon.Result;
-  /** Of the last answer, headers included. */
-  bytes: number;
-  /** Answers with another status, errors and timeouts. */
-  unexpected: number;
-}
-
-/** autocannon against one path for `seconds`; each answer's latency goes to `latencies`. */
-async function cannon(socketPath: string, path: string, expectedStatus: number, seconds: number, latencies?: number[]): Promise<Run> {
-  let unexpected = 0;
-  let bytes = 0;
-  const result = await new Promise<autocannon.Result>((resolve, reject) => {
-    const instance = autocannon({ url: `http://localhost${path}`, socketPath, connections, duration: seconds }, (error: unknown, done) =>
-      error ? reject(error instanceof Error ? error : new Error(String(error))) : resolve(done),
-    );
-    instance.on('response', (_client, statusCode, resBytes, responseTime) => {
-      if (statusCode !== expectedStatus) unexpected++;
-      bytes = resBytes;
-      latencies?.push(responseTime);
-    });
-  });
-  return { result, bytes, unexpected: unexpected + result.errors + result.timeouts };
-}
-
-/**
- * One path: a warm-up second, then `duration` seconds measured. Latencies come from autocannon's
- * per-response event (its own histogram keeps whole milliseconds only); the daemon's CPU time from
- * /proc, which other processes on the host do not change the way they change req/s.
- */
-async function load(pid: number, socketPath: string, path: string, expectedStatus: number): Promise<Measured> {
-  await cannon(socketPath, path, expectedStatus, 1);
-  const latencies: number[] = [];
-  const ticksBefore = cpuTicksOf(pid);
-  const { result, bytes, unexpected } = await cannon(socketPath, path, expectedStatus, duration, latencies);
-  const cpuUs = ((cpuTicksOf(pid) - ticksBefore) / CLOCK_TICKS_PER_SECOND / result.requests.total) * 1e6;
-  const sorted = Float64Array.from(latencies).sort();
-  return { reqPerSec: result.requests.total / (result.duration || duration), p50: percentile(sorted, 50), p99: percentile(sorted, 99), cpuUs, bytes, unexpected };
-}
-
 interface Cell {
   build: string;
   endpoint: string;
@@ -131,10 +83,9 @@ interface Cell {
   rounds: Array<Measured & { ratio: number }>;
 }
 const cells = new Map<string, Cell>();
-const ms = (value: number) => value.toFixed(2);
 const showBuild = builds.length > 1;
 const tableRow = (cell: Pick<Cell, 'build' | 'endpoint' | 'rows'>, m: Measured & { ratio: number }) =>
-  `| ${showBuild ? `${cell.build} | ` : ''}${cell.endpoint} | ${cell.rows} | ${Math.round(m.reqPerSec)} | ${ms(m.p50)} | ${ms(m.p99)} | ${m.ratio.toFixed(3)} | ${Math.round(m.cpuUs)} | ${(m.bytes / 1024).toFixed(1)} |`;
+  `| ${showBuild ? `${cell.build} | ` : ''}${cell.endpoint} | ${cell.rows} | ${measuredCells(m)} |`;
 const medianOf = (cell: Cell, key: keyof Measured | 'ratio') => median(cell.rounds.map((round) => round[key]));
 
 console.log(`# list-speed: ${availableParallelism()} cores, load ${loadavg()[0]?.toFixed(2)}, node ${process.version}, ${connections} connections, ${duration} s per endpoint, ${rounds} round(s)`);
@@ -151,27 +102,29 @@ try {
         const firstVm = insertListRows(stateDir, n);
         const profileRun = profileDir ? join(profileDir, label) : undefined;
         daemon = await startBenchDaemon(stateDir, {}, { bin: build.bin, nodeArgs: profileRun ? ['--cpu-prof', '--cpu-prof-dir', profileRun] : [] });
-        const socketPath = join(stateDir, 'banger.sock');
+        const target = { socketPath: join(stateDir, 'banger.sock'), connections, pid: daemon.pid };
         const listed = await daemon.client.listVms();
-        if (listed.items.length !== n) throw new Error(`GET /vms lists ${listed.items.length} VMs, ${n} were inserted`);
+        if (listed.items.length !== Math.min(n, 50)) throw new Error(`GET /vms lists ${listed.items.length} VMs of ${n} inserted`);
 
-        const endpoints: Array<{ name: string; path: string; status: number }> = [
-          { name: 'healthz', path: '/healthz', status: 200 },
-          { name: 'vms', path: '/vms?limit=50', status: 200 },
-          { name: 'images', path: '/images', status: 200 },
-          { name: 'jobs', path: '/jobs', status: 200 },
-          { name: 'snapshots', path: '/snapshots', status: 200 },
-          { name: 'vm', path: `/vms/${firstVm ?? 'no-such-vm'}`, status: firstVm ? 200 : 404 },
+        // With --fresh, each list's first page is asked with 100 cursors in turn: no answer is kept.
+        const list = (name: string, path: string, before: (i: number) => unknown) =>
+          flags.fresh ? { name, shown: `${path} (fresh)`, paths: freshPaths(path, 100, before), status: 200 } : { name, shown: path, paths: [path], status: 200 };
+        const endpoints: Array<{ name: string; shown: string; paths: string[]; status: number }> = [
+          { name: 'healthz', shown: '/healthz', paths: ['/healthz'], status: 200 },
+          list('vms', '/vms?limit=50', beforeNames),
+          list('images', '/images', beforeNames),
+          list('jobs', '/jobs', (i) => ({ createdAt: '9999', id: String(i) })),
+          list('snapshots', '/snapshots', beforeNames),
+          { name: 'vm', shown: `/vms/{id}${firstVm ? '' : ' (404)'}`, paths: [`/vms/${firstVm ?? 'no-such-vm'}`], status: firstVm ? 200 : 404 },
         ];
         let baseline = Number.NaN;
         const measuring = endpoints.filter(({ name }) => name === 'healthz' || measuredEndpoints.has(name));
         // Every endpoint once before any is measured: the code they share is compiled by then, and
         // the first one measured does not pay for it.
-        for (const { path, status } of measuring) await cannon(socketPath, path, status, 1);
-        for (const { name, path, status } of measuring) {
-          const measured = await load(daemon.pid, socketPath, path, status);
+        for (const { paths, status } of measuring) await cannon(target, paths, status, 1);
+        for (const { name, shown: endpoint, paths, status } of measuring) {
+          const measured = await measure(target, paths, status, duration);
           if (name === 'healthz') baseline = measured.reqPerSec;
-          const endpoint = name === 'vm' ? `/vms/{id}${status === 404 ? ' (404)' : ''}` : path;
           const key = `${build.label} ${endpoint} ${n}`;
           const cell = cells.get(key) ?? { build: build.label, endpoint, rows: n, rounds: [] };
           cells.set(key, cell);
@@ -195,8 +148,7 @@ try {
       }
     }
   }
-  const header = `${showBuild ? '| build ' : ''}| endpoint | rows | req/s | p50 ms | p99 ms | ×healthz | daemon CPU µs/req | KiB/answer |`;
-  console.log(`\n${rounds > 1 ? `Medians of ${rounds} rounds:\n` : ''}${header}\n${header.replace(/[^|]+/g, ' --- ')}`);
+  console.log(`\n${rounds > 1 ? `Medians of ${rounds} rounds:\n` : ''}${tableHeader([...(showBuild ? ['build'] : []), 'endpoint', 'rows'])}`);
   for (const cell of cells.values()) {
     const medians = { reqPerSec: medianOf(cell, 'reqPerSec'), p50: medianOf(cell, 'p50'), p99: medianOf(cell, 'p99'), cpuUs: medianOf(cell, 'cpuUs'), bytes: medianOf(cell, 'bytes'), unexpected: 0, ratio: medianOf(cell, 'ratio') };
     console.log(`${tableRow(cell, medians)}${cell.rounds.length < rounds ? ` ${cell.rounds.length} of ${rounds} rounds` : ''}`);

@@ -31,6 +31,7 @@ import type { SnapshotService } from './services/snapshots/snapshot-service.js';
 import type { VmService } from './services/vms/vm-service.js';
 import type { ExecService } from './services/exec/exec-service.js';
 import type { FileService } from './services/files/file-service.js';
+import type { StorageGuard } from './services/storage/storage-guard.js';
 
 export interface Services {
   images: ImageService;
@@ -39,6 +40,7 @@ export interface Services {
   snapshots: SnapshotService;
   execs: ExecService;
   files: FileService;
+  storage: StorageGuard;
   idempotencyKeys: IdempotencyRepository;
 }
 
@@ -115,7 +117,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `schema${i}`) },
   });
 
-  registerProblemHandlers(app);
+  registerProblemHandlers(app, (error) => options.services.storage.fullDiskError(error));
   // Without a text parser, a text/plain body is a 415 rather than a confusing schema error.
   app.removeContentTypeParser('text/plain');
   app.addHook('onRequest', async (_request, reply) => {
@@ -134,7 +136,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     );
   });
 
-  await app.register(systemRoutes);
+  await app.register(systemRoutes(options.services.storage));
   // Only the TCP listener's app has a token: its requests are bound to the import roots (services/images/import-roots.ts).
   await app.register(imageRoutes(options.services.images, options.token ? 'tcp' : 'unix-socket'));
   await app.register(vmRoutes(options.services.vms));

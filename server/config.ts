@@ -1,9 +1,12 @@
 import { readFileSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
+import { mib, parseSize } from './domain/byte-size.js';
+import { maxJsonBodyBytes } from './domain/limits.js';
 import { pseudoFilesystemDirOf } from './host/file-kind.js';
 import { parseTranslationCacheSetting, type TranslationCacheSetting } from './hypervisor/qemu/translation-cache.js';
 import { parseMallocArenaSetting, type MallocArenaSetting } from './hypervisor/qemu/malloc-arenas.js';
+import type { StorageSettings } from './services/storage/storage-guard.js';
 
 export interface ListenAddress {
   host: string;
@@ -34,6 +37,8 @@ export interface Config {
   qemuTranslationCache: TranslationCacheSetting;
   /** BANGER_QEMU_MALLOC_ARENA_MAX: auto, default, or a count (server/hypervisor/qemu/malloc-arenas.ts). */
   qemuMallocArenas: MallocArenaSetting;
+  /** BANGER_MIN_FREE_SPACE and BANGER_SPACE_RESERVE (server/services/storage/storage-guard.ts). */
+  storage: StorageSettings;
 }
 
 export interface ConfigFlags {
@@ -90,12 +95,29 @@ export function resolveConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv = proce
     kernelCacheDir: env.BANGER_KERNEL_CACHE ? resolve(env.BANGER_KERNEL_CACHE) : null,
     importRoots: configValue(() => parseImportRoots(env.BANGER_IMPORT_ROOTS)),
     logLevel: env.BANGER_LOG_LEVEL ?? 'info',
-    bodyLimit: 64 * 1024,
+    bodyLimit: maxJsonBodyBytes,
     tcpRateLimitPerMinute: configValue(() => positiveInteger('BANGER_TCP_RATE_LIMIT', env.BANGER_TCP_RATE_LIMIT, 1200)),
     maxConcurrentJobs: Number(env.BANGER_MAX_CONCURRENT_JOBS ?? 4),
     qemuTranslationCache: configValue(() => parseTranslationCacheSetting(env.BANGER_QEMU_TB_SIZE_MIB)),
     qemuMallocArenas: configValue(() => parseMallocArenaSetting(env.BANGER_QEMU_MALLOC_ARENA_MAX)),
+    storage: {
+      minFreeBytes: configValue(() => parseSpaceSetting('BANGER_MIN_FREE_SPACE', env.BANGER_MIN_FREE_SPACE, defaultMinFreeBytes)),
+      reserveBytes: configValue(() => parseSpaceSetting('BANGER_SPACE_RESERVE', env.BANGER_SPACE_RESERVE, defaultReserveBytes)),
+    },
   };
+}
+
+// An image build or a few VMs' disks fit in what is kept free; the reserve covers the writes of many deletes.
+const defaultMinFreeBytes = 1024 * mib;
+const defaultReserveBytes = 64 * mib;
+
+/** A size setting: 0 (off), a byte count, or a size such as 512M or 2G. */
+export function parseSpaceSetting(name: string, text: string | undefined, fallback: number): number {
+  if (text === undefined || text.trim() === '') return fallback;
+  if (/^[0-9]{1,15}$/.test(text.trim())) return Number(text.trim());
+  const bytes = parseSize(text);
+  if (bytes === null) throw new Error(`${name} takes 0, a byte count or a size such as 512M or 2G, got "${text}"`);
+  return bytes;
 }
 
 /**
@@ -201,6 +223,8 @@ export function stateLayout(stateDir: string) {
     imageBuildLogs: join(stateDir, 'image-build'),
     kernelCache: join(stateDir, 'kernels'),
     sshDir: stateDir,
+    /** Taken by the space reserve, given up when the disk fills (server/services/storage/storage-guard.ts). */
+    spaceReserve: join(stateDir, 'space-reserve'),
   };
 }
 export type StateLayout = ReturnType<typeof stateLayout>;

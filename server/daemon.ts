@@ -24,6 +24,7 @@ import { ExecService } from './services/exec/exec-service.js';
 import { FileService } from './services/files/file-service.js';
 import { GuestShells } from './services/exec/guest-shells.js';
 import { vmSettingsFromEnv } from './services/vms/vm-settings.js';
+import { StorageGuard } from './services/storage/storage-guard.js';
 
 export interface Daemon {
   services: Services;
@@ -40,10 +41,11 @@ export async function openDaemon(config: Config, logger: Logger): Promise<Daemon
   mkdirSync(config.stateDir, { recursive: true, mode: 0o700 });
   mkdirSync(layout.imagesDir, { recursive: true });
   mkdirSync(layout.importsDir, { recursive: true, mode: 0o700 });
+  const storage = new StorageGuard({ dir: config.stateDir, reservePath: layout.spaceReserve, settings: config.storage, logger: logger.child({ component: 'storage' }) });
   const database = openDatabase(layout.database);
   const jobRecords = new JobRepository(database.db);
   const idempotencyKeys = new IdempotencyRepository(database.db);
-  const jobs = new JobService({ database, jobs: jobRecords, logger, maxConcurrent: config.maxConcurrentJobs });
+  const jobs = new JobService({ database, jobs: jobRecords, logger, storage, maxConcurrent: config.maxConcurrentJobs });
   const identity = await ensureSshIdentity(layout.sshDir);
   const imageRows = new ImageRepository(database.db);
   const vmRows = new VmRepository(database.db);
@@ -67,6 +69,7 @@ export async function openDaemon(config: Config, logger: Logger): Promise<Daemon
     identity,
     builder: new ImageBuilder({ images: imageRows, layout, identity, logger }),
     snapshots: snapshotStore,
+    storage,
     logger,
   });
 
@@ -83,6 +86,7 @@ export async function openDaemon(config: Config, logger: Logger): Promise<Daemon
     vmsDir,
     identity,
     settings: vmSettingsFromEnv(),
+    storage,
     logger: logger.child({ component: 'vms' }),
   }, snapshotStore);
 
@@ -98,9 +102,10 @@ export async function openDaemon(config: Config, logger: Logger): Promise<Daemon
   vms.reconciler.startMonitor();
   idempotencyKeys.releaseUnfinished();
   idempotencyKeys.expireBefore(new Date(Date.now() - idempotencyKeyLifetimeMs).toISOString());
+  await storage.holdReserve();
 
   return {
-    services: { images, jobs, vms, snapshots: new SnapshotService(snapshotStore), execs: new ExecService(vms, guestShells), files: new FileService(vms, guestShells), idempotencyKeys },
+    services: { images, jobs, vms, snapshots: new SnapshotService(snapshotStore, storage), storage, execs: new ExecService(vms, guestShells), files: new FileService(vms, guestShells), idempotencyKeys },
     database,
   };
 }

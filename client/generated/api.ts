@@ -8,8 +8,8 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Liveness
-         * @description Answers {"status": "ok"} while the daemon serves requests; it checks nothing else (no host tool, no VM). A daemon that is shutting down answers 503.
+         * Liveness, and what the daemon refuses
+         * @description Answers 200 while the daemon serves requests: status ok, or degraded with the reasons, e.g. too little free space on the state dir's filesystem (new VMs, images and snapshots get 507 insufficient-storage; deletes and stops still work). It checks no host tool and no VM. A daemon that is shutting down answers 503.
          */
         get: operations["health"];
         put?: never;
@@ -595,6 +595,16 @@ export interface components {
             logPath?: string;
             /** @description The first 100 fields at fault */
             errors?: components["schemas"]["FieldError"][];
+            /**
+             * Format: int64
+             * @description insufficient-storage: bytes free on the daemon's state filesystem
+             */
+            freeBytes?: number;
+            /**
+             * Format: int64
+             * @description insufficient-storage: bytes the refused work needed free (absent when a write met a full disk)
+             */
+            neededBytes?: number;
         };
         ImageServiceRequest: {
             /** @description 1-32 lowercase letters, digits or "-", starting with a letter */
@@ -614,7 +624,10 @@ export interface components {
             name: string;
             /** @description A shell command line, run by /bin/sh -c at boot; it should stay in the foreground. Its output goes to /var/log/banger/NAME.log in the guest */
             command: string;
-            /** @description The guest TCP port it serves: VMs publish it on 127.0.0.1 and wait for it, like a requested port */
+            /**
+             * Format: int32
+             * @description The guest TCP port it serves: VMs publish it on 127.0.0.1 and wait for it, like a requested port
+             */
             port: number | null;
             /** @description The guest user it runs as; null: root */
             user: string | null;
@@ -707,8 +720,11 @@ export interface components {
             name: string;
             /** @enum {string} */
             status: "pending" | "running" | "succeeded" | "failed" | "cancelled" | "skipped";
+            /** Format: date-time */
             startedAt: string | null;
+            /** Format: date-time */
             finishedAt: string | null;
+            /** Format: int64 */
             durationMs: number | null;
             detail?: string;
         };
@@ -744,12 +760,14 @@ export interface components {
             progress: number;
             /** @description What the job produced, once succeeded */
             result: unknown;
-            error: components["schemas"]["Problem"] | null;
+            error: null | components["schemas"]["Problem"];
             logPath: string | null;
             cancellable: boolean;
             /** Format: date-time */
             createdAt: string;
+            /** Format: date-time */
             startedAt: string | null;
+            /** Format: date-time */
             finishedAt: string | null;
             href: string;
         };
@@ -774,7 +792,10 @@ export interface components {
         };
         VmService: {
             name: string;
-            /** @description The guest port it serves, published like a requested port */
+            /**
+             * Format: int32
+             * @description The guest port it serves, published like a requested port
+             */
             port: number | null;
             /**
              * @description As the guest agent last said: running, exited, not_started (not yet started at boot); unknown while the VM does not run or before the first answer
@@ -783,11 +804,17 @@ export interface components {
             state: "running" | "exited" | "not_started" | "unknown";
             /** @description Running and, when it has a port, listening on it */
             up: boolean;
-            /** @description Of an exited service; null when it was killed without one */
+            /**
+             * Format: int32
+             * @description Of an exited service; null when it was killed without one
+             */
             exitStatus: number | null;
             /** @description The last 20 lines of an exited service's log (/var/log/banger/NAME.log in the guest), each cut to 300 bytes */
             logTail: string | null;
-            /** @description When the guest agent was last asked */
+            /**
+             * Format: date-time
+             * @description When the guest agent was last asked
+             */
             observedAt: string | null;
         };
         Vm: {
@@ -799,6 +826,7 @@ export interface components {
                 code: string;
                 /** @description Cut in the middle when very long */
                 message: string;
+                /** Format: date-time */
                 at: string | null;
             } | null;
             image: {
@@ -816,8 +844,12 @@ export interface components {
             workDiskBytes: number;
             /** @description qemu */
             hypervisor: string;
+            /** @enum {string|null} */
             accel: "kvm" | "tcg" | null;
-            /** @description The hypervisor process while it runs */
+            /**
+             * Format: int32
+             * @description The hypervisor process while it runs
+             */
             pid: number | null;
             /** @description Published guest ports: SSH (22) always, then the requested ones and the image's services' ones */
             ports: components["schemas"]["VmPort"][];
@@ -837,22 +869,33 @@ export interface components {
             labels: {
                 [key: string]: string;
             };
+            /** Format: int32 */
             ttlSeconds: number | null;
-            /** @description When the daemon deletes the VM */
+            /**
+             * Format: date-time
+             * @description When the daemon deletes the VM
+             */
             expiresAt: string | null;
             /** @description Milliseconds per phase of the last create or start (validate, clone_disks, …, ports_ready, running) and their total */
             timings: {
                 [key: string]: number;
             } | null;
+            /** Format: date-time */
             bootedAt: string | null;
-            /** @description How the guest came up last: cold (booted from its disks) or warm (restored from a snapshot); null before it first ran */
+            /**
+             * @description How the guest came up last: cold (booted from its disks) or warm (restored from a snapshot); null before it first ran
+             * @enum {string|null}
+             */
             bootMode: "cold" | "warm" | null;
             /** @description The snapshot whose disk layers lie under this VM’s disks (it was restored from it, or snapshotted onto it) */
             baseSnapshot: {
                 id: string;
                 href: string;
             } | null;
-            /** @description Resident memory of the hypervisor process beyond guest RAM; measured on GET /vms/{idOrName} of a running VM, null otherwise (and in lists) */
+            /**
+             * Format: int64
+             * @description Resident memory of the hypervisor process beyond guest RAM; measured on GET /vms/{idOrName} of a running VM, null otherwise (and in lists)
+             */
             hostOverheadBytes: number | null;
             /** @description The VM's directory (disks, sockets, console log) */
             dir: string | null;
@@ -928,6 +971,7 @@ export interface components {
                 name: string | null;
                 href: string;
             };
+            /** @description The snapshot whose disk layers lie under this one */
             baseSnapshot: {
                 id: string;
                 name: string;
@@ -1033,7 +1077,10 @@ export interface components {
         } | {
             /** @enum {string} */
             type: "exit";
-            /** @description The program's exit status, 0-255 (SSH carries it as an unsigned 32-bit number); null when a signal ended the program */
+            /**
+             * Format: int64
+             * @description The program's exit status, 0-255 (SSH carries it as an unsigned 32-bit number); null when a signal ended the program
+             */
             exitCode: number | null;
             /** @description The signal that ended it, without SIG (e.g. KILL) */
             signal: string | null;
@@ -1149,6 +1196,15 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
+        /** @description The daemon's state filesystem is below BANGER_MIN_FREE_SPACE (new VMs, images, snapshots), or a write met a full disk; freeBytes says what is free (code insufficient-storage, not enough free space on the daemon's state filesystem) */
+        InsufficientStorage: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
         /** @description The daemon is shutting down; retry once it is back (code shutting-down, the daemon is shutting down) */
         ShuttingDown: {
             headers: {
@@ -1196,8 +1252,38 @@ export interface operations {
                 };
                 content: {
                     "application/json": {
-                        /** @enum {string} */
-                        status: "ok";
+                        /**
+                         * @description degraded: the daemon serves requests, but reasons[] says what it refuses or risks
+                         * @enum {string}
+                         */
+                        status: "ok" | "degraded";
+                        /** @description Empty when ok */
+                        reasons: {
+                            /** @enum {string} */
+                            code: "low-free-space" | "space-reserve-released";
+                            message: string;
+                        }[];
+                        storage: {
+                            /** @description The state dir, whose filesystem holds the database, images, VM disks and snapshots */
+                            path: string;
+                            /**
+                             * Format: int64
+                             * @description Bytes free on it (leaving out root-reserved blocks)
+                             */
+                            freeBytes: number;
+                            /**
+                             * Format: int64
+                             * @description BANGER_MIN_FREE_SPACE: below this, new VMs, images and snapshots are refused (507 insufficient-storage); 0: never
+                             */
+                            minFreeBytes: number;
+                            /**
+                             * Format: int64
+                             * @description BANGER_SPACE_RESERVE: the file held back for deletes and stops on a full disk; 0: none
+                             */
+                            reserveBytes: number;
+                            /** @description false once a full disk made the daemon give the reserve up (it is made again when there is room) */
+                            reserveHeld: boolean;
+                        };
                     };
                 };
             };
@@ -1395,6 +1481,7 @@ export interface operations {
             429: components["responses"]["RateLimited"];
             500: components["responses"]["Internal"];
             503: components["responses"]["ShuttingDown"];
+            507: components["responses"]["InsufficientStorage"];
         };
     };
     getImage: {
@@ -1494,6 +1581,7 @@ export interface operations {
             429: components["responses"]["RateLimited"];
             500: components["responses"]["Internal"];
             503: components["responses"]["ShuttingDown"];
+            507: components["responses"]["InsufficientStorage"];
         };
     };
     buildImage: {
@@ -1566,6 +1654,7 @@ export interface operations {
             429: components["responses"]["RateLimited"];
             500: components["responses"]["Internal"];
             503: components["responses"]["ShuttingDown"];
+            507: components["responses"]["InsufficientStorage"];
         };
     };
     reseedImage: {
@@ -1637,6 +1726,7 @@ export interface operations {
             429: components["responses"]["RateLimited"];
             500: components["responses"]["Internal"];
             503: components["responses"]["ShuttingDown"];
+            507: components["responses"]["InsufficientStorage"];
         };
     };
     promoteImage: {
@@ -1708,6 +1798,7 @@ export interface operations {
             429: components["responses"]["RateLimited"];
             500: components["responses"]["Internal"];
             503: components["responses"]["ShuttingDown"];
+            507: components["responses"]["InsufficientStorage"];
         };
     };
     listVms: {
@@ -1839,6 +1930,7 @@ export interface operations {
             429: components["responses"]["RateLimited"];
             500: components["responses"]["Internal"];
             503: components["responses"]["ShuttingDown"];
+            507: components["responses"]["InsufficientStorage"];
         };
     };
     deleteVmsByLabel: {
@@ -1896,6 +1988,7 @@ export interface operations {
             429: components["responses"]["RateLimited"];
             500: components["responses"]["Internal"];
             503: components["responses"]["ShuttingDown"];
+            507: components["responses"]["InsufficientStorage"];
         };
     };
     getVm: {
@@ -1995,6 +2088,7 @@ export interface operations {
             429: components["responses"]["RateLimited"];
             500: components["responses"]["Internal"];
             503: components["responses"]["ShuttingDown"];
+            507: components["responses"]["InsufficientStorage"];
         };
     };
     stopVm: {
@@ -2069,6 +2163,7 @@ export interface operations {
             429: components["responses"]["RateLimited"];
             500: components["responses"]["Internal"];
             503: components["responses"]["ShuttingDown"];
+            507: components["responses"]["InsufficientStorage"];
         };
     };
     pauseVm: {
@@ -2129,6 +2224,7 @@ export interface operations {
             429: components["responses"]["RateLimited"];
             500: components["responses"]["Internal"];
             503: components["responses"]["ShuttingDown"];
+            507: components["responses"]["InsufficientStorage"];
         };
     };
     resumeVm: {
@@ -2189,6 +2285,7 @@ export interface operations {
             429: components["responses"]["RateLimited"];
             500: components["responses"]["Internal"];
             503: components["responses"]["ShuttingDown"];
+            507: components["responses"]["InsufficientStorage"];
         };
     };
     startVm: {
@@ -2249,6 +2346,7 @@ export interface operations {
             429: components["responses"]["RateLimited"];
             500: components["responses"]["Internal"];
             503: components["responses"]["ShuttingDown"];
+            507: components["responses"]["InsufficientStorage"];
         };
     };
     restartVm: {
@@ -2323,6 +2421,7 @@ export interface operations {
             429: components["responses"]["RateLimited"];
             500: components["responses"]["Internal"];
             503: components["responses"]["ShuttingDown"];
+            507: components["responses"]["InsufficientStorage"];
         };
     };
     getVmConsole: {
@@ -2483,6 +2582,7 @@ export interface operations {
                 };
             };
             503: components["responses"]["ShuttingDown"];
+            507: components["responses"]["InsufficientStorage"];
         };
     };
     sendExecStdin: {
@@ -2567,6 +2667,7 @@ export interface operations {
             429: components["responses"]["RateLimited"];
             500: components["responses"]["Internal"];
             503: components["responses"]["ShuttingDown"];
+            507: components["responses"]["InsufficientStorage"];
         };
     };
     readGuestFile: {
@@ -2779,7 +2880,7 @@ export interface operations {
                 };
             };
             503: components["responses"]["ShuttingDown"];
-            /** @description The guest filesystem is full */
+            /** @description Not enough space: the guest's filesystem is full (guest-disk-full), or the daemon's state filesystem (insufficient-storage) */
             507: {
                 headers: {
                     [name: string]: unknown;
@@ -2874,6 +2975,7 @@ export interface operations {
             429: components["responses"]["RateLimited"];
             500: components["responses"]["Internal"];
             503: components["responses"]["ShuttingDown"];
+            507: components["responses"]["InsufficientStorage"];
         };
     };
     warmImage: {
@@ -2960,6 +3062,7 @@ export interface operations {
             429: components["responses"]["RateLimited"];
             500: components["responses"]["Internal"];
             503: components["responses"]["ShuttingDown"];
+            507: components["responses"]["InsufficientStorage"];
         };
     };
     listSnapshots: {
@@ -3103,6 +3206,7 @@ export interface operations {
             429: components["responses"]["RateLimited"];
             500: components["responses"]["Internal"];
             503: components["responses"]["ShuttingDown"];
+            507: components["responses"]["InsufficientStorage"];
         };
     };
     listJobs: {
@@ -3267,6 +3371,7 @@ export interface operations {
             429: components["responses"]["RateLimited"];
             500: components["responses"]["Internal"];
             503: components["responses"]["ShuttingDown"];
+            507: components["responses"]["InsufficientStorage"];
         };
     };
     streamJobEvents: {

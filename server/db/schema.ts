@@ -158,7 +158,8 @@ export const jobs = sqliteTable(
     startedAt: text('started_at'),
     finishedAt: text('finished_at'),
   },
-  (table) => [index('jobs_status').on(table.status), index('jobs_created_at').on(table.createdAt, table.id)],
+  // Newest first by (created_at, id), all jobs or those of one status: a page seeks to its cursor (repositories/jobs.ts).
+  (table) => [index('jobs_status_created_at').on(table.status, table.createdAt, table.id), index('jobs_created_at').on(table.createdAt, table.id)],
 );
 
 // The resources a job changes, in order. `active` is set while the job is queued or running and
@@ -227,6 +228,8 @@ export interface StoredProblem {
   hint?: string;
   logPath?: string;
   errors?: Array<{ field: string; message: string; hint?: string }>;
+  freeBytes?: number;
+  neededBytes?: number;
 }
 
 export interface StoredProcess {

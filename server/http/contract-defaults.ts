@@ -4,7 +4,7 @@ import { problemCatalogue, type ProblemCode } from '../services/errors.js';
  * What every operation answers beyond its own statuses, written into the OpenAPI document from
  * the one place that knows the hooks that answer them (app.ts, http/*): the bearer token of the
  * TCP listener (401), its rate limit (429, with its headers on every answer), the shutdown (503),
- * malformed URLs, parameters and headers (422), bodies the parsers refuse (400, 413, 415) and
+ * a full disk (507), malformed URLs, parameters and headers (422), bodies the parsers refuse (400, 413, 415) and
  * faults (500). It changes only the document: the routes' own schemas, which Fastify validates
  * and serializes with, stay as they are.
  */
@@ -35,6 +35,8 @@ interface CommonResponse {
   extraHeaders: HeaderName[];
   /** Only operations that take a request body (the content-type parsers answer these). */
   bodyOnly?: boolean;
+  /** Only operations that change something: a write can meet a full disk. */
+  changesOnly?: boolean;
 }
 
 const commonResponses: Record<string, CommonResponse> = {
@@ -45,6 +47,13 @@ const commonResponses: Record<string, CommonResponse> = {
   ValidationFailed: { status: 422, code: 'validation-failed', description: 'A parameter, header or body field is not valid; errors[] names each', extraHeaders: [] },
   RateLimited: { status: 429, code: 'rate-limited', description: 'TCP listener only: too many requests a minute from this address (BANGER_TCP_RATE_LIMIT)', extraHeaders: ['RetryAfter'] },
   Internal: { status: 500, code: 'internal', description: 'An unexpected fault; the daemon log has the details', extraHeaders: [] },
+  InsufficientStorage: {
+    status: 507,
+    code: 'insufficient-storage',
+    description: "The daemon's state filesystem is below BANGER_MIN_FREE_SPACE (new VMs, images, snapshots), or a write met a full disk; freeBytes says what is free",
+    extraHeaders: [],
+    changesOnly: true,
+  },
   ShuttingDown: { status: 503, code: 'shutting-down', description: 'The daemon is shutting down; retry once it is back', extraHeaders: [] },
 };
 
@@ -80,7 +89,7 @@ export function withContractDefaults(documentObject: { openapiObject: object } |
         if (!('$ref' in response)) response.headers = { ...headersOf(Number(status), []), ...((response.headers as Json | undefined) ?? {}) };
       }
       for (const [key, common] of Object.entries(commonResponses)) {
-        if (common.bodyOnly && !bodyMethods.has(method)) continue;
+        if ((common.bodyOnly || common.changesOnly) && !bodyMethods.has(method)) continue;
         responses[String(common.status)] ??= { $ref: `#/components/responses/${key}` };
       }
       operation.responses = Object.fromEntries(Object.entries(responses).sort(([a], [b]) => a.localeCompare(b)));

@@ -24,9 +24,17 @@ const keyHints: Record<string, string> = {
   labels: 'label keys are 1-63 letters, digits, ".", "_", "/" or "-", starting with a letter or digit',
 };
 
-/** Turns every failure, ours or Fastify's, into application/problem+json. */
-export function registerProblemHandlers(app: FastifyInstance): void {
+/**
+ * Turns every failure, ours or Fastify's, into application/problem+json. fullDisk names a failure
+ * that a full disk caused as such (services/storage), whatever step met it.
+ */
+export function registerProblemHandlers(app: FastifyInstance, fullDisk: (error: unknown) => BangerError | undefined): void {
   app.setErrorHandler((error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
+    const full = fullDisk(error);
+    if (full) {
+      request.log.warn({ err: error }, 'a write met a full disk');
+      return sendProblem(reply, full.toProblem());
+    }
     if (error instanceof BangerError) return sendProblem(reply, error.toProblem());
     if (error.validation) {
       const errors = validationErrors(error);

@@ -7,6 +7,7 @@ import { imageBuildJob, imagePromoteJob } from '../services/images/image-jobs.js
 import type { ImageService } from '../services/images/image-service.js';
 import type { RequestOrigin } from '../services/images/import-roots.js';
 import { describeStages } from '../services/jobs/job-kind.js';
+import { KeptAnswers, sendSerialized } from '../http/kept-answers.js';
 import { decodeCursor, defaultPageSize, page } from './cursor.js';
 
 const isName = (value: unknown): value is string => typeof value === 'string';
@@ -14,6 +15,7 @@ const isName = (value: unknown): value is string => typeof value === 'string';
 /** `origin`: the listener these routes answer on, which decides where request paths may point. */
 export function imageRoutes(images: ImageService, origin: RequestOrigin): FastifyPluginAsyncTypebox {
   return async (app) => {
+    const pages = new KeptAnswers();
     app.get('/images', {
       schema: {
         tags: ['images'],
@@ -25,10 +27,12 @@ export function imageRoutes(images: ImageService, origin: RequestOrigin): Fastif
         querystring: PageQuerySchema,
         response: { 200: ref(ImageListSchema), ...problemResponses(422) },
       },
-    }, async (request) => {
+    }, async (request, reply) => {
       const { limit = defaultPageSize, cursor } = request.query;
-      const after = decodeCursor(cursor, isName);
-      return page(images.list(limit + 1, after), limit, (image) => image.name);
+      const body = pages.answer(images.listStamp(), JSON.stringify(request.query), () =>
+        reply.serialize(page(images.list(limit + 1, decodeCursor(cursor, isName)), limit, (image) => image.name)),
+      );
+      return sendSerialized(reply, body);
     });
 
     app.get('/images/:idOrName', {

@@ -6,6 +6,7 @@ import { IdempotencyHeadersSchema, IdParamsSchema, problemResponses, ref } from 
 import { JobEventsQuerySchema, JobListQuerySchema, JobListSchema, JobSchema, JobWaitQuerySchema } from '../schemas/job.js';
 import type { JobService } from '../services/jobs/job-service.js';
 import type { JobEvent } from '../services/jobs/types.js';
+import { KeptAnswers, sendSerialized } from '../http/kept-answers.js';
 import { decodeCursor, defaultPageSize, page } from './cursor.js';
 
 interface Position {
@@ -19,6 +20,7 @@ const heartbeatMs = 15_000;
 
 export function jobRoutes(jobs: JobService): FastifyPluginAsyncTypebox {
   return async (app) => {
+    const pages = new KeptAnswers();
     app.get('/jobs', {
       schema: {
         tags: ['jobs'],
@@ -31,10 +33,13 @@ export function jobRoutes(jobs: JobService): FastifyPluginAsyncTypebox {
         querystring: JobListQuerySchema,
         response: { 200: ref(JobListSchema), ...problemResponses(422) },
       },
-    }, async (request) => {
+    }, async (request, reply) => {
       const { limit = defaultPageSize, cursor, ...filter } = request.query;
-      const rows = jobs.list(filter, limit + 1, decodeCursor(cursor, isPosition));
-      return page(rows, limit, (job) => ({ createdAt: job.createdAt, id: job.id }));
+      const body = pages.answer(jobs.listStamp(), JSON.stringify(request.query), () => {
+        const rows = jobs.list(filter, limit + 1, decodeCursor(cursor, isPosition));
+        return reply.serialize(page(rows, limit, (job) => ({ createdAt: job.createdAt, id: job.id })));
+      });
+      return sendSerialized(reply, body);
     });
 
     app.get('/jobs/:id', {

@@ -6,6 +6,7 @@ import { describeStages } from '../services/jobs/job-kind.js';
 import type { SnapshotService } from '../services/snapshots/snapshot-service.js';
 import { imageWarmJob, vmSnapshotJob } from '../services/vms/vm-jobs.js';
 import type { VmService } from '../services/vms/vm-service.js';
+import { KeptAnswers, sendSerialized } from '../http/kept-answers.js';
 import { decodeCursor, defaultPageSize, page } from './cursor.js';
 
 const isName = (value: unknown): value is string => typeof value === 'string';
@@ -44,6 +45,7 @@ export function snapshotRoutes(snapshots: SnapshotService, vms: VmService): Fast
       return reply.code(202).header('location', job.href).send(job);
     });
 
+    const pages = new KeptAnswers();
     app.get('/snapshots', {
       schema: {
         tags: ['snapshots'],
@@ -53,9 +55,12 @@ export function snapshotRoutes(snapshots: SnapshotService, vms: VmService): Fast
         querystring: PageQuerySchema,
         response: { 200: ref(SnapshotListSchema), ...problemResponses(422) },
       },
-    }, async (request) => {
+    }, async (request, reply) => {
       const { limit = defaultPageSize, cursor } = request.query;
-      return page(snapshots.list(limit + 1, decodeCursor(cursor, isName)), limit, (snapshot) => snapshot.name);
+      const body = pages.answer(snapshots.listStamp(), JSON.stringify(request.query), () =>
+        reply.serialize(page(snapshots.list(limit + 1, decodeCursor(cursor, isName)), limit, (snapshot) => snapshot.name)),
+      );
+      return sendSerialized(reply, body);
     });
 
     app.get('/snapshots/:idOrName', {

@@ -16,6 +16,7 @@ import { text } from '../schemas/bounds.js';
 import { describeStages } from '../services/jobs/job-kind.js';
 import type { VmService } from '../services/vms/vm-service.js';
 import { vmCreateJob, vmDeleteJob, vmDeleteSelectedJob, vmPauseJob, vmRestartJob, vmRestoreJob, vmResumeJob, vmStartJob, vmStopJob } from '../services/vms/vm-jobs.js';
+import { KeptAnswers, sendSerialized } from '../http/kept-answers.js';
 import { decodeCursor, defaultPageSize, page } from './cursor.js';
 
 const isName = (value: unknown): value is string => typeof value === 'string';
@@ -23,6 +24,7 @@ const accepted = (description: string) => ref(JobSchema, { description });
 
 export function vmRoutes(vms: VmService): FastifyPluginAsyncTypebox {
   return async (app) => {
+    const pages = new KeptAnswers();
     app.get('/vms', {
       schema: {
         tags: ['vms'],
@@ -35,10 +37,13 @@ export function vmRoutes(vms: VmService): FastifyPluginAsyncTypebox {
         querystring: VmListQuerySchema,
         response: { 200: ref(VmListSchema), ...problemResponses(422) },
       },
-    }, async (request) => {
+    }, async (request, reply) => {
       const { limit = defaultPageSize, cursor, state, label } = request.query;
-      const rows = vms.list({ state, labels: label }, limit + 1, decodeCursor(cursor, isName));
-      return page(rows, limit, (vm) => vm.name);
+      const body = pages.answer(vms.listStamp(), JSON.stringify(request.query), () => {
+        const rows = vms.list({ state, labels: label }, limit + 1, decodeCursor(cursor, isName));
+        return reply.serialize(page(rows, limit, (vm) => vm.name));
+      });
+      return sendSerialized(reply, body);
     });
 
     app.post('/vms', {

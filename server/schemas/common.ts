@@ -1,6 +1,6 @@
 import { Type, type SchemaOptions, type Static, type TSchema, type TUnsafe } from '@sinclair/typebox';
 import { maxFieldErrors, maxFieldLength, maxHintLength, maxMessageLength } from '../domain/limits.js';
-import { cursorString, integer, maxPageSize, message, pathString, text } from './bounds.js';
+import { byteCount, cursorString, integer, maxPageSize, message, pathString, text } from './bounds.js';
 
 /** A reference to a shared schema (one $id, one OpenAPI component) that keeps its static type. */
 export function ref<T extends TSchema>(schema: T, options: SchemaOptions = {}): TUnsafe<Static<T>> {
@@ -27,6 +27,8 @@ export const ProblemSchema = Type.Object(
     hint: Type.Optional(text(maxHintLength, { description: 'What to do about it' })),
     logPath: Type.Optional(pathString({ description: 'Host path of the log with the full output' })),
     errors: Type.Optional(Type.Array(ref(FieldErrorSchema), { maxItems: maxFieldErrors, description: `The first ${maxFieldErrors} fields at fault` })),
+    freeBytes: Type.Optional(byteCount({ description: "insufficient-storage: bytes free on the daemon's state filesystem" })),
+    neededBytes: Type.Optional(byteCount({ description: 'insufficient-storage: bytes the refused work needed free (absent when a write met a full disk)' })),
   },
   { $id: 'Problem', description: 'An RFC 9457 problem; always served as application/problem+json' },
 );
@@ -72,7 +74,7 @@ const problemDescriptions: Record<number, string> = {
   500: 'The operation failed',
   502: 'The guest did not answer',
   503: 'Shutting down',
-  507: 'The guest filesystem is full',
+  507: "Not enough space: the guest's filesystem is full (guest-disk-full), or the daemon's state filesystem (insufficient-storage)",
 };
 
 /** Problem responses for the given statuses, described as application/problem+json. */

@@ -1,6 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { maxJsonBodyBytes, maxSignalNameLength } from '../domain/limits.js';
-import { idString, integer, milliseconds, text } from './bounds.js';
+import { idString, integer, milliseconds, nullable, text } from './bounds.js';
 
 export const ExecBodySchema = Type.Object(
   {
@@ -63,10 +63,10 @@ export const ExecEventSchema = Type.Union(
     Type.Object(
       {
         type: Type.Literal('exit'),
-        exitCode: Type.Union([integer(0, 4_294_967_295), Type.Null()], {
+        exitCode: nullable(integer(0, 4_294_967_295), {
           description: "The program's exit status, 0-255 (SSH carries it as an unsigned 32-bit number); null when a signal ended the program",
         }),
-        signal: Type.Union([text(maxSignalNameLength), Type.Null()], { description: 'The signal that ended it, without SIG (e.g. KILL)' }),
+        signal: nullable(text(maxSignalNameLength), { description: 'The signal that ended it, without SIG (e.g. KILL)' }),
         timedOut: Type.Boolean({ description: 'banger killed it when timeoutSeconds passed' }),
         durationMs: milliseconds(),
       },

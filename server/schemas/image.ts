@@ -1,9 +1,9 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { maxServiceCommandLength, maxServices, serviceNamePattern, serviceUserPattern } from '../domain/image.js';
-import { cursorString, href, idString, maxPageSize, nameString, pathString, tcpPort, text, timestamp } from './bounds.js';
+import { cursorString, href, idString, maxPageSize, nameString, nullable, pathString, tcpPort, text, timestamp } from './bounds.js';
 import { ref } from './common.js';
 
-const nullablePath = (description?: string) => Type.Union([pathString(), Type.Null()], description ? { description } : {});
+const nullablePath = () => nullable(pathString());
 
 export const imageNamePattern = '^[A-Za-z0-9][A-Za-z0-9._-]*$';
 
@@ -38,8 +38,8 @@ export const ImageServiceRequestSchema = Type.Object(
 export const ImageServiceSchema = Type.Object(
   {
     ...serviceFields,
-    port: Type.Union([tcpPort(), Type.Null()], { description: servicePortDescription }),
-    user: Type.Union([text(32), Type.Null()], { description: 'The guest user it runs as; null: root' }),
+    port: nullable(tcpPort(), { description: servicePortDescription }),
+    user: nullable(text(32), { description: 'The guest user it runs as; null: root' }),
   },
   { $id: 'ImageService', additionalProperties: false },
 );
@@ -56,15 +56,14 @@ export const ImageSchema = Type.Object(
     initrdPath: nullablePath(),
     modulesDir: nullablePath(),
     packagesPath: nullablePath(),
-    packagesSha256: Type.Union([text(64), Type.Null()], { description: 'sha256 of the sorted, trimmed, deduplicated package list' }),
-    buildSize: Type.Union([text(32), Type.Null()]),
-    seededSshPublicKeyFingerprint: Type.Union([text(128), Type.Null()], { description: "Fingerprint of the daemon's SSH key seeded into the work seed" }),
+    packagesSha256: nullable(text(64), { description: 'sha256 of the sorted, trimmed, deduplicated package list' }),
+    buildSize: nullable(text(32)),
+    seededSshPublicKeyFingerprint: nullable(text(128), { description: "Fingerprint of the daemon's SSH key seeded into the work seed" }),
     docker: Type.Boolean(),
     services: Type.Array(ref(ImageServiceSchema), { maxItems: maxServices, description: 'Programs the image starts at boot (POST /images/builds services)' }),
-    warmSnapshot: Type.Union(
-      [Type.Object({ id: idString(), href: href() }, { additionalProperties: false }), Type.Null()],
-      { description: 'The snapshot creates from this image restore by default (POST /images/{idOrName}/warm); null when there is none' },
-    ),
+    warmSnapshot: nullable(Type.Object({ id: idString(), href: href() }, { additionalProperties: false }), {
+      description: 'The snapshot creates from this image restore by default (POST /images/{idOrName}/warm); null when there is none',
+    }),
     createdAt: timestamp(),
     updatedAt: timestamp(),
     href: href(),
@@ -75,7 +74,7 @@ export const ImageSchema = Type.Object(
 export const ImageListSchema = Type.Object(
   {
     items: Type.Array(ref(ImageSchema), { maxItems: maxPageSize }),
-    nextCursor: Type.Union([cursorString(), Type.Null()], { description: 'Pass as ?cursor= for the next page; null on the last' }),
+    nextCursor: nullable(cursorString(), { description: 'Pass as ?cursor= for the next page; null on the last' }),
   },
   { $id: 'ImageList', additionalProperties: false },
 );

@@ -1,10 +1,10 @@
 import { Type } from '@sinclair/typebox';
 import { jobStageStatuses, jobStatuses, maxJobStages, maxJobTargets, maxStageNameLength, targetTypes, type JobStageStatus, type JobStatus } from '../domain/job.js';
 import { maxLabels } from '../domain/vm.js';
-import { cursorString, href, idString, integer, maxPageSize, message, milliseconds, nameString, pathString, text, timestamp } from './bounds.js';
+import { cursorString, href, idString, integer, maxPageSize, message, milliseconds, nameString, nullable, pathString, text, timestamp } from './bounds.js';
 import { ProblemSchema, ref } from './common.js';
 
-const nullableTime = Type.Union([timestamp(), Type.Null()]);
+const nullableTime = nullable(timestamp());
 
 // An enum rather than a union of literals: one clear validation message instead of one per value.
 export const JobStatusSchema = Type.Unsafe<JobStatus>({ $id: 'JobStatus', type: 'string', enum: [...jobStatuses] });
@@ -24,7 +24,7 @@ export const JobStageSchema = Type.Object(
     status: Type.Unsafe<JobStageStatus>({ type: 'string', enum: [...jobStageStatuses] }),
     startedAt: nullableTime,
     finishedAt: nullableTime,
-    durationMs: Type.Union([milliseconds(), Type.Null()]),
+    durationMs: nullable(milliseconds()),
     detail: Type.Optional(message()),
   },
   { $id: 'JobStage', additionalProperties: false },
@@ -68,8 +68,9 @@ export const JobSchema = Type.Object(
     stages: Type.Array(ref(JobStageSchema), { maxItems: maxJobStages }),
     progress: integer(0, 100, { description: 'Percent of stages done' }),
     result: Type.Unknown({ description: 'What the job produced, once succeeded' }),
-    error: Type.Union([ref(ProblemSchema), Type.Null()]),
-    logPath: Type.Union([pathString(), Type.Null()]),
+    // Null first: fast-json-stringify tries an anyOf's branches in order, and most jobs have no error.
+    error: Type.Union([Type.Null(), ref(ProblemSchema)]),
+    logPath: nullable(pathString()),
     cancellable: Type.Boolean(),
     createdAt: timestamp(),
     startedAt: nullableTime,
@@ -82,7 +83,7 @@ export const JobSchema = Type.Object(
 export const JobListSchema = Type.Object(
   {
     items: Type.Array(ref(JobSchema), { maxItems: maxPageSize }),
-    nextCursor: Type.Union([cursorString(), Type.Null()]),
+    nextCursor: nullable(cursorString()),
   },
   { $id: 'JobList', additionalProperties: false },
 );

@@ -1,7 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { maxHypervisorVersionLength, maxListedDependents, snapshotPurposes, snapshotStates } from '../domain/snapshot.js';
 import { maxPorts, vmNamePattern } from '../domain/vm.js';
-import { byteCount, cursorString, href, idString, integer, maxCpus, maxMemoryMiB, maxPageSize, message, nameString, tcpPort, text, timestamp } from './bounds.js';
+import { byteCount, cursorString, href, idString, integer, maxCpus, maxMemoryMiB, maxPageSize, message, nameString, nullable, tcpPort, text, timestamp } from './bounds.js';
 import { ref } from './common.js';
 
 const link = (description: string) =>
@@ -28,17 +28,17 @@ export const SnapshotSchema = Type.Object(
       enum: [...snapshotStates],
       description: 'creating: being saved; ready: can be restored; failed: its job ended early, but the VM it was taken of went on above its disk layers, so its files stay until that VM is deleted',
     }),
-    stateMessage: Type.Union([message(), Type.Null()]),
+    stateMessage: nullable(message()),
     sourceVm: Type.Object(
       {
-        id: Type.Union([idString(), Type.Null()], { description: 'null once that VM is deleted' }),
+        id: nullable(idString(), { description: 'null once that VM is deleted' }),
         name: nameString(),
-        href: Type.Union([href(), Type.Null()]),
+        href: nullable(href()),
       },
       { additionalProperties: false },
     ),
-    image: Type.Object({ id: idString(), name: Type.Union([nameString(), Type.Null()]), href: href() }, { additionalProperties: false }),
-    baseSnapshot: Type.Union([link('The snapshot whose disk layers lie under this one'), Type.Null()]),
+    image: Type.Object({ id: idString(), name: nullable(nameString()), href: href() }, { additionalProperties: false }),
+    baseSnapshot: nullable(link('The snapshot whose disk layers lie under this one')),
     cpus: integer(1, maxCpus),
     memoryMiB: integer(1, maxMemoryMiB),
     memory: Type.Unsafe<'file' | 'state'>({
@@ -70,7 +70,7 @@ export type Snapshot = Static<typeof SnapshotSchema>;
 export const SnapshotListSchema = Type.Object(
   {
     items: Type.Array(ref(SnapshotSchema), { maxItems: maxPageSize }),
-    nextCursor: Type.Union([cursorString(), Type.Null()], { description: 'Pass as ?cursor= for the next page; null on the last' }),
+    nextCursor: nullable(cursorString(), { description: 'Pass as ?cursor= for the next page; null on the last' }),
   },
   { $id: 'SnapshotList', additionalProperties: false },
 );

@@ -2,11 +2,27 @@ import { Type, type Static } from '@sinclair/typebox';
 import { maxServiceLogTailLength, maxServices } from '../domain/image.js';
 import { maxPathLength } from '../domain/limits.js';
 import { accelerations, labelKeyPattern, maxLabelKeyLength, maxLabels, maxLabelValueLength, maxPorts, vmNamePattern, vmStates, type VmState } from '../domain/vm.js';
-import { byteCount, cursorString, href, idString, integer, maxCpus, maxMemoryMiB, maxPageSize, message, milliseconds, nameString, pathString, tcpPort, text, timestamp } from './bounds.js';
+import {
+  byteCount,
+  cursorString,
+  href,
+  idString,
+  integer,
+  maxCpus,
+  maxMemoryMiB,
+  maxPageSize,
+  message,
+  milliseconds,
+  nameString,
+  nullable,
+  nullableEnum,
+  pathString,
+  tcpPort,
+  text,
+  timestamp,
+} from './bounds.js';
 import { ref } from './common.js';
 
-const nullable = <T extends ReturnType<typeof Type.String> | ReturnType<typeof Type.Integer>>(schema: T, description?: string) =>
-  Type.Union([schema, Type.Null()], description ? { description } : {});
 const time = () => timestamp();
 /** Linux's PID_MAX_LIMIT: no pid is above it. */
 const maxPid = 4_194_304;
@@ -61,16 +77,16 @@ export const vmServiceStates = ['running', 'exited', 'not_started', 'unknown'] a
 export const VmServiceSchema = Type.Object(
   {
     name: text(32),
-    port: Type.Union([tcpPort(), Type.Null()], { description: 'The guest port it serves, published like a requested port' }),
+    port: nullable(tcpPort(), { description: 'The guest port it serves, published like a requested port' }),
     state: Type.Unsafe<(typeof vmServiceStates)[number]>({
       type: 'string',
       enum: [...vmServiceStates],
       description: 'As the guest agent last said: running, exited, not_started (not yet started at boot); unknown while the VM does not run or before the first answer',
     }),
     up: Type.Boolean({ description: 'Running and, when it has a port, listening on it' }),
-    exitStatus: nullable(integer(0, 255), 'Of an exited service; null when it was killed without one'),
-    logTail: nullable(text(maxServiceLogTailLength), "The last 20 lines of an exited service's log (/var/log/banger/NAME.log in the guest), each cut to 300 bytes"),
-    observedAt: nullable(time(), 'When the guest agent was last asked'),
+    exitStatus: nullable(integer(0, 255), { description: 'Of an exited service; null when it was killed without one' }),
+    logTail: nullable(text(maxServiceLogTailLength), { description: "The last 20 lines of an exited service's log (/var/log/banger/NAME.log in the guest), each cut to 300 bytes" }),
+    observedAt: nullable(time(), { description: 'When the guest agent was last asked' }),
   },
   { $id: 'VmService', additionalProperties: false },
 );
@@ -92,41 +108,41 @@ export const VmSchema = Type.Object(
     id: idString(),
     name: nameString(),
     state: ref(VmStateSchema),
-    stateReason: Type.Union([VmStateReasonSchema, Type.Null()]),
+    stateReason: nullable(VmStateReasonSchema),
     image: Type.Object({ id: idString(), name: nullable(nameString()), href: href() }, { additionalProperties: false }),
     cpus: integer(1, maxCpus),
     memoryMiB: integer(1, maxMemoryMiB),
     workDiskSize: text(32, { description: 'e.g. 1G' }),
     workDiskBytes: byteCount(),
     hypervisor: text(32, { description: 'qemu' }),
-    accel: Type.Union([...accelerations.map((accel) => Type.Literal(accel)), Type.Null()]),
-    pid: nullable(integer(1, maxPid), 'The hypervisor process while it runs'),
+    accel: nullableEnum(accelerations),
+    pid: nullable(integer(1, maxPid), { description: 'The hypervisor process while it runs' }),
     ports: Type.Array(ref(VmPortSchema), {
       maxItems: maxVmPorts,
       description: "Published guest ports: SSH (22) always, then the requested ones and the image's services' ones",
     }),
-    ssh: Type.Union([VmSshSchema, Type.Null()]),
+    ssh: nullable(VmSshSchema),
     services: Type.Array(ref(VmServiceSchema), {
       maxItems: maxServices,
       description: "The image's services and whether each is up: asked of the guest on GET /vms/{idOrName}, every few seconds otherwise",
     }),
     labels: LabelsSchema,
     ttlSeconds: nullable(integer(1, maxTtlSeconds)),
-    expiresAt: nullable(time(), 'When the daemon deletes the VM'),
-    timings: Type.Union([Type.Record(Type.String(), milliseconds()), Type.Null()], {
+    expiresAt: nullable(time(), { description: 'When the daemon deletes the VM' }),
+    timings: nullable(Type.Record(Type.String(), milliseconds()), {
       description: 'Milliseconds per phase of the last create or start (validate, clone_disks, …, ports_ready, running) and their total',
     }),
     bootedAt: nullable(time()),
-    bootMode: Type.Union([Type.Literal('cold'), Type.Literal('warm'), Type.Null()], {
+    bootMode: nullableEnum(['cold', 'warm'], {
       description: 'How the guest came up last: cold (booted from its disks) or warm (restored from a snapshot); null before it first ran',
     }),
-    baseSnapshot: Type.Union([Type.Object({ id: idString(), href: href() }, { additionalProperties: false }), Type.Null()], {
+    baseSnapshot: nullable(Type.Object({ id: idString(), href: href() }, { additionalProperties: false }), {
       description: 'The snapshot whose disk layers lie under this VM’s disks (it was restored from it, or snapshotted onto it)',
     }),
-    hostOverheadBytes: Type.Union([byteCount(), Type.Null()], {
+    hostOverheadBytes: nullable(byteCount(), {
       description: 'Resident memory of the hypervisor process beyond guest RAM; measured on GET /vms/{idOrName} of a running VM, null otherwise (and in lists)',
     }),
-    dir: nullable(pathString(), "The VM's directory (disks, sockets, console log)"),
+    dir: nullable(pathString(), { description: "The VM's directory (disks, sockets, console log)" }),
     consoleLogPath: nullable(pathString()),
     createdAt: time(),
     updatedAt: time(),
@@ -138,7 +154,7 @@ export const VmSchema = Type.Object(
 export const VmListSchema = Type.Object(
   {
     items: Type.Array(ref(VmSchema), { maxItems: maxPageSize }),
-    nextCursor: Type.Union([cursorString(), Type.Null()], { description: 'Pass as ?cursor= for the next page; null on the last' }),
+    nextCursor: nullable(cursorString(), { description: 'Pass as ?cursor= for the next page; null on the last' }),
   },
   { $id: 'VmList', additionalProperties: false },
 );

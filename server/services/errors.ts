@@ -58,6 +58,7 @@ export const problemCatalogue = {
   'guest-path-not-found': { status: 404, title: 'No such file or directory in the guest' },
   'guest-path-conflict': { status: 409, title: 'The guest path is not of the kind this needs' },
   'guest-disk-full': { status: 507, title: 'The guest filesystem is full' },
+  'insufficient-storage': { status: 507, title: "Not enough free space on the daemon's state filesystem" },
   'guest-file-failed': { status: 500, title: 'A file operation in the guest failed' },
   'guest-exec-limit': { status: 429, title: 'The guest runs as many commands at once as its SSH server takes' },
   'guest-unreachable': { status: 502, title: 'The guest did not answer on its shell channel' },
@@ -80,6 +81,8 @@ export interface BangerErrorOptions {
   hint?: string;
   errors?: FieldError[];
   logPath?: string;
+  /** insufficient-storage: the free bytes, and what the refused work needed (null: a write that met a full disk). */
+  space?: { freeBytes: number; neededBytes: number | null };
   cause?: unknown;
 }
 
@@ -89,6 +92,7 @@ export class BangerError extends Error {
   readonly hint: string | undefined;
   readonly errors: FieldError[] | undefined;
   logPath: string | undefined;
+  readonly space: BangerErrorOptions['space'];
 
   constructor(code: ProblemCode, detail: string, options: BangerErrorOptions = {}) {
     super(detail, options.cause === undefined ? undefined : { cause: options.cause });
@@ -97,6 +101,7 @@ export class BangerError extends Error {
     this.hint = options.hint;
     this.errors = options.errors;
     this.logPath = options.logPath;
+    this.space = options.space;
   }
 
   get status(): number {
@@ -106,7 +111,8 @@ export class BangerError extends Error {
   /** A problem a job stored, raised again: a quick job's failure becomes the answer to its request. */
   static fromProblem(problem: StoredProblem): BangerError {
     const code = isProblemCode(problem.code) ? problem.code : 'internal';
-    return new BangerError(code, problem.detail, { hint: problem.hint, errors: problem.errors, logPath: problem.logPath });
+    const space = problem.freeBytes === undefined ? undefined : { freeBytes: problem.freeBytes, neededBytes: problem.neededBytes ?? null };
+    return new BangerError(code, problem.detail, { hint: problem.hint, errors: problem.errors, logPath: problem.logPath, space });
   }
 
   toProblem(): StoredProblem {
@@ -114,6 +120,7 @@ export class BangerError extends Error {
       hint: this.hint,
       errors: this.errors,
       logPath: this.logPath,
+      space: this.space,
     });
   }
 }
@@ -121,13 +128,17 @@ export class BangerError extends Error {
 export function problemFor(
   code: ProblemCode,
   detail: string,
-  extra: { hint?: string | undefined; errors?: FieldError[] | undefined; logPath?: string | undefined } = {},
+  extra: { hint?: string | undefined; errors?: FieldError[] | undefined; logPath?: string | undefined; space?: BangerErrorOptions['space'] } = {},
 ): StoredProblem {
   const { status, title } = problemCatalogue[code];
   const problem: StoredProblem = { type: `urn:banger:problem:${code}`, title, status, code, detail };
   if (extra.hint) problem.hint = extra.hint;
   if (extra.errors && extra.errors.length > 0) problem.errors = extra.errors;
   if (extra.logPath) problem.logPath = extra.logPath;
+  if (extra.space) {
+    problem.freeBytes = extra.space.freeBytes;
+    if (extra.space.neededBytes !== null) problem.neededBytes = extra.space.neededBytes;
+  }
   return boundedProblem(problem);
 }
 

@@ -12,6 +12,7 @@ import { JobRepository } from '../../server/db/repositories/jobs.js';
 import { BangerError } from '../../server/services/errors.js';
 import { defineJobKind, describeStages } from '../../server/services/jobs/job-kind.js';
 import { JobService } from '../../server/services/jobs/job-service.js';
+import { StorageGuard } from '../../server/services/storage/storage-guard.js';
 import type { Job, JobDefinition } from '../../server/services/jobs/types.js';
 
 const workJob = defineJobKind('test.work', ['prepare', 'apply'] as const);
@@ -23,13 +24,14 @@ async function openJobs(t: Test) {
   const dir = await mkdtemp(join(tmpdir(), 'banger-job-targets-'));
   const database = openDatabase(join(dir, 'banger.db'));
   const records = new JobRepository(database.db);
-  const jobs = new JobService({ database, jobs: records, logger });
+  const storage = new StorageGuard({ dir, reservePath: join(dir, 'space-reserve'), settings: { minFreeBytes: 0, reserveBytes: 0 }, logger });
+  const jobs = new JobService({ database, jobs: records, logger, storage });
   t.teardown(async () => {
     await jobs.shutdown(1000);
     database.close();
     await rm(dir, { recursive: true, force: true });
   });
-  return { database, records, jobs };
+  return { database, records, jobs, storage };
 }
 
 /** A job body that waits until released, so that the job stays active meanwhile. */
@@ -126,11 +128,11 @@ t.test('one active job per resource, for every target of a job', async (t) => {
 });
 
 t.test('recovery lets go of the targets of interrupted jobs', async (t) => {
-  const { database, records, jobs } = await openJobs(t);
+  const { database, records, jobs, storage } = await openJobs(t);
   const stuck = held();
   const job = jobs.start({ kind: workJob, targets: [vm('r')], run: stuck.run });
   // A second service over the same file sees what a restarted daemon would: a job nobody runs.
-  const restarted = new JobService({ database, jobs: records, logger });
+  const restarted = new JobService({ database, jobs: records, logger, storage });
   const recovered = await restarted.recoverInterrupted();
   t.same(recovered.map((each) => [each.id, each.status, each.error?.code]), [[job.id, 'failed', 'interrupted']]);
   t.notOk(records.activeFor('vm', 'r'));
@@ -140,7 +142,7 @@ t.test('recovery lets go of the targets of interrupted jobs', async (t) => {
 });
 
 t.test('a job over a selection, and GET /jobs by any target', async (t) => {
-  const { database, jobs } = await openJobs(t);
+  const { database, jobs, storage } = await openJobs(t);
   const selection = jobs.start({
     kind: perVmJob,
     targets: [vm('p'), vm('q')],
@@ -160,7 +162,7 @@ t.test('a job over a selection, and GET /jobs by any target', async (t) => {
 
   const idle = {} as never;
   const app = await buildApp({
-    services: { images: idle, vms: idle, snapshots: idle, execs: idle, files: idle, jobs, idempotencyKeys: new IdempotencyRepository(database.db) } satisfies Services,
+    services: { images: idle, vms: idle, snapshots: idle, execs: idle, files: idle, storage, jobs, idempotencyKeys: new IdempotencyRepository(database.db) } satisfies Services,
     logger,
     bodyLimit: 65536,
   });

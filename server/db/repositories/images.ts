@@ -1,6 +1,7 @@
 import { eq, getTableColumns } from 'drizzle-orm';
 import type { Db } from '../database.js';
 import { images } from '../schema.js';
+import { dataStamp } from './data-stamp.js';
 import { inJsonArray, once, prepareRows, namedReads, type NamedReads } from './prepared.js';
 
 const imageColumns = getTableColumns(images);
@@ -16,6 +17,11 @@ export class ImageRepository {
   );
   constructor(private readonly db: Db) {
     this.named = namedReads(db, images, imageColumns, images);
+  }
+
+  /** Changes whenever any table may have changed (data-stamp.ts): what kept answers of image lists are checked against. */
+  dataStamp(): string {
+    return dataStamp(this.db)();
   }
 
   findByIdOrName(idOrName: string): ImageRow | undefined {

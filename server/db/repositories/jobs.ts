@@ -1,7 +1,8 @@
-import { and, asc, desc, eq, exists, getTableColumns, gt, inArray, lt, or, sql, type SQL } from 'drizzle-orm';
+import { and, asc, desc, eq, exists, getTableColumns, gt, inArray, or, sql, type SQL } from 'drizzle-orm';
 import type { JobStatus, TargetType } from '../../domain/job.js';
 import type { Db } from '../database.js';
 import { jobEvents, jobs, jobTargets } from '../schema.js';
+import { dataStamp } from './data-stamp.js';
 import { inJsonArray, limitPlaceholder, once, prepareRows, StatementsByShape } from './prepared.js';
 
 const jobTargetColumns = getTableColumns(jobTargets);
@@ -47,6 +48,11 @@ export class JobRepository {
   );
 
   constructor(private readonly db: Db) {}
+
+  /** Changes whenever any table may have changed (data-stamp.ts): what kept answers of job lists are checked against. */
+  dataStamp(): string {
+    return dataStamp(this.db)();
+  }
 
   /** Records the job holding its targets; fails on the unique index when one is held by another job. */
   insert(row: JobRow, targets: NewJobTarget[]): void {
@@ -99,11 +105,9 @@ export class JobRepository {
       if (filter.kind) conditions.push(eq(jobs.kind, sql.placeholder('kind')));
       const targetFilter = this.targetCondition(filter);
       if (targetFilter) conditions.push(targetFilter);
-      if (after) {
-        const afterCreatedAt = sql.placeholder('afterCreatedAt');
-        const older = or(lt(jobs.createdAt, afterCreatedAt), and(eq(jobs.createdAt, afterCreatedAt), lt(jobs.id, sql.placeholder('afterId'))));
-        if (older) conditions.push(older);
-      }
+      // A row value, which SQLite seeks to in the (created_at, id) indexes: page N costs what page 1 does.
+      // Spelt as created_at < ? or (created_at = ? and id < ?), the same rows, it scans from the newest job.
+      if (after) conditions.push(sql`(${jobs.createdAt}, ${jobs.id}) < (${sql.placeholder('afterCreatedAt')}, ${sql.placeholder('afterId')})`);
       return prepareRows(this.db, jobColumns, (select) =>
         select
           .from(jobs)

@@ -1,6 +1,7 @@
 import { asc, eq, getTableColumns, sql } from 'drizzle-orm';
 import type { Db } from '../database.js';
 import { snapshots, vms } from '../schema.js';
+import { dataStamp } from './data-stamp.js';
 import { inJsonArray, once, prepareRows, namedReads, type NamedReads } from './prepared.js';
 
 const snapshotColumns = getTableColumns(snapshots);
@@ -37,6 +38,11 @@ export class SnapshotRepository {
 
   constructor(private readonly db: Db) {
     this.named = namedReads(db, snapshots, snapshotColumns, snapshots);
+  }
+
+  /** Changes whenever any table may have changed (data-stamp.ts): what kept answers of snapshot lists are checked against. */
+  dataStamp(): string {
+    return dataStamp(this.db)();
   }
 
   insert(row: SnapshotRow): void {

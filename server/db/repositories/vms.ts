@@ -2,6 +2,7 @@ import { and, asc, count, eq, getTableColumns, gt, inArray, isNotNull, lte, sql,
 import type { VmState } from '../../domain/vm.js';
 import type { Db } from '../database.js';
 import { vmPorts, vms } from '../schema.js';
+import { dataStamp } from './data-stamp.js';
 import { inJsonArray, limitPlaceholder, once, prepareRows, StatementsByShape, type Prepared, namedReads, type NamedReads } from './prepared.js';
 
 const vmPortColumns = getTableColumns(vmPorts);
@@ -29,6 +30,11 @@ export class VmRepository {
 
   constructor(private readonly db: Db) {
     this.named = namedReads(db, vms, vmColumns, vms);
+  }
+
+  /** Changes whenever any table may have changed (data-stamp.ts): what kept answers of VM lists are checked against. */
+  dataStamp(): string {
+    return dataStamp(this.db)();
   }
 
   usingImage(imageId: string): VmRow[] {

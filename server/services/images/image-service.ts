@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join } from 'node:path';
 import type { Logger } from 'pino';
 import type { StateLayout } from '../../config.js';
@@ -11,6 +11,7 @@ import { seedAuthorizedKey } from '../../host/ext4.js';
 import type { SshIdentity } from '../../host/ssh-key.js';
 import type { RegisterImageBody } from '../../schemas/image.js';
 import type { SnapshotStore } from '../snapshots/snapshot-store.js';
+import type { StorageGuard } from '../storage/storage-guard.js';
 import { BangerError, validationError } from '../errors.js';
 import { idShapedNameErrors, newId, now } from '../ids.js';
 import type { JobService } from '../jobs/job-service.js';
@@ -43,6 +44,8 @@ export interface ImageServiceOptions {
   identity: SshIdentity;
   builder: ImageBuilder;
   snapshots: SnapshotStore;
+  /** Refuses new images on a nearly full disk, and makes room for deletes. */
+  storage: StorageGuard;
   logger: Logger;
 }
 
@@ -55,6 +58,11 @@ export class ImageService {
 
   list(limit: number, afterName?: string): Image[] {
     return this.options.images.list(limit, afterName).map(imageView);
+  }
+
+  /** Moves whenever a page of list() may show something else (any write to the database). */
+  listStamp(): string {
+    return this.options.images.dataStamp();
   }
 
   get(idOrName: string): Image {
@@ -105,6 +113,7 @@ export class ImageService {
         hint: `register under another name, or delete it first: DELETE /images/${input.name}`,
       });
     }
+    this.options.storage.require('registering an image');
     if (existing) await this.options.snapshots.dropWarm(existing.id, 'the image was registered again');
     const timestamp = now();
     const row: ImageRow = {
@@ -151,6 +160,7 @@ export class ImageService {
     await checks.requireFile('rootfsPath', image.rootfsPath, 'ext4', 'rootfs image', hint);
     if (image.workSeedPath) await checks.requireFile('workSeedPath', image.workSeedPath, 'ext4', 'work-seed image', hint);
     checks.throwIfFailed(`Cannot promote image ${image.name}`);
+    this.options.storage.require('a promotion', await artifactBytes(image));
 
     const artifactDir = join(this.options.layout.imagesDir, image.id);
     if (existsSync(artifactDir)) {
@@ -212,6 +222,7 @@ export class ImageService {
   /** Starts a job that builds a new managed image from a recipe or a base rootfs. */
   async build(input: BuildImageInput, origin: RequestOrigin): Promise<Job> {
     const plan = await planBuild(input, this.importRoots(origin));
+    this.options.storage.require('an image build', plan.sizeBytes);
     // No await from here on: the name checks and the job's start happen as one step.
     if (this.options.images.findByName(plan.name)) {
       throw new BangerError('image-name-taken', `An image named ${plan.name} already exists`, {
@@ -260,6 +271,7 @@ export class ImageService {
   /** Deletes the record, and the artifacts too when banger manages them. */
   async delete(idOrName: string): Promise<Image> {
     const image = this.find(idOrName);
+    this.options.storage.makeRoom('a delete');
     const users = this.options.vms.usingImage(image.id);
     if (users.length > 0) {
       const names = users.map((vm) => vm.name).join(', ');
@@ -334,4 +346,11 @@ function workSeedBeside(rootfsPath: string): string | undefined {
   const stem = basename(rootfsPath).replace(/\.ext4$/, '');
   const candidates = [join(dir, workSeedFileName), join(dir, `${stem}.work-seed.ext4`)];
   return candidates.find((candidate) => candidate !== rootfsPath && existsSync(candidate));
+}
+
+/** What a promotion copies: the rootfs and the work seed, as much of them as is allocated (the copy keeps holes). */
+async function artifactBytes(image: ImageRow): Promise<number> {
+  const paths = [image.rootfsPath, image.workSeedPath].filter((path): path is string => path !== null);
+  const sizes = await Promise.all(paths.map(async (path) => (await stat(path)).blocks * 512));
+  return sizes.reduce((sum, size) => sum + size, 0);
 }

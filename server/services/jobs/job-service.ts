@@ -7,6 +7,7 @@ import { activeJobStatuses, finishedJobStatuses, type JobStatus } from '../../do
 import { removeTree } from '../../host/remove-tree.js';
 import { killProcessGroup, processStartTime, RunError } from '../../host/runner.js';
 import { BangerError, problemFor } from '../errors.js';
+import type { StorageGuard } from '../storage/storage-guard.js';
 import { newId, now } from '../ids.js';
 import type { JobKind } from './job-kind.js';
 import { jobView, progressOf } from './job-view.js';
@@ -24,6 +25,8 @@ export interface JobServiceOptions {
   database: Database;
   jobs: JobRepository;
   logger: Logger;
+  /** Makes room for a job's records when the disk is full, and names a full disk as such. */
+  storage: StorageGuard;
   maxConcurrent?: number;
 }
 
@@ -35,6 +38,7 @@ export class JobService {
   private readonly database: Database;
   private readonly jobs: JobRepository;
   private readonly logger: Logger;
+  private readonly storage: StorageGuard;
   private readonly maxConcurrent: number;
   private readonly events = new EventEmitter();
   private readonly active = new Map<string, ActiveJob>();
@@ -46,6 +50,7 @@ export class JobService {
     this.database = options.database;
     this.jobs = options.jobs;
     this.logger = options.logger;
+    this.storage = options.storage;
     this.maxConcurrent = options.maxConcurrent ?? 4;
     this.events.setMaxListeners(0);
   }
@@ -101,6 +106,11 @@ export class JobService {
 
   list(filter: JobListFilter, limit: number, after?: JobPosition): Job[] {
     return this.jobs.list(filter, limit, after).map(jobView);
+  }
+
+  /** Moves whenever a page of list() may show something else (any write to the database). */
+  listStamp(): string {
+    return this.jobs.dataStamp();
   }
 
   /** Resolves with the job as soon as it has finished, or as it is when `seconds` have passed. */
@@ -169,6 +179,7 @@ export class JobService {
     }
     const active = this.active.get(id);
     if (active) {
+      this.storage.makeRoom('a cancel');
       active.controller.abort('cancel' satisfies AbortReason);
       await active.settled;
     }
@@ -253,7 +264,7 @@ export class JobService {
 
   private async execute<Result>(id: string, definition: JobDefinition<JobKind, Result>, controller: AbortController): Promise<void> {
     const signal = controller.signal;
-    this.jobs.update(id, { status: 'running', startedAt: now() });
+    this.storage.withRoom(() => this.jobs.update(id, { status: 'running', startedAt: now() }));
     this.publish(id, 'status');
     const log = this.logger.child({ jobId: id, kind: definition.kind.name });
     log.info('job started');
@@ -270,7 +281,7 @@ export class JobService {
         this.finishAborted(id, signal.reason as AbortReason, definition.logPath);
         log.warn({ reason: signal.reason }, 'job stopped');
       } else {
-        const problem = problemFromError(error, definition.logPath);
+        const problem = problemFromError(this.storage.fullDiskError(error) ?? error, definition.logPath);
         this.finish(id, 'failed', problem);
         log.error({ err: error, code: problem.code }, 'job failed');
       }
@@ -332,7 +343,7 @@ export class JobService {
   }
 
   private finish(id: string, status: JobStatus, error: StoredProblem | null, result: unknown = null): void {
-    this.jobs.finish(id, { status, error, result, finishedAt: now(), processes: [], scratchPaths: [] });
+    this.storage.withRoom(() => this.jobs.finish(id, { status, error, result, finishedAt: now(), processes: [], scratchPaths: [] }));
     this.publish(id, 'status');
   }
 
@@ -341,13 +352,13 @@ export class JobService {
     if (!row) return;
     const stages = change(row.stages);
     if (JSON.stringify(stages) === JSON.stringify(row.stages)) return;
-    this.jobs.update(id, { stages, progress: progressOf(stages) });
+    this.storage.withRoom(() => this.jobs.update(id, { stages, progress: progressOf(stages) }));
     this.publish(id, 'stage');
   }
 
   private publish(id: string, type: JobEvent['type']): void {
     const job = this.get(id);
-    const stored = this.jobs.appendEvent(id, type, job, now());
+    const stored = this.storage.withRoom(() => this.jobs.appendEvent(id, type, job, now()));
     this.events.emit(id, { seq: stored.seq, type, at: stored.at, job } satisfies JobEvent);
   }
 

@@ -39,8 +39,14 @@ export class ServiceWatch {
   private readonly asking = new Map<string, Promise<Observation | undefined>>();
   private lastPoll = 0;
   private polling: Promise<void> | undefined;
+  private changes = 0;
 
   constructor(private readonly deps: ServiceWatchDeps) {}
+
+  /** Moves whenever what view() shows may have changed without a database write: an answer came or was dropped. */
+  get version(): number {
+    return this.changes;
+  }
 
   /** The services as a view shows them, from what is known without asking the guest. */
   view(vm: VmRow, services: readonly ImageService[]): VmService[] {
@@ -78,7 +84,7 @@ export class ServiceWatch {
     if (this.polling || Date.now() - this.lastPoll < this.deps.settings.servicePollMs) return;
     this.lastPoll = Date.now();
     for (const vmId of this.observed.keys()) {
-      if (this.deps.vms.get(vmId)?.state !== 'running') this.observed.delete(vmId);
+      if (this.deps.vms.get(vmId)?.state !== 'running' && this.observed.delete(vmId)) this.changes++;
     }
     const watched = this.deps.vms.withStates(['running']).filter((vm) => !isBusy(vm.id) && this.servicesOf(vm).length > 0);
     this.polling = Promise.all(
@@ -120,6 +126,7 @@ export class ServiceWatch {
       const statuses = await queryGuestServices(this.deps.driverOf(vm), vm.process, { timeoutMs: QUERY_TIMEOUT_MS });
       const observation = { bootedAt: vm.bootedAt, at: now(), statuses };
       this.observed.set(vm.id, observation);
+      this.changes++;
       return observation;
     } catch (error) {
       this.deps.logger.debug({ err: error, vmId: vm.id }, 'the guest agent did not say how its services are');

@@ -4,7 +4,7 @@ import type { ImageRow } from '../../db/repositories/images.js';
 import type { VmRow } from '../../db/repositories/vms.js';
 import { createWorkDisk } from '../../host/disks.js';
 import { BangerError } from '../errors.js';
-import { formatSize } from '../images/build/build-request.js';
+import { formatSize } from '../../domain/byte-size.js';
 import { now } from '../ids.js';
 import type { StageOf } from '../jobs/job-kind.js';
 import type { JobContext } from '../jobs/types.js';

@@ -3,7 +3,7 @@ import type { ImageRow } from '../../db/repositories/images.js';
 import type { SnapshotRow } from '../../db/repositories/snapshots.js';
 import { compatibilityMismatches, type SnapshotCompatibility } from '../../hypervisor/snapshot.js';
 import { BangerError } from '../errors.js';
-import { formatSize } from '../images/build/build-request.js';
+import { formatSize } from '../../domain/byte-size.js';
 import { validationError } from '../errors.js';
 import { idShapedNameErrors } from '../ids.js';
 import type { SnapshotStore } from '../snapshots/snapshot-store.js';

@@ -17,6 +17,7 @@ import { generatedVmName } from './vm-request.js';
 import type { VmSettings } from './vm-settings.js';
 import { ServiceWatch } from './service-watch.js';
 import { vmView, type Vm, type VmState } from './vm-view.js';
+import type { StorageGuard } from '../storage/storage-guard.js';
 
 /** What every part of the VM service works with. */
 export interface VmDeps {
@@ -30,6 +31,8 @@ export interface VmDeps {
   vmsDir: string;
   identity: SshIdentity;
   settings: VmSettings;
+  /** Refuses new VMs on a nearly full disk, and makes room for stops and deletes. */
+  storage: StorageGuard;
   logger: Logger;
 }
 

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { labelKeyPattern, maxLabels, maxLabelValueLength, maxPorts } from '../../domain/vm.js';
 import type { CreateVmBody } from '../../schemas/vm.js';
 import type { FieldError } from '../errors.js';
-import { formatSize, parseSize } from '../images/build/build-request.js';
+import { formatSize, parseSize } from '../../domain/byte-size.js';
 import type { VmSettings } from './vm-settings.js';
 
 const labelKey = new RegExp(labelKeyPattern);

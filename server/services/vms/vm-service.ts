@@ -19,6 +19,7 @@ import type { SnapshotRow } from '../../db/repositories/snapshots.js';
 import type { SnapshotPurpose } from '../../domain/snapshot.js';
 import { maxJobTargets } from '../../domain/job.js';
 import { consoleTailBytes } from '../../domain/vm.js';
+import { mib } from '../../domain/byte-size.js';
 import type { CreateSnapshotBody, WarmImageBody } from '../../schemas/snapshot.js';
 import type { SnapshotStore } from '../snapshots/snapshot-store.js';
 import { VmReconciler } from './vm-reconciler.js';
@@ -75,6 +76,14 @@ export class VmService {
     return this.records.views(this.options.vms.list({ state: query.state, labels }, limit, afterName));
   }
 
+  /**
+   * Moves whenever a page of list() may show something else: a write to the database, or an answer
+   * of a guest about its services (kept in memory). Equal stamps, equal pages.
+   */
+  listStamp(): string {
+    return `${this.options.vms.dataStamp()}.${this.records.services.version}`;
+  }
+
   get(idOrName: string): Vm {
     return this.records.view(this.find(idOrName));
   }
@@ -97,6 +106,7 @@ export class VmService {
    */
   async create(input: CreateVmInput, options: { memoryFile?: boolean } = {}): Promise<Job> {
     const plan = await planCreate(input, this.options, this.records, this.snapshots);
+    this.options.storage.require('a VM create');
     if (plan.coldBecause) this.options.logger.info({ image: plan.image.name, why: plan.coldBecause }, 'a create boots cold');
 
     const start = input.start ?? true;
@@ -130,6 +140,7 @@ export class VmService {
     const nameErrors = idShapedNameErrors('body.name', body.name);
     if (nameErrors.length > 0) throw validationError(`Cannot snapshot VM ${vm.name}`, nameErrors);
     if (vm.state !== 'running' && vm.state !== 'paused') throw this.stateConflict(vm, 'snapshotted', ['running', 'paused']);
+    this.options.storage.require('a snapshot', vm.memoryMib * mib);
     const snapshot = this.newSnapshotRow(body.name, vm, 'user');
     try {
       return this.options.jobs.start({
@@ -152,6 +163,7 @@ export class VmService {
     const input: CreateVmInput = { image: imageIdOrName, warm: false, cpus: body.cpus, memoryMiB: body.memoryMiB, ports: body.ports };
     const plan = await planCreate(input, this.options, this.records, this.snapshots);
     const image = plan.image;
+    this.options.storage.require('warming an image', plan.memoryMiB * mib);
     // No await from here to the job's start.
     const name = this.records.admitNewVm(`warm-${image.name}-${newId().slice(0, 6)}`);
     const vm = newVmRow({ name, plan, input: { labels: { 'banger.warm-image': image.id } }, defaultHypervisor: this.options.hypervisors.default.name, vmsDir: this.options.vmsDir, memoryFile: true });
@@ -184,6 +196,7 @@ export class VmService {
   stop(idOrName: string, options: { graceSeconds?: number } = {}): Job {
     const vm = this.find(idOrName);
     if (vm.state !== 'running' && vm.state !== 'paused') throw this.stateConflict(vm, 'stopped', ['running', 'paused']);
+    this.options.storage.makeRoom('a stop');
     const graceMs = options.graceSeconds === undefined ? this.options.settings.stopGraceMs : options.graceSeconds * 1000;
     return this.startVmJob(vm, vmStopJob, 'stopping', false, async (context) => {
       context.stage('stop_hypervisor', `the guest gets ${Math.round(graceMs / 1000)} s to power off`);
@@ -197,6 +210,7 @@ export class VmService {
   start(idOrName: string): Job {
     const vm = this.find(idOrName);
     if (vm.state !== 'stopped') throw this.stateConflict(vm, 'started', ['stopped']);
+    this.options.storage.require('a VM start');
     this.records.admitStart();
     return this.startVmJob(vm, vmStartJob, 'starting', true, async (context) => {
       const clock = new PhaseClock(context);
@@ -211,6 +225,7 @@ export class VmService {
     }
     const graceMs = options.graceSeconds === undefined ? this.options.settings.stopGraceMs : options.graceSeconds * 1000;
     const wasRunning = vm.state !== 'stopped';
+    this.options.storage.require('a VM restart');
     if (!wasRunning) this.records.admitStart();
     return this.startVmJob(vm, vmRestartJob, wasRunning ? 'stopping' : 'starting', true, async (context) => {
       const clock = new PhaseClock(context);
@@ -228,6 +243,7 @@ export class VmService {
 
   delete(idOrName: string, reason: StateReason = { code: 'delete_requested', message: 'deleted on request' }): Job {
     const vm = this.find(idOrName);
+    this.options.storage.makeRoom('a delete');
     return this.startVmJob(vm, vmDeleteJob, 'deleting', false, async (context) => {
       const before = this.get(vm.id);
       await this.teardown.destroy(vm.id, context);
@@ -243,6 +259,7 @@ export class VmService {
       throw validationError('Cannot delete by label', [{ field: 'querystring.label', message: 'is required', hint: 'pass ?label=key=value' }]);
     }
     const matches = this.options.vms.matching({ labels });
+    this.options.storage.makeRoom('a delete');
     if (matches.length > maxJobTargets) {
       throw validationError('Cannot delete by label', [
         {

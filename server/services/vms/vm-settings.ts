@@ -1,5 +1,5 @@
 import { availableParallelism, totalmem } from 'node:os';
-import { parseSize } from '../images/build/build-request.js';
+import { parseSize } from '../../domain/byte-size.js';
 
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;

@@ -3,7 +3,7 @@ import type { VmPortRow, VmRow } from '../../db/repositories/vms.js';
 import { clipText, maxMessageLength } from '../../domain/limits.js';
 import { sshGuestPort, type VmState } from '../../domain/vm.js';
 import type { VmPortSchema, VmServiceSchema, VmSchema, VmSshSchema, VmStateReasonSchema } from '../../schemas/vm.js';
-import { formatSize } from '../images/build/build-request.js';
+import { formatSize } from '../../domain/byte-size.js';
 
 // Re-exported so the VM modules keep taking all their view types from this one place.
 export type { VmState };

@@ -1,8 +1,8 @@
 import type { Recipe } from '../../../domain/image.js';
 import { isValidPackageName } from '../../../guest/debian/packages.js';
+import { formatSize, mib, parseSize } from '../../../domain/byte-size.js';
 import { type FieldError } from '../../errors.js';
 
-const mib = 1024 * 1024;
 export const minimumImageSize = 64 * mib;
 export const maximumImageSize = 64 * 1024 * mib;
 export const defaultSizes: Record<Recipe | 'baseRootfs', string> = {
@@ -10,21 +10,6 @@ export const defaultSizes: Record<Recipe | 'baseRootfs', string> = {
   'debian-bookworm': '2G',
   'baseRootfs': '4G',
 };
-
-const units: Record<string, number> = { K: 1024, M: mib, G: 1024 * mib, T: 1024 * 1024 * mib };
-
-/** `512M`, `2G`, `1.5G`, `2GiB`: binary units, like truncate and qemu-img. */
-export function parseSize(text: string): number | null {
-  const match = /^(\d+(?:\.\d+)?)\s*([KMGT])(?:i?B)?$/i.exec(text.trim());
-  if (!match?.[1] || !match[2]) return null;
-  const bytes = Number(match[1]) * (units[match[2].toUpperCase()] ?? 0);
-  return Number.isFinite(bytes) ? Math.round(bytes / 4096) * 4096 : null;
-}
-
-export function formatSize(bytes: number): string {
-  if (bytes >= units.G! && bytes % units.G! === 0) return `${bytes / units.G!}G`;
-  return `${Math.ceil(bytes / mib)}M`;
-}
 
 export function invalidPackageNames(packages: readonly string[]): string[] {
   return packages.filter((name) => !isValidPackageName(name));

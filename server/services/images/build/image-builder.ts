@@ -12,6 +12,7 @@ import { copyFilePreferClone } from '../../../host/copy.js';
 import { makeExt4, seedAuthorizedKey } from '../../../host/ext4.js';
 import { ensureDefaultKernel } from '../../../host/kernel/cache.js';
 import { removeTree } from '../../../host/remove-tree.js';
+import { isOutOfSpace } from '../../../host/free-space.js';
 import { run, RunError } from '../../../host/runner.js';
 import type { SshIdentity } from '../../../host/ssh-key.js';
 import { BangerError } from '../../errors.js';
@@ -20,7 +21,7 @@ import type { BuildContext } from '../image-jobs.js';
 import { StepRunner } from './step-runner.js';
 import { imageView, type Image } from '../image-view.js';
 import { packagesHash } from '../packages.js';
-import { formatSize } from './build-request.js';
+import { formatSize } from '../../../domain/byte-size.js';
 import { requireHostTools } from './host-tools.js';
 import { recipeFor, type RecipeTools } from './recipes.js';
 import { suppliedFile, type BuildPlan } from './build-plan.js';
@@ -52,6 +53,8 @@ export class ImageBuilder {
     await mkdir(layout.imageBuildLogs, { recursive: true });
     await mkdir(layout.imagesDir, { recursive: true });
     const log = createWriteStream(this.logPathFor(plan.id), { flags: 'a' });
+    // A log that cannot be written (a full disk) must not take the daemon down: the build goes on, and fails on its own writes.
+    log.on('error', (error) => this.options.logger.warn({ err: error, imageId: plan.id }, 'cannot write the build log'));
     const workDir = join(layout.imageBuildLogs, `${plan.id}.work`);
     const stagingDir = join(layout.imagesDir, `${plan.id}.build-${context.jobId}`);
     const artifactDir = join(layout.imagesDir, plan.id);
@@ -232,7 +235,8 @@ export class ImageBuilder {
     try {
       await makeExt4(path, sizeBytes, { fromDir, label, signal: context.signal, log });
     } catch (error) {
-      if (error instanceof RunError && /could not allocate|no space left|not enough space/i.test(error.stderr)) {
+      // "Could not allocate block": the image is full. "No space left on device" is the host's disk, which the job reports as such.
+      if (error instanceof RunError && /could not allocate|not enough space/i.test(error.stderr) && !isOutOfSpace(error)) {
         const used = await diskUsage(fromDir, context);
         throw sizeTooSmall(sizeText, used, roundUpToMib(used * 1.25 + filesystemOverheadBytes));
       }
@@ -257,5 +261,6 @@ function roundUpToMib(bytes: number): number {
 }
 
 function closeLog(log: WriteStream): Promise<void> {
-  return new Promise((resolve) => log.end(resolve));
+  if (log.destroyed) return Promise.resolve();
+  return new Promise((resolve) => log.end(() => resolve()));
 }

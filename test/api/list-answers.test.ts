@@ -1,0 +1,80 @@
+// The daemon keeps list answers until their data changes (server/http/kept-answers.ts): each change,
+// made by the daemon's own connection or behind its back by another, shows in the very next GET,
+// and a kept answer is the same JSON a fresh one would be. In-process, rows written directly.
+import Sqlite from 'better-sqlite3';
+import t from 'tap';
+import { stateLayout } from '../../server/config.js';
+import { ImageRepository, type ImageRow } from '../../server/db/repositories/images.js';
+import { VmRepository } from '../../server/db/repositories/vms.js';
+import { insertVmRow, startApp } from '../helpers/app.js';
+
+const app = await startApp(t);
+const images = new ImageRepository(app.daemon.database.db);
+const vms = new VmRepository(app.daemon.database.db);
+
+function imageRow(name: string): ImageRow {
+  const at = new Date().toISOString();
+  return {
+    id: 'a1b2c3d4e5f60718',
+    name,
+    managed: false,
+    artifactDir: null,
+    rootfsPath: '/nowhere/rootfs.ext4',
+    workSeedPath: null,
+    kernelPath: '/nowhere/vmlinuz',
+    initrdPath: null,
+    modulesDir: null,
+    packagesPath: null,
+    packagesSha256: null,
+    buildSize: null,
+    seededSshPublicKeyFingerprint: null,
+    docker: false,
+    services: [],
+    warmSnapshotId: null,
+    createdAt: at,
+    updatedAt: at,
+  };
+}
+
+t.test('a change shows in the next list, whoever made it', async (t) => {
+  const list = async (path: string): Promise<{ text: string; body: any }> => {
+    const res = await app.inject('GET', path);
+    t.equal(res.status, 200, path);
+    t.match(res.headers['content-type'], /^application\/json/, `${path} is JSON`);
+    t.equal(Number(res.headers['content-length']), Buffer.byteLength(res.text), `${path}: its length`);
+    return { text: res.text, body: res.body };
+  };
+
+  t.same((await list('/vms')).body.items, []);
+  t.same((await list('/images')).body.items, []);
+
+  images.upsert(imageRow('first'));
+  t.same((await list('/images')).body.items.map((image: any) => image.name), ['first'], 'a new image');
+  insertVmRow(app, { id: 'b1b2c3d4e5f60718', name: 'one', imageId: 'a1b2c3d4e5f60718', state: 'stopped' });
+  const listed = await list('/vms');
+  t.same(listed.body.items.map((vm: any) => [vm.name, vm.state, vm.image.name]), [['one', 'stopped', 'first']], 'a new VM');
+  t.equal((await list('/vms')).text, listed.text, 'asked again: the same answer');
+  t.equal((await list('/vms?limit=50')).text, listed.text, 'the default limit spelt out: the same answer');
+
+  vms.update('b1b2c3d4e5f60718', { state: 'failed', stateReason: 'interrupted', stateMessage: 'test' });
+  t.same((await list('/vms')).body.items.map((vm: any) => [vm.state, vm.stateReason?.code]), [['failed', 'interrupted']], 'a state change');
+  vms.reservePort({ vmId: 'b1b2c3d4e5f60718', guestPort: 22, hostPort: 40022, wait: false });
+  t.same((await list('/vms')).body.items[0].ports.map((port: any) => port.hostPort), [40022], 'a port reserved (another table)');
+  t.equal((await list('/vms')).body.items[0].ssh?.port, 40022, 'and the ssh block that comes with it');
+  images.upsert(imageRow('renamed'));
+  t.equal((await list('/vms')).body.items[0].image.name, 'renamed', "the image's name (another table)");
+  t.same((await list('/images')).body.items.map((image: any) => image.name), ['renamed']);
+
+  const other = new Sqlite(stateLayout(app.stateDir).database);
+  try {
+    other.prepare('update vms set cpus = 3').run();
+    other.prepare('update images set docker = 1').run();
+  } finally {
+    other.close();
+  }
+  t.equal((await list('/vms')).body.items[0].cpus, 3, "another connection's write");
+  t.equal((await list('/images')).body.items[0].docker, true, "another connection's write to images");
+  t.same((await list('/vms?state=running')).body.items, [], 'another query of the same data');
+  t.same((await list('/jobs')).body.items, []);
+  t.same((await list('/snapshots')).body.items, []);
+});

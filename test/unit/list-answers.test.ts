@@ -1,0 +1,119 @@
+// Lists are kept and paged without going stale or slow: the database's stamp moves with every write
+// (on the daemon's connection or another), a moved stamp drops every kept answer, and job pages
+// seek to their cursor in an index and still visit every job once.
+import Sqlite from 'better-sqlite3';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import t, { type Test } from 'tap';
+import { openDatabase } from '../../server/db/database.js';
+import { dataStamp } from '../../server/db/repositories/data-stamp.js';
+import { JobRepository, type JobRow } from '../../server/db/repositories/jobs.js';
+import { KeptAnswers } from '../../server/http/kept-answers.js';
+
+async function openTemporary(t: Test) {
+  const dir = await mkdtemp(join(tmpdir(), 'banger-list-answers-'));
+  const file = join(dir, 'banger.db');
+  const database = openDatabase(file);
+  t.teardown(async () => {
+    database.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+  return { file, database };
+}
+
+function jobRow(id: string, createdAt: string, status: JobRow['status']): JobRow {
+  return {
+    id,
+    kind: 'test.list',
+    status,
+    selectionType: null,
+    selectionName: null,
+    selectionQuery: null,
+    stages: [],
+    progress: 0,
+    result: null,
+    error: null,
+    logPath: null,
+    cancellable: false,
+    processes: [],
+    scratchPaths: [],
+    createdAt,
+    startedAt: null,
+    finishedAt: null,
+  };
+}
+
+t.test('the data stamp moves with every write, from this connection or another, and not with reads', async (t) => {
+  const { file, database } = await openTemporary(t);
+  const jobs = new JobRepository(database.db);
+  const stamp = dataStamp(database.db);
+  const first = stamp();
+  jobs.list({}, 10);
+  t.equal(stamp(), first, 'a read leaves it');
+  jobs.insert(jobRow('a', '2026-01-01T00:00:00.000Z', 'succeeded'), []);
+  const inserted = stamp();
+  t.not(inserted, first, 'an insert moves it');
+  jobs.update('a', { progress: 50 });
+  const updated = stamp();
+  t.not(updated, inserted, 'an update moves it');
+  jobs.update('no-such-job', { progress: 50 });
+  t.equal(stamp(), updated, 'an update of no row leaves it');
+  const other = new Sqlite(file);
+  try {
+    other.prepare('update jobs set progress = 60').run();
+  } finally {
+    other.close();
+  }
+  t.not(stamp(), updated, "another connection's commit moves it");
+  t.equal(jobs.dataStamp(), stamp(), 'the repositories give the same stamp');
+});
+
+t.test('kept answers last while the stamp does, within their limits', async (t) => {
+  const kept = new KeptAnswers({ maxBytes: 10, maxAnswers: 2 });
+  let made = 0;
+  const make = (text: string) => () => {
+    made++;
+    return text;
+  };
+  t.equal(kept.answer('s1', 'a', make('[1]')).toString(), '[1]');
+  t.equal(kept.answer('s1', 'a', make('[2]')).toString(), '[1]', 'the same stamp and key: the kept answer');
+  t.equal(made, 1);
+  t.equal(kept.answer('s2', 'a', make('[3]')).toString(), '[3]', 'a new stamp: made again');
+  kept.answer('s2', 'b', make('[4]'));
+  kept.answer('s2', 'c', make('[5]'));
+  t.equal(kept.answer('s2', 'a', make('[6]')).toString(), '[6]', 'past maxAnswers the oldest goes');
+  t.equal(kept.answer('s2', 'c', make('[7]')).toString(), '[5]', 'a newer one stays');
+  t.equal(kept.answer('s2', 'big', make('[12345678901]')).toString(), '[12345678901]', 'over maxBytes: answered, not kept');
+  t.equal(kept.answer('s2', 'big', make('[0]')).toString(), '[0]');
+  t.throws(() => kept.answer('s2', 'bad', () => {
+    throw new Error('unreadable cursor');
+  }));
+  t.equal(kept.answer('s2', 'bad', make('[8]')).toString(), '[8]', 'a failed make keeps nothing');
+});
+
+t.test('job pages seek by (created_at, id): every job once, newest first, ties by id, with and without a status', async (t) => {
+  const { database } = await openTemporary(t);
+  const jobs = new JobRepository(database.db);
+  // Three jobs to a timestamp, so that pages end inside a run of equal created_at.
+  const rows = Array.from({ length: 30 }, (_, i) =>
+    jobRow(`job-${String(i).padStart(2, '0')}`, `2026-01-01T00:00:${String(Math.floor(i / 3)).padStart(2, '0')}.000Z`, i % 2 === 0 ? 'succeeded' : 'failed'),
+  );
+  for (const row of [...rows].reverse()) jobs.insert(row, []);
+  const newestFirst = [...rows].sort((a, b) => (a.createdAt === b.createdAt ? b.id.localeCompare(a.id) : b.createdAt.localeCompare(a.createdAt)));
+  for (const status of [undefined, 'succeeded'] as const) {
+    const walked: string[] = [];
+    let after: { createdAt: string; id: string } | undefined;
+    for (;;) {
+      const page = jobs.list({ status }, 4, after);
+      walked.push(...page.map((job) => job.id));
+      const last = page.at(-1);
+      if (page.length < 4 || !last) break;
+      after = { createdAt: last.createdAt, id: last.id };
+    }
+    t.same(walked, newestFirst.filter((row) => status === undefined || row.status === status).map((row) => row.id), `status ${status ?? 'any'}`);
+  }
+  const plan = (sql: string) => database.sqlite.prepare(`explain query plan ${sql}`).all('x', 'y', 'z').map((row) => (row as { detail: string }).detail).join('; ');
+  t.match(plan('select id from jobs where status = ? and (created_at, id) < (?, ?) order by created_at desc, id desc'), /SEARCH jobs USING (COVERING )?INDEX jobs_status_created_at/);
+  t.notMatch(plan('select id from jobs where status = ? and (created_at, id) < (?, ?) order by created_at desc, id desc'), /TEMP B-TREE/, 'no sort of all the jobs of a status');
+});
