@@ -39,6 +39,8 @@ export interface Config {
   qemuMallocArenas: MallocArenaSetting;
   /** BANGER_MIN_FREE_SPACE and BANGER_SPACE_RESERVE (server/services/storage/storage-guard.ts). */
   storage: StorageSettings;
+  /** BANGER_TOOL_TIMEOUT_SECONDS: no host tool runs longer than this; null: each step's own deadline. */
+  toolTimeoutSeconds: number | null;
 }
 
 export interface ConfigFlags {
@@ -100,6 +102,7 @@ export function resolveConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv = proce
     maxConcurrentJobs: Number(env.BANGER_MAX_CONCURRENT_JOBS ?? 4),
     qemuTranslationCache: configValue(() => parseTranslationCacheSetting(env.BANGER_QEMU_TB_SIZE_MIB)),
     qemuMallocArenas: configValue(() => parseMallocArenaSetting(env.BANGER_QEMU_MALLOC_ARENA_MAX)),
+    toolTimeoutSeconds: env.BANGER_TOOL_TIMEOUT_SECONDS ? configValue(() => positiveInteger('BANGER_TOOL_TIMEOUT_SECONDS', env.BANGER_TOOL_TIMEOUT_SECONDS, 1)) : null,
     storage: {
       minFreeBytes: configValue(() => parseSpaceSetting('BANGER_MIN_FREE_SPACE', env.BANGER_MIN_FREE_SPACE, defaultMinFreeBytes)),
       reserveBytes: configValue(() => parseSpaceSetting('BANGER_SPACE_RESERVE', env.BANGER_SPACE_RESERVE, defaultReserveBytes)),

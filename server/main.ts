@@ -5,6 +5,7 @@ import { pino } from 'pino';
 import { buildApp } from './app.js';
 import { resolveConfig, stateLayout, type ConfigFlags } from './config.js';
 import { openDaemon } from './daemon.js';
+import { capToolDeadlines } from './host/runner.js';
 import { DAEMON_UMASK, secureStateDir } from './host/state-dir.js';
 import { acquireStateLock } from './host/state-lock.js';
 
@@ -20,6 +21,7 @@ export async function serve(flags: ConfigFlags): Promise<RunningDaemon> {
   // build tools (which inherit it) write, are the daemon user's alone.
   process.umask(DAEMON_UMASK);
   const config = resolveConfig(flags);
+  capToolDeadlines(config.toolTimeoutSeconds === null ? null : { ms: config.toolTimeoutSeconds * 1000, setting: 'BANGER_TOOL_TIMEOUT_SECONDS' });
   const logger = pino({ level: config.logLevel, base: { pid: process.pid } });
   if (config.tokenSource === '--token') {
     logger.warn(

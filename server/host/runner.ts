@@ -116,8 +116,26 @@ function signalGroupQuietly(pid: number, signal: NodeJS.Signals): void {
   }
 }
 
+/** The operator's upper bound on every tool's run, and the setting that made it (for the message). */
+let deadlineCap: { ms: number; setting: string } | null = null;
+
+/**
+ * Caps every command's deadline, including the long ones of image builds, e.g. so that a tool
+ * that hangs is given up on sooner. null: each call's own deadline stands.
+ */
+export function capToolDeadlines(cap: { ms: number; setting: string } | null): void {
+  deadlineCap = cap;
+}
+
+function deadlineOf(requestedMs: number): { ms: number; cappedBy: string | null } {
+  const unlimited = !(requestedMs > 0 && Number.isFinite(requestedMs));
+  if (deadlineCap && (unlimited || requestedMs > deadlineCap.ms)) return { ms: deadlineCap.ms, cappedBy: deadlineCap.setting };
+  return { ms: requestedMs, cappedBy: null };
+}
+
 export function run(command: string, args: readonly string[], options: RunOptions = {}): Promise<RunResult> {
-  const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const deadline = deadlineOf(options.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+  const timeoutMs = deadline.ms;
   const killGraceMs = options.killGraceMs ?? DEFAULT_KILL_GRACE_MS;
   const { signal: abortSignal, log } = options;
 
@@ -258,7 +276,8 @@ export function run(command: string, args: readonly string[], options: RunOption
       const details = { exitCode: finalCode, signal: finalSignal, stdout, stderr };
 
       if (stopReason === 'timeout') {
-        settle({ err: fail(`${command} timed out after ${formatDuration(timeoutMs)}`, 'timeout', details) });
+        const limit = deadline.cappedBy ? ` (the ${deadline.cappedBy} limit)` : '';
+        settle({ err: fail(`${command} timed out after ${formatDuration(timeoutMs)}${limit}; its process group was killed`, 'timeout', details) });
         return;
       }
       if (hookError !== undefined) {

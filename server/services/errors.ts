@@ -32,6 +32,7 @@ export const problemCatalogue = {
   'interrupted': { status: 500, title: 'The job was interrupted by a daemon restart' },
   'cancelled': { status: 409, title: 'The job was cancelled' },
   'command-failed': { status: 500, title: 'A host command failed' },
+  'tool-timeout': { status: 500, title: 'A host tool did not finish in time' },
   'host-tool-missing': { status: 500, title: 'A host tool banger needs is not installed' },
   'image-build-failed': { status: 500, title: 'The image build failed' },
   'image-size-too-small': { status: 422, title: 'The image size is too small for its content' },

@@ -3,7 +3,7 @@ import { chmod, copyFile, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import { killProcessGroup, processStartTime, run, RunError } from '../../server/host/runner.js';
+import { capToolDeadlines, killProcessGroup, processStartTime, run, RunError } from '../../server/host/runner.js';
 
 /** Whether pid names a live (non-zombie) process; zombies may linger where pid 1 does not reap. */
 function alive(pid: number): boolean {
@@ -103,12 +103,24 @@ t.test('timeout kills the whole process group', async (t) => {
     }),
   );
   t.equal(error.reason, 'timeout');
-  t.equal(error.message, 'sh timed out after 300ms');
+  t.equal(error.message, 'sh timed out after 300ms; its process group was killed');
   t.ok(Date.now() - started < 5000, 'settles promptly');
   const grandchild = Number(error.stdout.trim());
   t.ok(grandchild > 1, `grandchild pid ${grandchild} was reported`);
   t.ok(await waitUntilGone(grandchild), 'background grandchild is gone');
   t.ok(await waitUntilGone(leader), 'leader is gone');
+});
+
+t.test("the operator's cap shortens every deadline, the unlimited ones too", async (t) => {
+  capToolDeadlines({ ms: 200, setting: 'BANGER_TOOL_TIMEOUT_SECONDS' });
+  t.teardown(() => capToolDeadlines(null));
+  for (const timeoutMs of [60_000, 0, Infinity]) {
+    const error = await runError(run('sleep', ['30'], { timeoutMs }));
+    t.equal(error.message, 'sleep timed out after 200ms (the BANGER_TOOL_TIMEOUT_SECONDS limit); its process group was killed', `asked for ${timeoutMs}`);
+  }
+  const shorter = await runError(run('sleep', ['30'], { timeoutMs: 100 }));
+  t.equal(shorter.message, 'sleep timed out after 100ms; its process group was killed', 'a shorter deadline of its own stands');
+  t.equal((await run('true', [], { timeoutMs: 0 })).exitCode, 0, 'a tool that finishes in time is untouched');
 });
 
 t.test('processes ignoring SIGTERM get SIGKILL after the grace period', async (t) => {

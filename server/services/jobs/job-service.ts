@@ -385,6 +385,12 @@ function problemFromError(error: unknown, logPath: string | undefined): StoredPr
     if (logPath && !error.logPath) error.logPath = logPath;
     return error.toProblem();
   }
+  if (error instanceof RunError && error.reason === 'timeout') {
+    return problemFor('tool-timeout', error.message, {
+      hint: `the tool was stopped at its deadline, with every process it started${logPath ? `; its output so far is in ${logPath}` : ''}; check why it hangs (run it by hand), then retry`,
+      logPath,
+    });
+  }
   if (error instanceof RunError) {
     return problemFor('command-failed', error.message, {
       hint: logPath ? `see the log at ${logPath}` : 'check that the host tool works when run by hand',

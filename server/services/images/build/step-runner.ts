@@ -14,7 +14,8 @@ export class StepRunner {
     try {
       return await work();
     } catch (error) {
-      if (error instanceof RunError && !this.context.signal.aborted) {
+      // A tool that hung is its own problem (tool-timeout, from the job service), not a failed build step.
+      if (error instanceof RunError && error.reason !== 'timeout' && !this.context.signal.aborted) {
         throw new BangerError('image-build-failed', `${stage} failed: ${essentialLines(error)}`, {
           hint: `the full output is in the build log: ${this.log.path}`,
           cause: error,
