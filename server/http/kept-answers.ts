@@ -51,7 +51,12 @@ function bufferOf(body: Serialized): Buffer {
   return Buffer.isBuffer(body) ? body : Buffer.from(body);
 }
 
-/** Sends an answer serialized already (reply.serialize) as the JSON it is. */
-export function sendSerialized(reply: FastifyReply, body: Buffer): FastifyReply {
+/**
+ * Answers a list request with its page as of `stamp`: the kept answer to this query, or the page
+ * makePage returns, serialized by the route's own response schema and kept.
+ */
+export function sendKeptPage(pages: KeptAnswers, reply: FastifyReply, stamp: string, query: unknown, makePage: () => unknown): FastifyReply {
+  const body = pages.answer(stamp, JSON.stringify(query), () => reply.serialize(makePage()));
+  // Serialized already: sent as the JSON it is.
   return reply.type('application/json; charset=utf-8').send(body);
 }

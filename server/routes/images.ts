@@ -7,7 +7,7 @@ import { imageBuildJob, imagePromoteJob } from '../services/images/image-jobs.js
 import type { ImageService } from '../services/images/image-service.js';
 import type { RequestOrigin } from '../services/images/import-roots.js';
 import { describeStages } from '../services/jobs/job-kind.js';
-import { KeptAnswers, sendSerialized } from '../http/kept-answers.js';
+import { KeptAnswers, sendKeptPage } from '../http/kept-answers.js';
 import { decodeCursor, defaultPageSize, page } from './cursor.js';
 
 const isName = (value: unknown): value is string => typeof value === 'string';
@@ -29,10 +29,9 @@ export function imageRoutes(images: ImageService, origin: RequestOrigin): Fastif
       },
     }, async (request, reply) => {
       const { limit = defaultPageSize, cursor } = request.query;
-      const body = pages.answer(images.listStamp(), JSON.stringify(request.query), () =>
-        reply.serialize(page(images.list(limit + 1, decodeCursor(cursor, isName)), limit, (image) => image.name)),
+      return sendKeptPage(pages, reply, images.listStamp(), request.query, () =>
+        page(images.list(limit + 1, decodeCursor(cursor, isName)), limit, (image) => image.name),
       );
-      return sendSerialized(reply, body);
     });
 
     app.get('/images/:idOrName', {

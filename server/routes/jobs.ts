@@ -6,7 +6,7 @@ import { IdempotencyHeadersSchema, IdParamsSchema, problemResponses, ref } from 
 import { JobEventsQuerySchema, JobListQuerySchema, JobListSchema, JobSchema, JobWaitQuerySchema } from '../schemas/job.js';
 import type { JobService } from '../services/jobs/job-service.js';
 import type { JobEvent } from '../services/jobs/types.js';
-import { KeptAnswers, sendSerialized } from '../http/kept-answers.js';
+import { KeptAnswers, sendKeptPage } from '../http/kept-answers.js';
 import { decodeCursor, defaultPageSize, page } from './cursor.js';
 
 interface Position {
@@ -35,11 +35,9 @@ export function jobRoutes(jobs: JobService): FastifyPluginAsyncTypebox {
       },
     }, async (request, reply) => {
       const { limit = defaultPageSize, cursor, ...filter } = request.query;
-      const body = pages.answer(jobs.listStamp(), JSON.stringify(request.query), () => {
-        const rows = jobs.list(filter, limit + 1, decodeCursor(cursor, isPosition));
-        return reply.serialize(page(rows, limit, (job) => ({ createdAt: job.createdAt, id: job.id })));
-      });
-      return sendSerialized(reply, body);
+      return sendKeptPage(pages, reply, jobs.listStamp(), request.query, () =>
+        page(jobs.list(filter, limit + 1, decodeCursor(cursor, isPosition)), limit, (job) => ({ createdAt: job.createdAt, id: job.id })),
+      );
     });
 
     app.get('/jobs/:id', {

@@ -6,7 +6,7 @@ import { describeStages } from '../services/jobs/job-kind.js';
 import type { SnapshotService } from '../services/snapshots/snapshot-service.js';
 import { imageWarmJob, vmSnapshotJob } from '../services/vms/vm-jobs.js';
 import type { VmService } from '../services/vms/vm-service.js';
-import { KeptAnswers, sendSerialized } from '../http/kept-answers.js';
+import { KeptAnswers, sendKeptPage } from '../http/kept-answers.js';
 import { decodeCursor, defaultPageSize, page } from './cursor.js';
 
 const isName = (value: unknown): value is string => typeof value === 'string';
@@ -57,10 +57,9 @@ export function snapshotRoutes(snapshots: SnapshotService, vms: VmService): Fast
       },
     }, async (request, reply) => {
       const { limit = defaultPageSize, cursor } = request.query;
-      const body = pages.answer(snapshots.listStamp(), JSON.stringify(request.query), () =>
-        reply.serialize(page(snapshots.list(limit + 1, decodeCursor(cursor, isName)), limit, (snapshot) => snapshot.name)),
+      return sendKeptPage(pages, reply, snapshots.listStamp(), request.query, () =>
+        page(snapshots.list(limit + 1, decodeCursor(cursor, isName)), limit, (snapshot) => snapshot.name),
       );
-      return sendSerialized(reply, body);
     });
 
     app.get('/snapshots/:idOrName', {

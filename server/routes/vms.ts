@@ -16,7 +16,7 @@ import { text } from '../schemas/bounds.js';
 import { describeStages } from '../services/jobs/job-kind.js';
 import type { VmService } from '../services/vms/vm-service.js';
 import { vmCreateJob, vmDeleteJob, vmDeleteSelectedJob, vmPauseJob, vmRestartJob, vmRestoreJob, vmResumeJob, vmStartJob, vmStopJob } from '../services/vms/vm-jobs.js';
-import { KeptAnswers, sendSerialized } from '../http/kept-answers.js';
+import { KeptAnswers, sendKeptPage } from '../http/kept-answers.js';
 import { decodeCursor, defaultPageSize, page } from './cursor.js';
 
 const isName = (value: unknown): value is string => typeof value === 'string';
@@ -39,11 +39,9 @@ export function vmRoutes(vms: VmService): FastifyPluginAsyncTypebox {
       },
     }, async (request, reply) => {
       const { limit = defaultPageSize, cursor, state, label } = request.query;
-      const body = pages.answer(vms.listStamp(), JSON.stringify(request.query), () => {
-        const rows = vms.list({ state, labels: label }, limit + 1, decodeCursor(cursor, isName));
-        return reply.serialize(page(rows, limit, (vm) => vm.name));
-      });
-      return sendSerialized(reply, body);
+      return sendKeptPage(pages, reply, vms.listStamp(), request.query, () =>
+        page(vms.list({ state, labels: label }, limit + 1, decodeCursor(cursor, isName)), limit, (vm) => vm.name),
+      );
     });
 
     app.post('/vms', {
