@@ -3,7 +3,7 @@
  * against one daemon (the dist/ build) with at most --vms VMs at a time, and what the daemon
  * holds at the start and the end: open fds, RSS, SQLite size and files or processes left over.
  *
- *   npm run build && npx tsx bench/soak.ts [--minutes 30] [--vms 4] [--memory 256] [--seed 1] [--parallel 2]
+ *   npm run build && npx tsx bench/soak.ts [--minutes 30] [--vms 4] [--memory 256] [--seed 1] [--parallel 2] [--job-retention-s 300]
  *
  * --parallel operations run at once (each picked at random, --seed, among those the VMs' states
  * allow); a VM takes part in one operation at a time, and a create counts against --vms from its
@@ -31,6 +31,7 @@ const { values: flags } = parseArgs({
     seed: { type: 'string', default: '1' },
     parallel: { type: 'string', default: '2' },
     'settle-s': { type: 'string', default: '5' },
+    'job-retention-s': { type: 'string', default: '300' },
   },
 });
 const minutes = Number(flags.minutes);
@@ -39,6 +40,8 @@ const memoryMiB = Number(flags.memory);
 const seed = Number(flags.seed);
 const parallel = Number(flags.parallel);
 const settleMs = Number(flags['settle-s']) * 1000;
+// Short, so that a run of minutes shows the database level off as the daemon expires its jobs.
+const jobRetention = flags['job-retention-s'];
 const MiB = 1024 * 1024;
 const jobTimeoutMs = 600_000;
 const imageName = 'soak-busybox';
@@ -276,11 +279,11 @@ function report(start: DaemonProbe, end: DaemonProbe): boolean {
 
 console.log(
   `# soak: ${new Date().toISOString()}, ${availableParallelism()} cores, load ${loadavg()[0]?.toFixed(2)}, node ${process.version}; ` +
-    `${minutes} min, ${maxVms} VMs of ${memoryMiB} MiB, ${parallel} at once, seed ${seed}`,
+    `${minutes} min, ${maxVms} VMs of ${memoryMiB} MiB, ${parallel} at once, seed ${seed}, finished jobs kept ${jobRetention} s`,
 );
 let passed = false;
 try {
-  const { client, pid, stateDir } = await scratch.startDaemon();
+  const { client, pid, stateDir } = await scratch.startDaemon({ BANGER_JOB_RETENTION_SECONDS: jobRetention });
   daemonPid = pid;
   const started = performance.now();
   await runJob(client, client.buildImage({ name: imageName, recipe: 'busybox' }), 'busybox build');

@@ -26,7 +26,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { resolveConfig } from '../server/config.js';
-import { openDaemon } from '../server/daemon.js';
+import { openDaemon, stopBackgroundWork } from '../server/daemon.js';
 import { finishedJobStatuses } from '../server/domain/job.js';
 import { queryAgent } from '../server/guest/agent-protocol.js';
 import { createWorkDisk } from '../server/host/disks.js';
@@ -131,7 +131,7 @@ interface ImageFiles {
 async function daemonImage(stateDir: string): Promise<ImageFiles> {
   const config = resolveConfig({ stateDir }, { ...process.env, BANGER_KERNEL_CACHE: benchKernelCache });
   const daemon = await openDaemon(config, pino({ level: 'warn' }));
-  const { images, jobs, vms } = daemon.services;
+  const { images, jobs } = daemon.services;
   const name = `bench-${recipe}`;
   try {
     if (images.list(1000).every((image) => image.name !== name)) {
@@ -144,8 +144,7 @@ async function daemonImage(stateDir: string): Promise<ImageFiles> {
     if (!image.initrdPath || !image.workSeedPath) throw new Error(`the ${recipe} image lacks an initrd or work seed`);
     return { kernel: image.kernelPath, initrd: image.initrdPath, rootfs: image.rootfsPath, workSeed: image.workSeedPath };
   } finally {
-    await vms.reconciler.stopMonitor();
-    await jobs.shutdown();
+    await stopBackgroundWork(daemon);
     daemon.database.close();
   }
 }

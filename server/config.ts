@@ -41,6 +41,8 @@ export interface Config {
   storage: StorageSettings;
   /** BANGER_TOOL_TIMEOUT_SECONDS: no host tool runs longer than this; null: each step's own deadline. */
   toolTimeoutSeconds: number | null;
+  /** BANGER_JOB_RETENTION_SECONDS: how long a finished job is kept; 0 keeps every job (server/services/housekeeping.ts). */
+  jobRetentionSeconds: number;
 }
 
 export interface ConfigFlags {
@@ -58,6 +60,12 @@ export class ConfigError extends Error {}
 function positiveInteger(name: string, text: string | undefined, fallback: number): number {
   if (text === undefined || text === '') return fallback;
   if (!/^[1-9][0-9]{0,8}$/.test(text)) throw new Error(`${name} must be a whole number ≥ 1, got "${text}"`);
+  return Number(text);
+}
+
+function wholeNumber(name: string, text: string | undefined, fallback: number): number {
+  if (text === undefined || text === '') return fallback;
+  if (!/^(0|[1-9][0-9]{0,9})$/.test(text)) throw new Error(`${name} must be a whole number ≥ 0, got "${text}"`);
   return Number(text);
 }
 
@@ -103,6 +111,7 @@ export function resolveConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv = proce
     qemuTranslationCache: configValue(() => parseTranslationCacheSetting(env.BANGER_QEMU_TB_SIZE_MIB)),
     qemuMallocArenas: configValue(() => parseMallocArenaSetting(env.BANGER_QEMU_MALLOC_ARENA_MAX)),
     toolTimeoutSeconds: env.BANGER_TOOL_TIMEOUT_SECONDS ? configValue(() => positiveInteger('BANGER_TOOL_TIMEOUT_SECONDS', env.BANGER_TOOL_TIMEOUT_SECONDS, 1)) : null,
+    jobRetentionSeconds: configValue(() => wholeNumber('BANGER_JOB_RETENTION_SECONDS', env.BANGER_JOB_RETENTION_SECONDS, defaultJobRetentionSeconds)),
     storage: {
       minFreeBytes: configValue(() => parseSpaceSetting('BANGER_MIN_FREE_SPACE', env.BANGER_MIN_FREE_SPACE, defaultMinFreeBytes)),
       reserveBytes: configValue(() => parseSpaceSetting('BANGER_SPACE_RESERVE', env.BANGER_SPACE_RESERVE, defaultReserveBytes)),
@@ -110,6 +119,8 @@ export function resolveConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv = proce
   };
 }
 
+// A week: long enough to look back at last week's CI runs; a daemon making 1,000 jobs a day keeps ~140 MB of them.
+const defaultJobRetentionSeconds = 7 * 24 * 60 * 60;
 // An image build or a few VMs' disks fit in what is kept free; the reserve covers the writes of many deletes.
 const defaultMinFreeBytes = 1024 * mib;
 const defaultReserveBytes = 64 * mib;

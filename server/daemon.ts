@@ -25,13 +25,16 @@ import { FileService } from './services/files/file-service.js';
 import { GuestShells } from './services/exec/guest-shells.js';
 import { vmSettingsFromEnv } from './services/vms/vm-settings.js';
 import { StorageGuard } from './services/storage/storage-guard.js';
+import { Housekeeping } from './services/housekeeping.js';
 
 export interface Daemon {
   services: Services;
   database: Database;
+  /** Started with the daemon; stopped before the database closes. */
+  housekeeping: Housekeeping;
 }
 
-const idempotencyKeyLifetimeMs = 24 * 60 * 60 * 1000;
+const idempotencyKeyLifetimeSeconds = 24 * 60 * 60;
 // Attach, agent request and SSH handshake; the handshake alone took ~0.3 s under emulation.
 const guestShellConnectTimeoutMs = 30_000;
 
@@ -45,7 +48,7 @@ export async function openDaemon(config: Config, logger: Logger): Promise<Daemon
   const database = openDatabase(layout.database);
   const jobRecords = new JobRepository(database.db);
   const idempotencyKeys = new IdempotencyRepository(database.db);
-  const jobs = new JobService({ database, jobs: jobRecords, logger, storage, maxConcurrent: config.maxConcurrentJobs });
+  const jobs = new JobService({ database, jobs: jobRecords, logger, storage, maxConcurrent: config.maxConcurrentJobs, ownedLogDir: layout.imageBuildLogs });
   const identity = await ensureSshIdentity(layout.sshDir);
   const imageRows = new ImageRepository(database.db);
   const vmRows = new VmRepository(database.db);
@@ -101,13 +104,31 @@ export async function openDaemon(config: Config, logger: Logger): Promise<Daemon
   await vms.reconciler.recover();
   vms.reconciler.startMonitor();
   idempotencyKeys.releaseUnfinished();
-  idempotencyKeys.expireBefore(new Date(Date.now() - idempotencyKeyLifetimeMs).toISOString());
+  const housekeeping = new Housekeeping({
+    jobs,
+    idempotencyKeys,
+    settings: { jobRetentionSeconds: config.jobRetentionSeconds, idempotencyKeySeconds: idempotencyKeyLifetimeSeconds },
+    logger: logger.child({ component: 'housekeeping' }),
+  });
+  await housekeeping.start();
   await storage.holdReserve();
 
   return {
     services: { images, jobs, vms, snapshots: new SnapshotService(snapshotStore, storage), storage, execs: new ExecService(vms, guestShells), files: new FileService(vms, guestShells), idempotencyKeys },
     database,
+    housekeeping,
   };
+}
+
+/**
+ * Stops the daemon's own work before its listeners close: the monitor and housekeeping, then the
+ * jobs (interrupted, recorded as such) and execs. Running VMs stay up, re-adopted at the next start.
+ */
+export async function stopBackgroundWork(daemon: Daemon): Promise<void> {
+  await daemon.services.vms.reconciler.stopMonitor();
+  await daemon.housekeeping.stop();
+  await daemon.services.jobs.shutdown();
+  daemon.services.execs.shutdown();
 }
 
 // No job runs at start, so every staging or build work dir is a leftover: half-made artifacts must never linger.

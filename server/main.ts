@@ -4,7 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';
 import { buildApp } from './app.js';
 import { resolveConfig, stateLayout, type ConfigFlags } from './config.js';
-import { openDaemon } from './daemon.js';
+import { openDaemon, stopBackgroundWork } from './daemon.js';
 import { capToolDeadlines } from './host/runner.js';
 import { DAEMON_UMASK, secureStateDir } from './host/state-dir.js';
 import { acquireStateLock } from './host/state-lock.js';
@@ -77,10 +77,7 @@ export async function serve(flags: ConfigFlags): Promise<RunningDaemon> {
     stopping ??= (async () => {
       draining = true;
       logger.info('shutting down: finishing in-flight requests, interrupting running jobs');
-      // Running VMs stay up (they are re-adopted at the next start); only the monitor stops.
-      await daemon.services.vms.reconciler.stopMonitor();
-      await daemon.services.jobs.shutdown();
-      daemon.services.execs.shutdown();
+      await stopBackgroundWork(daemon);
       await Promise.all(apps.map((app) => app.close()));
       daemon.database.close();
       lock.release();

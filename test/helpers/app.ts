@@ -8,7 +8,7 @@ import { pino } from 'pino';
 import type { Test } from 'tap';
 import { buildApp } from '../../server/app.js';
 import { resolveConfig } from '../../server/config.js';
-import { openDaemon, type Daemon } from '../../server/daemon.js';
+import { openDaemon, stopBackgroundWork, type Daemon } from '../../server/daemon.js';
 import { acquireStateLock } from '../../server/host/state-lock.js';
 import { assertProblem, imagesDirEntries, type ProblemExpectation } from './api.js';
 import type { HttpResult } from './daemon.js';
@@ -63,8 +63,7 @@ export async function startApp(t: Test, options: TestAppOptions = {}): Promise<T
 
   // The order of main.ts's shutdown, then the state dir goes.
   t.teardown(async () => {
-    await daemon.services.vms.reconciler.stopMonitor();
-    await daemon.services.jobs.shutdown();
+    await stopBackgroundWork(daemon);
     await app.close();
     daemon.database.close();
     lock.release();

@@ -2,6 +2,8 @@ import { spawnSync } from 'node:child_process';
 import t from 'tap';
 import { commandLineErrors, execCommandLine, execSpecErrors, killCommandLine, shellQuote } from '../../server/services/exec/exec-command.js';
 import { OutputDecoder, outputBytes } from '../../server/services/exec/output-chunks.js';
+import { prepareCommand } from '../../server/services/exec/guest-shells.js';
+import type { GuestShell } from '../../server/guest/guest-shell.js';
 
 const shellWords = (line: string): string[] => {
   // The words a POSIX shell makes of the quoted argv, printed one per line by printf.
@@ -57,4 +59,18 @@ t.test('output is text where it is UTF-8 and base64 where it is not, split chara
   t.same(decoder.write(Buffer.from([0x41, 0xe2])), { data: 'A', encoding: 'utf8' });
   t.same(decoder.end(), { data: Buffer.from([0xe2]).toString('base64'), encoding: 'base64' }, 'an unfinished character at the end is sent as bytes');
   t.same(decoder.end(), null);
+});
+
+t.test('a killed command leaves its group file to the kill, never to a later line’s cleanup', async (t) => {
+  const shell = { client: {} as GuestShell['client'], server: 'openssh', channelsInUse: 0, endedCommands: [] } satisfies GuestShell;
+  const ended = prepareCommand(shell, 'vm', { command: ['true'] });
+  ended.finish('ended');
+  const killed = prepareCommand(shell, 'vm', { command: ['sleep', '400'] });
+  t.match(killed.commandLine, new RegExp(`^rm -f /run/banger-exec\\.${ended.execId};`), 'an ended command’s file goes with the next line');
+  killed.finish('killed');
+  t.same(shell.endedCommands, [], 'a killed one’s does not: the kill reads it, then removes it');
+  const refused = prepareCommand(shell, 'vm', { command: ['true'] });
+  refused.finish('not-run');
+  refused.finish('ended');
+  t.same([shell.endedCommands, shell.channelsInUse], [[], 0], 'a line that never ran removed nothing; finish counts once');
 });

@@ -29,6 +29,9 @@ t.test('config: flags over environment; TCP needs a token', async (t) => {
   t.throws(() => resolveConfig({ listen: '127.0.0.1:7070' }, env), /needs --token/);
   t.throws(() => resolveConfig({ listen: '127.0.0.1:7070', token: 'short' }, env), /at least 16/);
   t.equal(resolveConfig({ listen: '127.0.0.1:7070', token: 'x'.repeat(32) }, env).listen?.port, 7070);
+  t.equal(resolveConfig({}, env).jobRetentionSeconds, 604800, 'finished jobs are kept a week by default');
+  t.equal(resolveConfig({}, { ...env, BANGER_JOB_RETENTION_SECONDS: '0' }).jobRetentionSeconds, 0, '0 keeps them all');
+  for (const bad of ['-1', '1.5', '7d']) t.throws(() => resolveConfig({}, { ...env, BANGER_JOB_RETENTION_SECONDS: bad }), /BANGER_JOB_RETENTION_SECONDS must be a whole number ≥ 0/);
 });
 
 t.test('cursors round-trip and reject garbage', async (t) => {

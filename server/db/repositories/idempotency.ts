@@ -1,4 +1,4 @@
-import { eq, isNull, lt } from 'drizzle-orm';
+import { and, eq, isNotNull, isNull, lt } from 'drizzle-orm';
 import type { Db } from '../database.js';
 import { idempotencyKeys } from '../schema.js';
 
@@ -34,7 +34,8 @@ export class IdempotencyRepository {
     this.db.delete(idempotencyKeys).where(isNull(idempotencyKeys.responseStatus)).run();
   }
 
-  expireBefore(createdAt: string): void {
-    this.db.delete(idempotencyKeys).where(lt(idempotencyKeys.createdAt, createdAt)).run();
+  /** Removes answered keys made before `createdAt`; returns how many. */
+  expireBefore(createdAt: string): number {
+    return this.db.delete(idempotencyKeys).where(and(lt(idempotencyKeys.createdAt, createdAt), isNotNull(idempotencyKeys.responseStatus))).run().changes;
   }
 }

@@ -1,5 +1,5 @@
-import { and, asc, desc, eq, exists, getTableColumns, gt, inArray, or, sql, type SQL } from 'drizzle-orm';
-import type { JobStatus, TargetType } from '../../domain/job.js';
+import { and, asc, desc, eq, exists, getTableColumns, gt, inArray, lt, or, sql, type SQL } from 'drizzle-orm';
+import { finishedJobStatuses, type JobStatus, type TargetType } from '../../domain/job.js';
 import type { Db } from '../database.js';
 import { jobEvents, jobs, jobTargets } from '../schema.js';
 import { dataStamp } from './data-stamp.js';
@@ -90,6 +90,22 @@ export class JobRepository {
   /** An active job of `kind` for a target that may not have a row yet (an image being built, say). */
   activeByTargetName(kind: string, targetName: string): JobRow | undefined {
     return this.activeWhere(and(eq(jobs.kind, kind), eq(jobTargets.name, targetName)));
+  }
+
+  /** Jobs that finished before `instant`, oldest first, at most `limit`: what retention removes. */
+  finishedBefore(instant: string, limit: number): Array<Pick<JobRow, 'id' | 'logPath'>> {
+    return this.db
+      .select({ id: jobs.id, logPath: jobs.logPath })
+      .from(jobs)
+      .where(and(inArray(jobs.status, finishedJobStatuses), lt(jobs.finishedAt, instant)))
+      .orderBy(asc(jobs.finishedAt))
+      .limit(limit)
+      .all();
+  }
+
+  /** Removes jobs with their targets and events (the foreign keys cascade). */
+  remove(ids: readonly string[]): void {
+    if (ids.length > 0) this.db.delete(jobs).where(inArray(jobs.id, [...ids])).run();
   }
 
   withStatus(statuses: readonly JobStatus[]): JobRow[] {

@@ -48,14 +48,14 @@ export class ExecService {
     const exec = await GuestExec.start(shell.client, {
       execId,
       commandLine: command.commandLine,
-      onEnded: () => {
-        command.finish(true);
+      onEnded: (_execId, killed) => {
+        command.finish(killed ? 'killed' : 'ended');
         this.awaitingStdin.delete(execId);
       },
       stdin,
       timeoutMs: request.timeoutSeconds === undefined ? undefined : request.timeoutSeconds * 1000,
     }).catch((error: unknown) => {
-      command.finish(false);
+      command.finish('not-run');
       throw new BangerError('guest-unreachable', `VM ${vm.name}: the guest's SSH server did not start the command: ${error instanceof Error ? error.message : String(error)}`, {
         hint: 'retry; if it persists, restart the VM',
         cause: error,

@@ -67,25 +67,45 @@ export function startGuestCommand(client: ssh2.Client, command: PreparedCommand)
     channel.on('exit', (code: number | null) => {
       exitCode = typeof code === 'number' ? code : null;
     });
+    let killed = false;
     const exit = new Promise<{ exitCode: number | null; stderr: string }>((done) => {
       channel.on('close', () => {
-        command.finish(true);
+        command.finish(killed ? 'killed' : 'ended');
         done({ exitCode, stderr: stderr.trim() });
       });
     });
-    return { stdout: channel, stdin: channel, exit, kill: () => killGuestGroup(client, command.execId) };
+    const kill = (): void => {
+      killed = true;
+      killGuestGroup(client, command.execId);
+    };
+    return { stdout: channel, stdin: channel, exit, kill };
   }).catch((error: unknown) => {
-    command.finish(false);
+    command.finish('not-run');
     throw error;
   });
 }
 
-/** SIGKILL to a command's process group, over a channel of its own (see killCommandLine). */
-export function killGuestGroup(client: ssh2.Client, execId: string): void {
-  client.exec(killCommandLine(execId), (error, killer) => {
-    if (error) return;
-    killer.resume();
-    killer.stderr.resume();
-    killer.end();
-  });
+// A kill whose channel the server refused (all in use for a moment) is tried again this often.
+const KILL_RETRY_MS = 500;
+const KILL_ATTEMPTS = 5;
+
+/**
+ * SIGKILL to a command's process group, over a channel of its own (see killCommandLine). The
+ * killed command's own group file is removed by the kill alone (PreparedCommand 'killed'): a
+ * later command line's cleanup removing it first would leave the kill nothing to read.
+ */
+export function killGuestGroup(client: ssh2.Client, execId: string, attempt = 1): void {
+  const retry = (): void => {
+    if (attempt < KILL_ATTEMPTS) setTimeout(() => killGuestGroup(client, execId, attempt + 1), KILL_RETRY_MS).unref();
+  };
+  try {
+    client.exec(killCommandLine(execId), (error, killer) => {
+      if (error) return retry();
+      killer.resume();
+      killer.stderr.resume();
+      killer.end();
+    });
+  } catch {
+    // The connection is closed: there is nothing left to send the kill over.
+  }
 }

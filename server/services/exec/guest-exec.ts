@@ -28,8 +28,8 @@ export type ExecEvent =
 export interface GuestExecOptions {
   execId: string;
   commandLine: string;
-  /** Called once the program has ended (or was killed), with its exec id. */
-  onEnded?: (execId: string) => void;
+  /** Called once the program has ended, with its exec id and whether banger sent it a kill. */
+  onEnded?: (execId: string, killed: boolean) => void;
   /**
    * Written to the program's standard input, which is then closed; closed at once when absent.
    * 'stream': left open for pipeStdin.
@@ -51,6 +51,7 @@ export class GuestExec extends Readable {
   private stdinTaken = false;
   private timeout: NodeJS.Timeout | undefined;
   private killReport: NodeJS.Timeout | undefined;
+  private killSent = false;
   private readonly decoders = { stdout: new OutputDecoder(), stderr: new OutputDecoder() };
 
   private constructor(
@@ -147,6 +148,7 @@ export class GuestExec extends Readable {
     const channel = this.channel;
     if (!channel || this.finished || this.killReport) return;
     this.killReport = setTimeout(() => channel.close(), KILL_REPORT_MS);
+    this.killSent = true;
     killGuestGroup(this.client, this.options.execId);
   }
 
@@ -155,7 +157,7 @@ export class GuestExec extends Readable {
     this.finished = true;
     clearTimeout(this.timeout);
     clearTimeout(this.killReport);
-    this.options.onEnded?.(this.options.execId);
+    this.options.onEnded?.(this.options.execId, this.killSent);
     for (const stream of ['stdout', 'stderr'] as const) {
       const rest = this.decoders[stream].end();
       if (rest !== null) this.push({ type: 'output', stream, ...rest } satisfies ExecEvent);
@@ -176,7 +178,7 @@ export class GuestExec extends Readable {
       this.kill();
       this.finished = true;
       clearTimeout(this.timeout);
-      this.options.onEnded?.(this.options.execId);
+      this.options.onEnded?.(this.options.execId, this.killSent);
     }
     callback(error);
   }

@@ -83,12 +83,18 @@ export class GuestShells {
 // Bounds one command line's cleanup; older files stay in the guest's /run (a few bytes each).
 const MAX_ENDED = 16;
 
+export type CommandOutcome = 'ended' | 'killed' | 'not-run';
+
 /** A command about to start on a connection, holding one of its channels until finish(). */
 export interface PreparedCommand {
   execId: string;
   commandLine: string;
-  /** Releases the channel; ran: whether the command line ran (so its group file exists). */
-  finish(ran: boolean): void;
+  /**
+   * Releases the channel. 'ended': the line ran and its group file is left for a later line to
+   * remove; 'killed': the line ran and the kill removes its file itself (a later line's cleanup
+   * must not race the kill's read of it); 'not-run': nothing ran, nothing was removed.
+   */
+  finish(outcome: CommandOutcome): void;
 }
 
 /**
@@ -114,12 +120,13 @@ export function prepareCommand(shell: GuestShell, vmName: string, spec: ExecSpec
   return {
     execId,
     commandLine,
-    finish: (ran) => {
+    finish: (outcome) => {
       if (finished) return;
       finished = true;
       shell.channelsInUse -= 1;
       // A line that never ran removed nothing: its files are still to go.
-      shell.endedCommands = [...shell.endedCommands, ...(ran ? [execId] : ended)].slice(-MAX_ENDED);
+      const toRemove = outcome === 'ended' ? [execId] : outcome === 'not-run' ? ended : [];
+      shell.endedCommands = [...shell.endedCommands, ...toRemove].slice(-MAX_ENDED);
     },
   };
 }

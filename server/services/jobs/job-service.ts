@@ -1,4 +1,6 @@
 import { EventEmitter } from 'node:events';
+import { rm } from 'node:fs/promises';
+import { isAbsolute, relative, sep } from 'node:path';
 import type { Logger } from 'pino';
 import type { Database } from '../../db/database.js';
 import type { JobListFilter, JobPosition, JobRepository, JobRow, NewJobTarget } from '../../db/repositories/jobs.js';
@@ -28,7 +30,12 @@ export interface JobServiceOptions {
   /** Makes room for a job's records when the disk is full, and names a full disk as such. */
   storage: StorageGuard;
   maxConcurrent?: number;
+  /** A job's log inside this dir is its own (image builds'), removed with it when it expires. */
+  ownedLogDir?: string;
 }
+
+// Expired jobs are removed this many per transaction, so a long backlog never holds the write lock long.
+const PRUNE_BATCH = 200;
 
 /**
  * Runs slow work as durable job records: stages, progress, cancellation, crash recovery and a
@@ -46,7 +53,7 @@ export class JobService {
   private running = 0;
   private closing = false;
 
-  constructor(options: JobServiceOptions) {
+  constructor(private readonly options: JobServiceOptions) {
     this.database = options.database;
     this.jobs = options.jobs;
     this.logger = options.logger;
@@ -106,6 +113,30 @@ export class JobService {
 
   list(filter: JobListFilter, limit: number, after?: JobPosition): Job[] {
     return this.jobs.list(filter, limit, after).map(jobView);
+  }
+
+  /**
+   * Removes jobs that finished before `instant`, with their targets, events and own logs; a
+   * job still queued or running is never touched. Returns how many went.
+   */
+  async removeFinishedBefore(instant: string): Promise<number> {
+    let removed = 0;
+    for (;;) {
+      const batch = this.jobs.finishedBefore(instant, PRUNE_BATCH);
+      if (batch.length === 0) return removed;
+      this.jobs.remove(batch.map((job) => job.id));
+      removed += batch.length;
+      for (const { logPath } of batch) {
+        if (logPath && this.ownsLog(logPath)) await rm(logPath, { force: true });
+      }
+    }
+  }
+
+  private ownsLog(logPath: string): boolean {
+    const dir = this.options.ownedLogDir;
+    if (!dir) return false;
+    const inside = relative(dir, logPath);
+    return inside !== '' && !inside.startsWith('..') && !isAbsolute(inside) && !inside.includes(sep);
   }
 
   /** Moves whenever a page of list() may show something else (any write to the database). */
