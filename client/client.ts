@@ -51,6 +51,8 @@ export interface StopVmOptions extends IdempotencyOptions {
 export interface BangerClient {
   health(): Promise<Health>;
   version(): Promise<Version>;
+  /** The daemon's metrics in the Prometheus text format, as a scrape gets them. */
+  metrics(): Promise<string>;
   listImages(query?: ImagePageQuery): Promise<ImageList>;
   getImage(idOrName: string): Promise<Image>;
   registerImage(body: RegisterImageRequest, options?: IdempotencyOptions): Promise<{ image: Image; created: boolean }>;
@@ -132,6 +134,9 @@ export function createClient(options: ClientOptions): BangerClient {
     },
     async version() {
       return (await transport.json<Version>('GET', '/version')).body;
+    },
+    async metrics() {
+      return (await transport.stream('/metrics', {}, 'GET', 'text/plain')).text();
     },
     async listImages(query = {}) {
       return (await transport.json<ImageList>('GET', '/images', { query })).body;

@@ -22,6 +22,8 @@ declare -A tools=(
   # Copied into busybox guests as their SSH server (exec and file transfer).
   [/usr/sbin/dropbear]=dropbear-bin
   [/usr/lib/openssh/sftp-server]=openssh-sftp-server
+  # Only for the tests: test/integration/docs-ui.test.ts opens the Swagger UI at /docs in it, headless.
+  [chromium]=chromium
 )
 
 missing=()

@@ -1,14 +1,16 @@
 import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import AjvCompiler from '@fastify/ajv-compiler';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { IdempotencyRepository } from './db/repositories/idempotency.js';
-import { requireBearerToken } from './http/auth.js';
+import { docsPrefix, publicContractPath, requireBearerToken } from './http/auth.js';
 import { bearerSchemeDescription, bearerSecurity, withContractDefaults } from './http/contract-defaults.js';
 import { enableIdempotencyKeys } from './http/idempotency.js';
 import { limitRequestRate, type RateLimit } from './http/rate-limit.js';
 import { registerProblemHandlers, sendProblem, writeRawProblem } from './http/problems.js';
+import { countRequests } from './http/request-metrics.js';
 import { imageRoutes } from './routes/images.js';
 import { jobRoutes } from './routes/jobs.js';
 import { snapshotRoutes } from './routes/snapshots.js';
@@ -16,6 +18,7 @@ import { vmRoutes } from './routes/vms.js';
 import { execRoutes } from './routes/exec.js';
 import { fileRoutes } from './routes/files.js';
 import { systemRoutes, version } from './routes/system.js';
+import { metricsRoutes } from './routes/metrics.js';
 import { sharedSchemas } from './schemas/common.js';
 import { imageSchemas } from './schemas/image.js';
 import { imageBuildSchemas } from './schemas/image-build.js';
@@ -32,6 +35,7 @@ import type { VmService } from './services/vms/vm-service.js';
 import type { ExecService } from './services/exec/exec-service.js';
 import type { FileService } from './services/files/file-service.js';
 import type { StorageGuard } from './services/storage/storage-guard.js';
+import type { DaemonMetrics } from './services/metrics/daemon-metrics.js';
 
 export interface Services {
   images: ImageService;
@@ -42,6 +46,8 @@ export interface Services {
   files: FileService;
   storage: StorageGuard;
   idempotencyKeys: IdempotencyRepository;
+  /** One registry for the daemon: the unix socket's and the TCP listener's apps count into it together. */
+  metrics: DaemonMetrics;
 }
 
 export interface AppOptions {
@@ -65,10 +71,13 @@ const documentedServers = [
   },
   {
     url: 'http://127.0.0.1:7070',
-    description: 'Local: the TCP listener, when started with --listen (any address and port); every request needs the bearer token',
+    description: `Local: the TCP listener, when started with --listen (any address and port); every request but GET ${publicContractPath} and the Swagger UI at ${docsPrefix} needs the bearer token`,
     'x-internal': true,
   },
 ];
+
+/** Relative, so Swagger UI resolves it against the page's own address. */
+const thisListener = { url: '/', description: 'The listener that served this page' };
 
 /** Builds the HTTP API around the services. It never listens: main.ts (or a test) decides where. */
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
@@ -116,6 +125,14 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     transformObject: withContractDefaults,
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `schema${i}`) },
   });
+  // Its routes are hidden from the contract, and the TCP listener serves them without a token (http/auth.ts).
+  await app.register(swaggerUi, {
+    routePrefix: docsPrefix,
+    theme: { title: 'banger API' },
+    // The page's own listener comes first, so "Try it out" calls the daemon that served it whatever address it listens on.
+    transformSpecification: (document) => ({ ...document, servers: [thisListener, ...(document.servers ?? [])] }),
+    transformSpecificationClone: false,
+  });
 
   registerProblemHandlers(app, (error) => options.services.storage.fullDiskError(error));
   // Without a text parser, a text/plain body is a 415 rather than a confusing schema error.
@@ -135,8 +152,10 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       'request',
     );
   });
+  countRequests(app, options.services.metrics);
 
   await app.register(systemRoutes(options.services.storage));
+  await app.register(metricsRoutes(options.services.metrics));
   // Only the TCP listener's app has a token: its requests are bound to the import roots (services/images/import-roots.ts).
   await app.register(imageRoutes(options.services.images, options.token ? 'tcp' : 'unix-socket'));
   await app.register(vmRoutes(options.services.vms));

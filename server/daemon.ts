@@ -26,6 +26,7 @@ import { GuestShells } from './services/exec/guest-shells.js';
 import { vmSettingsFromEnv } from './services/vms/vm-settings.js';
 import { StorageGuard } from './services/storage/storage-guard.js';
 import { Housekeeping } from './services/housekeeping.js';
+import { DaemonMetrics } from './services/metrics/daemon-metrics.js';
 
 export interface Daemon {
   services: Services;
@@ -48,10 +49,19 @@ export async function openDaemon(config: Config, logger: Logger): Promise<Daemon
   const database = openDatabase(layout.database);
   const jobRecords = new JobRepository(database.db);
   const idempotencyKeys = new IdempotencyRepository(database.db);
-  const jobs = new JobService({ database, jobs: jobRecords, logger, storage, maxConcurrent: config.maxConcurrentJobs, ownedLogDir: layout.imageBuildLogs });
+  const vmRows = new VmRepository(database.db);
+  const metrics = new DaemonMetrics({ vmsByState: () => vmRows.countByState() });
+  const jobs = new JobService({
+    database,
+    jobs: jobRecords,
+    logger,
+    storage,
+    maxConcurrent: config.maxConcurrentJobs,
+    ownedLogDir: layout.imageBuildLogs,
+    observer: metrics.jobs,
+  });
   const identity = await ensureSshIdentity(layout.sshDir);
   const imageRows = new ImageRepository(database.db);
-  const vmRows = new VmRepository(database.db);
   const snapshotsDir = join(config.stateDir, 'snapshots');
   mkdirSync(snapshotsDir, { recursive: true, mode: 0o700 });
   const snapshotStore = new SnapshotStore({
@@ -91,6 +101,7 @@ export async function openDaemon(config: Config, logger: Logger): Promise<Daemon
     settings: vmSettingsFromEnv(),
     storage,
     logger: logger.child({ component: 'vms' }),
+    onBooted: (timings, mode) => metrics.booted(timings, mode),
   }, snapshotStore);
 
   const guestShells = new GuestShells({
@@ -114,7 +125,7 @@ export async function openDaemon(config: Config, logger: Logger): Promise<Daemon
   await storage.holdReserve();
 
   return {
-    services: { images, jobs, vms, snapshots: new SnapshotService(snapshotStore, storage), storage, execs: new ExecService(vms, guestShells), files: new FileService(vms, guestShells), idempotencyKeys },
+    services: { images, jobs, vms, snapshots: new SnapshotService(snapshotStore, storage), storage, execs: new ExecService(vms, guestShells), files: new FileService(vms, guestShells), idempotencyKeys, metrics },
     database,
     housekeeping,
   };

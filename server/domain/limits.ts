@@ -47,6 +47,12 @@ export const maxFieldLength = 1024;
 export const maxFieldErrors = 100;
 
 /**
+ * GET /metrics: every label value comes from a fixed set (routes, statuses, job kinds and stages,
+ * boot phases, VM states), which makes at most a few thousand series, under 1 MiB of text.
+ */
+export const maxMetricsTextLength = 4 * 1024 * 1024;
+
+/**
  * The text itself when it fits in max characters (UTF-16 units, so also code points); else its
  * start and its end around a note of how much was cut: a failure's summary leads a detail and the
  * last log lines end it. A surrogate pair is never split.

@@ -1,4 +1,5 @@
 import { problemCatalogue, type ProblemCode } from '../services/errors.js';
+import { docsPrefix, publicContractPath } from './auth.js';
 
 /**
  * What every operation answers beyond its own statuses, written into the OpenAPI document from
@@ -12,8 +13,8 @@ import { problemCatalogue, type ProblemCode } from '../services/errors.js';
 export const bearerSecurity = [{ bearer: [] as string[] }];
 
 export const bearerSchemeDescription =
-  'Required on the TCP listener (banger serve --listen), which answers 401 without it. The unix socket listener takes no token: ' +
-  'its file mode (0660) decides who may connect, and it ignores the header.';
+  `Required on the TCP listener (banger serve --listen), which answers 401 without it, except for GET ${publicContractPath} and the Swagger UI at ${docsPrefix}. ` +
+  'The unix socket listener takes no token: its file mode (0660) decides who may connect, and it ignores the header.';
 
 const tcpOnly = 'TCP listener only (the unix socket has no rate limit): ';
 
@@ -79,17 +80,20 @@ export function withContractDefaults(documentObject: { openapiObject: object } |
       },
     ]),
   );
-  for (const operations of Object.values(document.paths ?? {})) {
+  for (const [path, operations] of Object.entries(document.paths ?? {})) {
     for (const method of methods) {
       const operation = operations[method] as (Json & { responses?: Record<string, Json> }) | undefined;
       if (!operation) continue;
-      operation.security ??= bearerSecurity;
+      // The same rule http/auth.ts applies: an empty list is no security, so no 401 either.
+      operation.security ??= path === publicContractPath ? [] : bearerSecurity;
+      const open = (operation.security as unknown[]).length === 0;
       const responses = (operation.responses ??= {});
       for (const [status, response] of Object.entries(responses)) {
         if (!('$ref' in response)) response.headers = { ...headersOf(Number(status), []), ...((response.headers as Json | undefined) ?? {}) };
       }
       for (const [key, common] of Object.entries(commonResponses)) {
         if ((common.bodyOnly || common.changesOnly) && !bodyMethods.has(method)) continue;
+        if (open && common.status === 401) continue;
         responses[String(common.status)] ??= { $ref: `#/components/responses/${key}` };
       }
       operation.responses = Object.fromEntries(Object.entries(responses).sort(([a], [b]) => a.localeCompare(b)));

@@ -54,6 +54,10 @@ export function registerProblemHandlers(app: FastifyInstance, fullDisk: (error: 
     if (error.statusCode === 400) {
       return sendProblem(reply, problemFor('bad-request', error.message, { hint: 'check the request against GET /openapi.json' }));
     }
+    // The docs' file server refuses a path out of its dir (403) or one it does not hold (404): either way, nothing is there.
+    if (error.statusCode === 403 || error.statusCode === 404) {
+      return sendProblem(reply, problemFor('not-found', `Nothing at ${request.method} ${request.url}`, { hint: 'GET /openapi.json lists every route' }));
+    }
     if (error.statusCode && error.statusCode < 500) {
       return sendProblem(reply, problemFor('validation-failed', error.message, { hint: 'check the request against GET /openapi.json' }));
     }

@@ -120,8 +120,14 @@ t.test('the TCP listener app wants a bearer token', async (t) => {
     noToken('GET', '/images'),
     noToken('GET', '/healthz'),
     noToken('GET', '/jobs'),
-    noToken('GET', '/openapi.json'),
     noToken('GET', '/no/such/route'),
+    // Only the routes the contract and its docs page are served from are public, not URLs that look like them.
+    // inject resolves `..` and `%2e%2e` before routing; test/integration/api-auth.test.ts sends them raw.
+    noToken('GET', '/images?x=/docs'),
+    noToken('GET', '/docsx'),
+    noToken('GET', '/docs/no-such-asset'),
+    noToken('GET', '/openapi.jsonx'),
+    noToken('POST', '/openapi.json'),
     // Refused before its body is looked at: no body, yet no 422.
     noToken('POST', '/images', { 'content-type': 'application/json' }),
     wrong('the last character differs', `Bearer ${token.replace(/f$/, '0')}`),
@@ -135,6 +141,20 @@ t.test('the TCP listener app wants a bearer token', async (t) => {
 
   const lowercase = await tcp.inject('GET', '/healthz', undefined, { authorization: `bearer ${token}` });
   t.equal(lowercase.status, 200, 'the scheme is case-insensitive');
+
+  for (const path of ['/openapi.json', '/docs', '/docs/', '/docs/json', '/docs/static/swagger-ui.css', '/docs/static/swagger-initializer.js']) {
+    const res = await tcp.inject('GET', path);
+    t.equal(res.status, 200, `no token needed: GET ${path}`);
+    t.notOk(res.headers['www-authenticate'], `GET ${path}: no challenge`);
+  }
+  const contract = (await tcp.inject('GET', '/openapi.json')).body;
+  const shown = (await tcp.inject('GET', '/docs/json')).body;
+  t.equal(shown.servers[0]?.url, '/', 'the docs page sends "Try it out" to the listener that served it');
+  t.same(shown.servers.slice(1), contract.servers, 'then lists the contract\'s servers');
+  t.same({ ...shown, servers: contract.servers }, contract, 'and shows the contract the daemon serves, otherwise unchanged');
+  t.same(contract.paths['/openapi.json'].get.security, [], 'the contract says GET /openapi.json needs no token');
+  t.notOk(contract.paths['/openapi.json'].get.responses['401'], 'and so never answers 401');
+  t.notOk(Object.keys(contract.paths).some((path) => path.startsWith('/docs')), 'the docs page\'s own routes are no operations of the contract');
 });
 
 t.test('the TCP listener limits requests per address, before the token is checked', async (t) => {
@@ -149,6 +169,7 @@ t.test('the TCP listener limits requests per address, before the token is checke
   await tcp.inject('GET', '/healthz', undefined, auth);
   const limited = await tcp.inject('GET', '/healthz', undefined, auth);
   assertProblem(t, limited, { status: 429, code: 'rate-limited', detail: /More than 3 requests a minute/ });
+  t.equal((await tcp.inject('GET', '/docs')).status, 429, 'the docs page, public as it is, is limited too');
   t.ok(Number(limited.headers['retry-after']) > 0, `Retry-After: ${limited.headers['retry-after']}`);
   const unix = await startApp(t);
   for (let i = 0; i < 5; i++) t.equal((await unix.inject('GET', '/healthz')).status, 200);

@@ -1,5 +1,7 @@
-// The TCP listener requires a bearer token; the unix socket (mode 0660) does not.
+// The TCP listener requires a bearer token, except for the contract and its docs page; the unix
+// socket (mode 0660) requires none.
 import { existsSync, statSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import t from 'tap';
@@ -32,6 +34,20 @@ async function tcp(url: string, path: string, headers: Record<string, string> = 
   return { status: res.statusCode, headers: res.headers, body, text };
 }
 
+/** GET with the path sent as written: undici (like any WHATWG URL) would resolve `..` and `%2e%2e` first. */
+async function rawGet(url: string, path: string): Promise<{ status: number; text: string }> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({ host: hostname, port, path, method: 'GET' }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString() }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
 const port = await freePort();
 const daemon = await startDaemon(t, { args: ['--listen', `127.0.0.1:${port}`, '--token', token] });
 const url = await tcpUrlOf(daemon);
@@ -58,6 +74,22 @@ t.test('the right token: 200', async (t) => {
   const res = await tcp(url, '/images', { authorization: `Bearer ${token}` });
   t.equal(res.status, 200);
   t.same(res.body, { items: [], nextCursor: null });
+});
+
+t.test('the contract and its docs page need no token; URLs that only look like them do', async (t) => {
+  for (const path of ['/openapi.json', '/docs', '/docs/static/swagger-ui-bundle.js']) {
+    t.equal((await tcp(url, path)).status, 200, `GET ${path}`);
+  }
+  for (const path of ['/docs/../images', '/docs/%2e%2e/images', '/./docs/../images', '//docs', '//openapi.json', '/docsx', '/DOCS', '/docs%2f..%2fimages', '/images?x=/docs']) {
+    const res = await rawGet(url, path);
+    t.equal(res.status, 401, `GET ${path}: 401`);
+  }
+  // These do reach the docs page's file server, which answers them with a problem and no file.
+  for (const path of ['/docs/static/../../images', '/docs/static/%2e%2e/%2e%2e/images', '/docs/static/..%2f..%2fimages', '/docs/static/../../../../etc/passwd']) {
+    const res = await rawGet(url, path);
+    t.equal(res.status, 404, `GET ${path}: 404`);
+    t.match(res.text, /^\{"type":"urn:banger:problem:not-found"/, `GET ${path}: a not-found problem, neither images nor a file`);
+  }
 });
 
 t.test('the unix socket needs no token, and is mode 0660', async (t) => {

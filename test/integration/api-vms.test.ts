@@ -10,6 +10,7 @@ import { makeKernelFile } from '../helpers/ext4.js';
 import { execIn } from '../helpers/exec.js';
 import { checkExec } from '../helpers/exec-checks.js';
 import { checkFiles } from '../helpers/file-checks.js';
+import { parseMetrics, valueOf } from '../helpers/metrics.js';
 import {
   buildBusybox,
   createRunningVm,
@@ -80,6 +81,18 @@ t.test('a busybox VM: create, reach, stop, start, delete', async (t) => {
   t.ok(console.text.split('\n').filter(Boolean).length <= 5, 'at most 5 lines');
   const full = await daemon.http('GET', `/vms/${vmId}/console`);
   t.match(full.text, /banger-agent: version \d+ started/, 'the whole console log');
+
+  await t.test('the boot shows in GET /metrics', async (t) => {
+    const scraped = await daemon.http('GET', '/metrics');
+    t.equal(scraped.status, 200);
+    const samples = parseMetrics(scraped.text);
+    for (const phase of [...createStages.slice(0, -1), 'total']) {
+      t.ok(valueOf(samples, 'banger_vm_boot_phase_duration_seconds_count', { phase, mode: 'cold' })! >= 1, `boot phase ${phase}`);
+    }
+    t.ok(valueOf(samples, 'banger_job_stage_duration_seconds_count', { kind: 'vm.create', stage: 'kernel_boot', status: 'succeeded' })! >= 1, 'the create job\'s stages');
+    t.ok(valueOf(samples, 'banger_job_duration_seconds_count', { kind: 'vm.create', status: 'succeeded' })! >= 1, 'the create job');
+    t.ok(valueOf(samples, 'banger_vms', { state: 'running' })! >= 1, 'VMs by state');
+  });
 
   const cliEnv = { ...process.env };
   for (const name of ['BANGER_URL', 'BANGER_TOKEN', 'BANGER_STATE_DIR']) delete cliEnv[name];

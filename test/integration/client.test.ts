@@ -59,6 +59,7 @@ t.test('over the unix socket', async (t) => {
 
   t.match(await client.health(), { status: 'ok', reasons: [] });
   t.match(await client.version(), { version: String, node: process.version });
+  t.match(await client.metrics(), /^banger_http_requests_total\{method="GET",route="\/healthz",status="200"\} 1$/m, 'the metrics text, with the health check just made');
 
   t.test('register creates, then updates', async (t) => {
     const first = await client.registerImage({ name: 'alpha', rootfsPath: files.rootfs, kernelPath: files.kernel });

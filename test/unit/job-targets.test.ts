@@ -12,6 +12,7 @@ import { JobRepository } from '../../server/db/repositories/jobs.js';
 import { BangerError } from '../../server/services/errors.js';
 import { defineJobKind, describeStages } from '../../server/services/jobs/job-kind.js';
 import { JobService } from '../../server/services/jobs/job-service.js';
+import { DaemonMetrics } from '../../server/services/metrics/daemon-metrics.js';
 import { StorageGuard } from '../../server/services/storage/storage-guard.js';
 import type { Job, JobDefinition } from '../../server/services/jobs/types.js';
 
@@ -162,7 +163,7 @@ t.test('a job over a selection, and GET /jobs by any target', async (t) => {
 
   const idle = {} as never;
   const app = await buildApp({
-    services: { images: idle, vms: idle, snapshots: idle, execs: idle, files: idle, storage, jobs, idempotencyKeys: new IdempotencyRepository(database.db) } satisfies Services,
+    services: { images: idle, vms: idle, snapshots: idle, execs: idle, files: idle, storage, jobs, idempotencyKeys: new IdempotencyRepository(database.db), metrics: new DaemonMetrics({ vmsByState: () => new Map() }) } satisfies Services,
     logger,
     bodyLimit: 65536,
   });

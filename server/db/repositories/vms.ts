@@ -99,6 +99,12 @@ export class VmRepository {
     return this.db.select({ n: count() }).from(vms).get()?.n ?? 0;
   }
 
+  /** How many VMs are in each state that has any: one grouped read of the state index, for the metrics. */
+  countByState(): Map<VmState, number> {
+    const rows = this.db.select({ state: vms.state, n: count() }).from(vms).groupBy(vms.state).all();
+    return new Map(rows.map((row) => [row.state, row.n]));
+  }
+
   expiredAt(instant: string): VmRow[] {
     return this.db
       .select()

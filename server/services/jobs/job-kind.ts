@@ -27,6 +27,9 @@ export function defineJobKind<const Stage extends string>(
   // The contract bounds a stage's name (domain/job.ts maxStageNameLength) with room for a target's name or id after it.
   const long = stages.find((stage) => stage.length > maxStageLength);
   if (long !== undefined) throw new Error(`job kind ${name}: stage ${long} is longer than ${maxStageLength} characters`);
+  // A space ends the stage in `<stage> <target name>`, where metrics read the kind's stage back (job-observer.ts).
+  const spaced = stages.find((stage) => /\s/.test(stage));
+  if (spaced !== undefined) throw new Error(`job kind ${name}: stage "${spaced}" has a space`);
   return Object.freeze({ name, stages: Object.freeze([...stages]), eachTarget: options.eachTarget ?? false });
 }
 

@@ -12,6 +12,7 @@ import { BangerError, problemFor } from '../errors.js';
 import type { StorageGuard } from '../storage/storage-guard.js';
 import { newId, now } from '../ids.js';
 import type { JobKind } from './job-kind.js';
+import { endedStages, secondsBetween, type JobObserver } from './job-observer.js';
 import { jobView, progressOf } from './job-view.js';
 import { endRunningStage, plannedStages, recordedStageName, skipStage, startStage } from './stage-plan.js';
 import type { Job, JobContext, JobDefinition, JobEvent, JobTargetRef, StageRecorder } from './types.js';
@@ -32,6 +33,8 @@ export interface JobServiceOptions {
   maxConcurrent?: number;
   /** A job's log inside this dir is its own (image builds'), removed with it when it expires. */
   ownedLogDir?: string;
+  /** Hears how long each job that ran, and each of its stages, took. */
+  observer?: JobObserver;
 }
 
 // Expired jobs are removed this many per transaction, so a long backlog never holds the write lock long.
@@ -302,11 +305,11 @@ export class JobService {
     try {
       const result = await definition.run(this.contextFor(id, definition, signal, log));
       if (signal.aborted) throw signal.reason;
-      this.updateStages(id, (stages) => endRunningStage(stages, 'succeeded'));
+      this.updateStages(id, (stages) => endRunningStage(stages, 'succeeded'), definition.kind);
       this.finish(id, 'succeeded', null, result ?? null);
       log.info('job succeeded');
     } catch (error) {
-      this.updateStages(id, (stages) => endRunningStage(stages, signal.reason === 'cancel' ? 'cancelled' : 'failed'));
+      this.updateStages(id, (stages) => endRunningStage(stages, signal.reason === 'cancel' ? 'cancelled' : 'failed'), definition.kind);
       await this.removeScratch(this.jobs.get(id)?.scratchPaths ?? []);
       if (signal.aborted) {
         this.finishAborted(id, signal.reason as AbortReason, definition.logPath);
@@ -317,6 +320,7 @@ export class JobService {
         log.error({ err: error, code: problem.code }, 'job failed');
       }
     }
+    this.observeEnd(id, definition.kind);
   }
 
   private contextFor<Result>(id: string, definition: JobDefinition<JobKind, Result>, signal: AbortSignal, log: Logger): JobContext {
@@ -325,13 +329,13 @@ export class JobService {
       stage: (stage, detail) => {
         if (signal.aborted) throw signal.reason;
         const name = recordedStageName(kind, targets, stage, targetId);
-        this.updateStages(id, (stages) => startStage(stages, name, detail));
+        this.updateStages(id, (stages) => startStage(stages, name, detail), kind);
         log.info({ stage: name, detail }, 'job stage');
       },
       skip: (stage, detail) => {
         if (signal.aborted) throw signal.reason;
         const name = recordedStageName(kind, targets, stage, targetId);
-        this.updateStages(id, (stages) => skipStage(stages, name, detail));
+        this.updateStages(id, (stages) => skipStage(stages, name, detail), kind);
         log.info({ stage: name, detail }, 'job stage skipped');
       },
     });
@@ -378,13 +382,41 @@ export class JobService {
     this.publish(id, 'status');
   }
 
-  private updateStages(id: string, change: (stages: StoredStage[]) => StoredStage[]): void {
+  /**
+   * `observed`: the kind whose ended stages the observer hears of. Recovery passes none: the
+   * times of stages a restart cut short span the daemon's downtime.
+   */
+  private updateStages(id: string, change: (stages: StoredStage[]) => StoredStage[], observed?: JobKind): void {
     const row = this.jobs.get(id);
     if (!row) return;
     const stages = change(row.stages);
     if (JSON.stringify(stages) === JSON.stringify(row.stages)) return;
     this.storage.withRoom(() => this.jobs.update(id, { stages, progress: progressOf(stages) }));
     this.publish(id, 'stage');
+    const observer = this.options.observer;
+    if (!observer || !observed) return;
+    this.report(() => {
+      for (const ended of endedStages(observed, row.stages, stages)) observer.stageEnded(observed.name, ended.stage, ended.status, ended.seconds);
+    });
+  }
+
+  /** A job that ran, from its start to its end; one cancelled while queued took no time worth a sample. */
+  private observeEnd(id: string, kind: JobKind): void {
+    const observer = this.options.observer;
+    if (!observer) return;
+    const row = this.jobs.get(id);
+    const seconds = row && secondsBetween(row.startedAt, row.finishedAt);
+    if (!row || seconds === undefined) return;
+    this.report(() => observer.jobEnded(kind.name, row.status, seconds));
+  }
+
+  /** Measuring must never fail the work it measures. */
+  private report(observe: () => void): void {
+    try {
+      observe();
+    } catch (error) {
+      this.logger.warn({ err: error }, 'a job observer failed');
+    }
   }
 
   private publish(id: string, type: JobEvent['type']): void {

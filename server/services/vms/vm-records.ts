@@ -18,6 +18,7 @@ import type { VmSettings } from './vm-settings.js';
 import { ServiceWatch } from './service-watch.js';
 import { vmView, type Vm, type VmState } from './vm-view.js';
 import type { StorageGuard } from '../storage/storage-guard.js';
+import type { BootMode } from '../../domain/snapshot.js';
 
 /** What every part of the VM service works with. */
 export interface VmDeps {
@@ -34,6 +35,8 @@ export interface VmDeps {
   /** Refuses new VMs on a nearly full disk, and makes room for stops and deletes. */
   storage: StorageGuard;
   logger: Logger;
+  /** Hears the phase timings (ms, and their total) of every boot or restore that reached running. */
+  onBooted?: (timings: Readonly<Record<string, number>>, mode: BootMode) => void;
 }
 
 /** Why a VM is in its state: a snake_case code and a sentence. */
@@ -206,12 +209,13 @@ export class VmRecords {
   }
 
   /** The end of a boot or restore: timings closed, state running, one log line. */
-  markRunning(id: string, clock: PhaseClock<'running'>, bootMode: 'cold' | 'warm', logFields: Record<string, unknown> = {}): void {
+  markRunning(id: string, clock: PhaseClock<'running'>, bootMode: BootMode, logFields: Record<string, unknown> = {}): void {
     const timings = clock.finish();
     clock.enter('running');
     this.setState(id, 'running', null, { timings, bootedAt: now(), bootMode });
     const vm = this.require(id);
     this.deps.logger.info({ vmId: id, name: vm.name, ...logFields, timings }, bootMode === 'warm' ? 'vm restored and running' : 'vm running');
+    this.deps.onBooted?.(timings, bootMode);
   }
 
   /** Where a failed create's console log is kept once its VM dir is gone. */
