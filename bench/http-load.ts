@@ -37,13 +37,13 @@ const cpuTicksOf = (pid: number) => readProcStat(pid)?.cpuTicks ?? Number.NaN;
  * autocannon for `seconds` against `paths` (each connection asks them in turn); each answer's
  * latency goes to `latencies`.
  */
-export async function cannon(target: LoadTarget, paths: string[], expectedStatus: number, seconds: number, latencies?: number[]): Promise<Run> {
+export async function cannon(target: LoadTarget, paths: string[], expectedStatus: number, seconds: number, latencies?: number[], headers?: Record<string, string>): Promise<Run> {
   let unexpected = 0;
   let bytes = 0;
   const result = await new Promise<autocannon.Result>((resolve, reject) => {
     const requests = paths.length > 1 ? paths.map((path) => ({ method: 'GET' as const, path })) : undefined;
     const instance = autocannon(
-      { url: `http://localhost${paths[0] ?? '/'}`, socketPath: target.socketPath, connections: target.connections, duration: seconds, requests },
+      { url: `http://localhost${paths[0] ?? '/'}`, socketPath: target.socketPath, connections: target.connections, duration: seconds, requests, headers },
       (error: unknown, done) => (error ? reject(error instanceof Error ? error : new Error(String(error))) : resolve(done)),
     );
     instance.on('response', (_client, statusCode, resBytes, responseTime) => {
@@ -60,11 +60,11 @@ export async function cannon(target: LoadTarget, paths: string[], expectedStatus
  * per-response event (its own histogram keeps whole milliseconds only); the daemon's CPU time from
  * /proc, which other processes on the host do not change the way they change req/s.
  */
-export async function measure(target: LoadTarget, paths: string[], expectedStatus: number, seconds: number): Promise<Measured> {
-  await cannon(target, paths, expectedStatus, 1);
+export async function measure(target: LoadTarget, paths: string[], expectedStatus: number, seconds: number, headers?: Record<string, string>): Promise<Measured> {
+  await cannon(target, paths, expectedStatus, 1, undefined, headers);
   const latencies: number[] = [];
   const ticksBefore = cpuTicksOf(target.pid);
-  const { result, bytes, unexpected } = await cannon(target, paths, expectedStatus, seconds, latencies);
+  const { result, bytes, unexpected } = await cannon(target, paths, expectedStatus, seconds, latencies, headers);
   const cpuUs = ((cpuTicksOf(target.pid) - ticksBefore) / CLOCK_TICKS_PER_SECOND / result.requests.total) * 1e6;
   const sorted = Float64Array.from(latencies).sort();
   return { reqPerSec: result.requests.total / (result.duration || seconds), p50: percentile(sorted, 50), p99: percentile(sorted, 99), cpuUs, bytes, unexpected };
@@ -75,6 +75,8 @@ export interface Endpoint {
   shown: string;
   paths: string[];
   status: number;
+  /** Sent with every request (If-None-Match, say). */
+  headers?: Record<string, string>;
 }
 
 export type MeasuredEndpoint = Endpoint & Measured & { ratio: number };
@@ -84,10 +86,10 @@ export type MeasuredEndpoint = Endpoint & Measured & { ratio: number };
  * measured does not pay for it), then each measured; ratios are to the first, the baseline.
  */
 export async function measureEndpoints(target: LoadTarget, endpoints: Endpoint[], seconds: number): Promise<MeasuredEndpoint[]> {
-  for (const { paths, status } of endpoints) await cannon(target, paths, status, 1);
+  for (const { paths, status, headers } of endpoints) await cannon(target, paths, status, 1, undefined, headers);
   const measured: MeasuredEndpoint[] = [];
   for (const endpoint of endpoints) {
-    const result = await measure(target, endpoint.paths, endpoint.status, seconds);
+    const result = await measure(target, endpoint.paths, endpoint.status, seconds, endpoint.headers);
     measured.push({ ...endpoint, ...result, ratio: result.reqPerSec / (measured[0]?.reqPerSec ?? result.reqPerSec) });
   }
   return measured;

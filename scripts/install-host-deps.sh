@@ -10,6 +10,8 @@ declare -A tools=(
   [cp]=coreutils
   [truncate]=coreutils
   [curl]=curl
+  # The README's API example (test/integration/readme-examples.test.ts) reads JSON with it.
+  [jq]=jq
   [du]=coreutils
   [umount]=mount
   [ssh]=openssh-client

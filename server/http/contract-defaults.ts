@@ -24,6 +24,14 @@ const headers = {
   RateLimitReset: { name: 'X-RateLimit-Reset', description: `${tcpOnly}seconds until the minute is over`, schema: { type: 'integer', format: 'int32', minimum: 0, maximum: 60 } },
   RetryAfter: { name: 'Retry-After', description: 'Seconds to wait before trying again (every 429 carries it)', schema: { type: 'integer', format: 'int32', minimum: 0, maximum: 60 } },
   WwwAuthenticate: { name: 'WWW-Authenticate', description: 'Always Bearer realm="banger"', schema: { type: 'string', maxLength: 64 } },
+  ETag: { name: 'ETag', description: 'A strong tag of this page (a hash of its bytes): send it back in If-None-Match to get 304 while the page is unchanged', schema: { type: 'string', maxLength: 64 } },
+  JobLocation: { name: 'Location', description: 'The job to poll: /jobs/{id}', schema: { type: 'string', format: 'uri-reference', maxLength: 64 } },
+  CreatedLocation: { name: 'Location', description: 'The new resource', schema: { type: 'string', format: 'uri-reference', maxLength: 300 } },
+  IdempotentReplayed: {
+    name: 'Idempotent-Replayed',
+    description: 'Present (true) when this is the kept answer to an earlier request with the same Idempotency-Key, not a new one',
+    schema: { type: 'string', enum: ['true'] },
+  },
 } as const;
 type HeaderName = keyof typeof headers;
 
@@ -88,8 +96,14 @@ export function withContractDefaults(documentObject: { openapiObject: object } |
       operation.security ??= path === publicContractPath ? [] : bearerSecurity;
       const open = (operation.security as unknown[]).length === 0;
       const responses = (operation.responses ??= {});
+      const idempotent = method === 'post' && hasHeaderParameter(operation, 'idempotency-key');
+      const conditional = '304' in responses;
       for (const [status, response] of Object.entries(responses)) {
-        if (!('$ref' in response)) response.headers = { ...headersOf(Number(status), []), ...((response.headers as Json | undefined) ?? {}) };
+        if ('$ref' in response) continue;
+        // @fastify/swagger gives every response schema a JSON body; a 304 has none.
+        if (status === '304') delete response.content;
+        const own = answerHeaders(Number(status), { idempotent, conditional });
+        response.headers = { ...headersOf(Number(status), own), ...((response.headers as Json | undefined) ?? {}) };
       }
       for (const [key, common] of Object.entries(commonResponses)) {
         if ((common.bodyOnly || common.changesOnly) && !bodyMethods.has(method)) continue;
@@ -100,6 +114,25 @@ export function withContractDefaults(documentObject: { openapiObject: object } |
     }
   }
   return document;
+}
+
+/**
+ * The headers the routes and hooks set on an operation's own answers: Location on 201 and 202
+ * (routes/*), Idempotent-Replayed on a POST's replayed 2xx (http/idempotency.ts), ETag on a
+ * conditional list's 200 and 304 (http/kept-answers.ts).
+ */
+function answerHeaders(status: number, { idempotent, conditional }: { idempotent: boolean; conditional: boolean }): HeaderName[] {
+  const names: HeaderName[] = [];
+  if (status === 202) names.push('JobLocation');
+  if (status === 201) names.push('CreatedLocation');
+  if (idempotent && status >= 200 && status < 300) names.push('IdempotentReplayed');
+  if (conditional && (status === 200 || status === 304)) names.push('ETag');
+  return names;
+}
+
+function hasHeaderParameter(operation: Json, name: string): boolean {
+  const parameters = (operation.parameters as Array<{ in?: string; name?: string }> | undefined) ?? [];
+  return parameters.some((parameter) => parameter.in === 'header' && parameter.name?.toLowerCase() === name);
 }
 
 /** Every answer but a fault carries the rate limit's headers (on the TCP listener). */

@@ -1,7 +1,14 @@
-import type { FastifyReply } from 'fastify';
+import { createHash } from 'node:crypto';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 
 /** What one list endpoint keeps at most: ~25 pages of 50 VMs, and no more than 64 answers however small. */
 const defaultLimits = { maxBytes: 2 * 1024 * 1024, maxAnswers: 64 };
+
+/** A serialized answer and its entity tag (a hash of the bytes: equal answers, equal tags). */
+export interface KeptAnswer {
+  body: Buffer;
+  etag: string;
+}
 
 /**
  * The serialized answers of a list endpoint, kept while what they were made from stays as it was.
@@ -11,7 +18,7 @@ const defaultLimits = { maxBytes: 2 * 1024 * 1024, maxAnswers: 64 };
  */
 export class KeptAnswers {
   private stamp: string | undefined;
-  private readonly answers = new Map<string, Buffer>();
+  private readonly answers = new Map<string, KeptAnswer>();
   private bytes = 0;
 
   constructor(private readonly limits = defaultLimits) {}
@@ -21,7 +28,7 @@ export class KeptAnswers {
    * limits). The key must hold all that the answer depends on besides the stamp: a list's whole
    * query (JSON of the validated query string; the same query spelt otherwise is just kept twice).
    */
-  answer(stamp: string, key: string, make: () => Serialized): Buffer {
+  answer(stamp: string, key: string, make: () => Serialized): KeptAnswer {
     if (stamp !== this.stamp) {
       this.answers.clear();
       this.bytes = 0;
@@ -29,16 +36,17 @@ export class KeptAnswers {
     }
     const kept = this.answers.get(key);
     if (kept) return kept;
-    const made = bufferOf(make());
+    const body = bufferOf(make());
+    const made = { body, etag: entityTag(body) };
     const { maxBytes, maxAnswers } = this.limits;
-    if (made.length > maxBytes) return made;
+    if (body.length > maxBytes) return made;
     for (const [oldKey, old] of this.answers) {
-      if (this.bytes + made.length <= maxBytes && this.answers.size < maxAnswers) break;
+      if (this.bytes + body.length <= maxBytes && this.answers.size < maxAnswers) break;
       this.answers.delete(oldKey);
-      this.bytes -= old.length;
+      this.bytes -= old.body.length;
     }
     this.answers.set(key, made);
-    this.bytes += made.length;
+    this.bytes += body.length;
     return made;
   }
 }
@@ -51,12 +59,35 @@ function bufferOf(body: Serialized): Buffer {
   return Buffer.isBuffer(body) ? body : Buffer.from(body);
 }
 
+// A strong tag: the same bytes give the same tag across stamps and restarts, so a poller's
+// If-None-Match still hits after writes that left its page as it was.
+function entityTag(body: Buffer): string {
+  return `"${createHash('sha1').update(body).digest('base64url')}"`;
+}
+
+/**
+ * Whether If-None-Match names the current answer (RFC 9110 13.1.2): `*`, or a list of tags
+ * compared weakly (a W/ prefix does not matter for GET).
+ */
+export function matchesIfNoneMatch(header: string | undefined, etag: string): boolean {
+  if (header === undefined) return false;
+  if (header.trim() === '*') return true;
+  return header.split(',').some((tag) => {
+    const trimmed = tag.trim();
+    return (trimmed.startsWith('W/') ? trimmed.slice(2) : trimmed) === etag;
+  });
+}
+
 /**
  * Answers a list request with its page as of `stamp`: the kept answer to this query, or the page
- * makePage returns, serialized by the route's own response schema and kept.
+ * makePage returns, serialized by the route's own response schema and kept. A client that sends
+ * the answer's ETag back in If-None-Match gets 304 with no body while the page is unchanged.
  */
-export function sendKeptPage(pages: KeptAnswers, reply: FastifyReply, stamp: string, query: unknown, makePage: () => unknown): FastifyReply {
-  const body = pages.answer(stamp, JSON.stringify(query), () => reply.serialize(makePage()));
+export function sendKeptPage(pages: KeptAnswers, request: FastifyRequest, reply: FastifyReply, stamp: string, makePage: () => unknown): FastifyReply {
+  const { body, etag } = pages.answer(stamp, JSON.stringify(request.query), () => reply.serialize(makePage()));
+  reply.header('etag', etag);
+  const ifNoneMatch = request.headers['if-none-match'];
+  if (matchesIfNoneMatch(typeof ifNoneMatch === 'string' ? ifNoneMatch : undefined, etag)) return reply.code(304).send();
   // Serialized already: sent as the JSON it is.
   return reply.type('application/json; charset=utf-8').send(body);
 }

@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { IdempotencyHeadersSchema, IdOrNameParamsSchema, PageQuerySchema, problemResponses, ref } from '../schemas/common.js';
+import { ConditionalGetHeadersSchema, IdempotencyHeadersSchema, IdOrNameParamsSchema, notModifiedResponse, PageQuerySchema, problemResponses, ref } from '../schemas/common.js';
 import { JobSchema } from '../schemas/job.js';
 import { CreateSnapshotBodySchema, SnapshotListSchema, SnapshotSchema, WarmImageBodySchema } from '../schemas/snapshot.js';
 import { describeStages } from '../services/jobs/job-kind.js';
@@ -53,11 +53,12 @@ export function snapshotRoutes(snapshots: SnapshotService, vms: VmService): Fast
         summary: 'List snapshots, ordered by name',
         description: 'Snapshots are taken with POST /vms/{idOrName}/snapshots, or made by POST /images/{idOrName}/warm.',
         querystring: PageQuerySchema,
-        response: { 200: ref(SnapshotListSchema), ...problemResponses(422) },
+        headers: ConditionalGetHeadersSchema,
+        response: { 200: ref(SnapshotListSchema), ...notModifiedResponse, ...problemResponses(422) },
       },
     }, async (request, reply) => {
       const { limit = defaultPageSize, cursor } = request.query;
-      return sendKeptPage(pages, reply, snapshots.listStamp(), request.query, () =>
+      return sendKeptPage(pages, request, reply, snapshots.listStamp(), () =>
         page(snapshots.list(limit + 1, decodeCursor(cursor, isName)), limit, (snapshot) => snapshot.name),
       );
     });

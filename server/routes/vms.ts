@@ -1,6 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { IdempotencyHeadersSchema, IdOrNameParamsSchema, problemResponses, ref } from '../schemas/common.js';
+import { ConditionalGetHeadersSchema, IdempotencyHeadersSchema, IdOrNameParamsSchema, notModifiedResponse, problemResponses, ref } from '../schemas/common.js';
 import { JobSchema } from '../schemas/job.js';
 import {
   CreateVmBodySchema,
@@ -35,11 +35,12 @@ export function vmRoutes(vms: VmService): FastifyPluginAsyncTypebox {
           'every label given. Services show what the guest agent last said (asked every few seconds); hostOverheadBytes is null here, ' +
           'measured only by GET /vms/{idOrName}.',
         querystring: VmListQuerySchema,
-        response: { 200: ref(VmListSchema), ...problemResponses(422) },
+        headers: ConditionalGetHeadersSchema,
+        response: { 200: ref(VmListSchema), ...notModifiedResponse, ...problemResponses(422) },
       },
     }, async (request, reply) => {
       const { limit = defaultPageSize, cursor, state, label } = request.query;
-      return sendKeptPage(pages, reply, vms.listStamp(), request.query, () =>
+      return sendKeptPage(pages, request, reply, vms.listStamp(), () =>
         page(vms.list({ state, labels: label }, limit + 1, decodeCursor(cursor, isName)), limit, (vm) => vm.name),
       );
     });

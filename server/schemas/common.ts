@@ -78,6 +78,24 @@ const problemDescriptions: Record<number, string> = {
 };
 
 /** Problem responses for the given statuses, described as application/problem+json. */
+/** The request headers of a list that answers conditional GETs (http/kept-answers.ts). */
+export const ConditionalGetHeadersSchema = Type.Object({
+  'if-none-match': Type.Optional(
+    Type.String({
+      minLength: 1,
+      maxLength: 1024,
+      description:
+        'The ETag of an earlier answer (or several, comma-separated, or *): while the page is still that answer, the reply is 304 with no body. ' +
+        'A poller that sends back the last ETag pays for a page only when it changed.',
+    }),
+  ),
+});
+
+/** 304 to a conditional GET; its ETag header is added to the contract with the 200's (http/contract-defaults.ts). */
+export const notModifiedResponse = {
+  304: Type.Unsafe<void>({ description: 'Not modified: the page is still the one whose ETag came in If-None-Match; no body' }),
+};
+
 export function problemResponses(...statuses: number[]): Record<number, TSchema> {
   const responses: Record<number, TSchema> = {};
   for (const status of statuses) {

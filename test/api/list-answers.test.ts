@@ -78,3 +78,25 @@ t.test('a change shows in the next list, whoever made it', async (t) => {
   t.same((await list('/jobs')).body.items, []);
   t.same((await list('/snapshots')).body.items, []);
 });
+
+t.test('a poller that sends back the ETag gets 304 while its page is unchanged, and the page once it changed', async (t) => {
+  const first = await app.inject('GET', '/images?limit=5');
+  const etag = String(first.headers.etag);
+  t.match(etag, /^"[A-Za-z0-9_-]{27}"$/, 'a strong tag');
+  const again = await app.inject('GET', '/images?limit=5', undefined, { 'if-none-match': etag });
+  t.same([again.status, again.text, again.headers.etag], [304, '', etag], '304, no body, the same tag');
+  for (const header of [`W/${etag}`, `"other", ${etag}`, '*']) {
+    t.equal((await app.inject('GET', '/images?limit=5', undefined, { 'if-none-match': header })).status, 304, `If-None-Match: ${header}`);
+  }
+  t.equal((await app.inject('GET', '/images?limit=5', undefined, { 'if-none-match': '"other"' })).status, 200, 'another tag: the page');
+
+  insertVmRow(app, { id: 'c1b2c3d4e5f60718', name: 'two', imageId: 'a1b2c3d4e5f60718', state: 'stopped' });
+  t.equal((await app.inject('GET', '/images?limit=5', undefined, { 'if-none-match': etag })).status, 304, 'a write elsewhere that left the page as it was: still 304');
+  images.upsert({ ...imageRow('renamed-again'), updatedAt: new Date(Date.now() + 1000).toISOString() });
+  const changed = await app.inject('GET', '/images?limit=5', undefined, { 'if-none-match': etag });
+  t.equal(changed.status, 200, 'the page changed: 200');
+  t.not(changed.headers.etag, etag, 'with a new tag');
+  t.equal(changed.body.items[0].name, 'renamed-again');
+  const tooLong = await app.inject('GET', '/vms', undefined, { 'if-none-match': 'x'.repeat(1025) });
+  t.equal(tooLong.status, 422, 'an If-None-Match over 1024 characters is refused');
+});

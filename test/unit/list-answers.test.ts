@@ -9,7 +9,7 @@ import t, { type Test } from 'tap';
 import { openDatabase } from '../../server/db/database.js';
 import { dataStamp } from '../../server/db/repositories/data-stamp.js';
 import { JobRepository, type JobRow } from '../../server/db/repositories/jobs.js';
-import { KeptAnswers } from '../../server/http/kept-answers.js';
+import { KeptAnswers, matchesIfNoneMatch } from '../../server/http/kept-answers.js';
 
 async function openTemporary(t: Test) {
   const dir = await mkdtemp(join(tmpdir(), 'banger-list-answers-'));
@@ -76,20 +76,20 @@ t.test('kept answers last while the stamp does, within their limits', async (t) 
     made++;
     return text;
   };
-  t.equal(kept.answer('s1', 'a', make('[1]')).toString(), '[1]');
-  t.equal(kept.answer('s1', 'a', make('[2]')).toString(), '[1]', 'the same stamp and key: the kept answer');
+  t.equal(kept.answer('s1', 'a', make('[1]')).body.toString(), '[1]');
+  t.equal(kept.answer('s1', 'a', make('[2]')).body.toString(), '[1]', 'the same stamp and key: the kept answer');
   t.equal(made, 1);
-  t.equal(kept.answer('s2', 'a', make('[3]')).toString(), '[3]', 'a new stamp: made again');
+  t.equal(kept.answer('s2', 'a', make('[3]')).body.toString(), '[3]', 'a new stamp: made again');
   kept.answer('s2', 'b', make('[4]'));
   kept.answer('s2', 'c', make('[5]'));
-  t.equal(kept.answer('s2', 'a', make('[6]')).toString(), '[6]', 'past maxAnswers the oldest goes');
-  t.equal(kept.answer('s2', 'c', make('[7]')).toString(), '[5]', 'a newer one stays');
-  t.equal(kept.answer('s2', 'big', make('[12345678901]')).toString(), '[12345678901]', 'over maxBytes: answered, not kept');
-  t.equal(kept.answer('s2', 'big', make('[0]')).toString(), '[0]');
+  t.equal(kept.answer('s2', 'a', make('[6]')).body.toString(), '[6]', 'past maxAnswers the oldest goes');
+  t.equal(kept.answer('s2', 'c', make('[7]')).body.toString(), '[5]', 'a newer one stays');
+  t.equal(kept.answer('s2', 'big', make('[12345678901]')).body.toString(), '[12345678901]', 'over maxBytes: answered, not kept');
+  t.equal(kept.answer('s2', 'big', make('[0]')).body.toString(), '[0]');
   t.throws(() => kept.answer('s2', 'bad', () => {
     throw new Error('unreadable cursor');
   }));
-  t.equal(kept.answer('s2', 'bad', make('[8]')).toString(), '[8]', 'a failed make keeps nothing');
+  t.equal(kept.answer('s2', 'bad', make('[8]')).body.toString(), '[8]', 'a failed make keeps nothing');
 });
 
 t.test('job pages seek by (created_at, id): every job once, newest first, ties by id, with and without a status', async (t) => {
@@ -116,4 +116,16 @@ t.test('job pages seek by (created_at, id): every job once, newest first, ties b
   const plan = (sql: string) => database.sqlite.prepare(`explain query plan ${sql}`).all('x', 'y', 'z').map((row) => (row as { detail: string }).detail).join('; ');
   t.match(plan('select id from jobs where status = ? and (created_at, id) < (?, ?) order by created_at desc, id desc'), /SEARCH jobs USING (COVERING )?INDEX jobs_status_created_at/);
   t.notMatch(plan('select id from jobs where status = ? and (created_at, id) < (?, ?) order by created_at desc, id desc'), /TEMP B-TREE/, 'no sort of all the jobs of a status');
+});
+
+t.test('an answer’s ETag is a hash of its bytes; If-None-Match is compared weakly, as a list or *', async (t) => {
+  const kept = new KeptAnswers();
+  const first = kept.answer('s1', 'a', () => '[1]');
+  t.equal(kept.answer('s2', 'a', () => '[1]').etag, first.etag, 'the same bytes under another stamp: the same tag');
+  t.not(kept.answer('s3', 'a', () => '[2]').etag, first.etag, 'other bytes: another tag');
+  t.ok(matchesIfNoneMatch(first.etag, first.etag));
+  t.ok(matchesIfNoneMatch(`W/${first.etag}`, first.etag), 'W/ does not matter for GET');
+  t.ok(matchesIfNoneMatch(`"x" , ${first.etag}`, first.etag), 'one of a list');
+  t.ok(matchesIfNoneMatch(' * ', first.etag));
+  for (const header of [undefined, '', '"x"', first.etag.slice(1, -1), `${first.etag}x`]) t.notOk(matchesIfNoneMatch(header, first.etag), `not ${header}`);
 });
