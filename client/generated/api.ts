@@ -914,7 +914,7 @@ export interface components {
             } | null;
             /**
              * Format: int64
-             * @description Resident memory of the hypervisor process beyond guest RAM; measured on GET /vms/{idOrName} of a running VM, null otherwise (and in lists)
+             * @description Resident memory of the hypervisor process beyond guest RAM; measured on GET /vms/{idOrName} of a running VM (at most every 5 s: the figure may be that old), null otherwise (and in lists)
              */
             hostOverheadBytes: number | null;
             /** @description The VM's directory (disks, sockets, console log) */

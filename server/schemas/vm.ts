@@ -140,7 +140,7 @@ export const VmSchema = Type.Object(
       description: 'The snapshot whose disk layers lie under this VM’s disks (it was restored from it, or snapshotted onto it)',
     }),
     hostOverheadBytes: nullable(byteCount(), {
-      description: 'Resident memory of the hypervisor process beyond guest RAM; measured on GET /vms/{idOrName} of a running VM, null otherwise (and in lists)',
+      description: 'Resident memory of the hypervisor process beyond guest RAM; measured on GET /vms/{idOrName} of a running VM (at most every 5 s: the figure may be that old), null otherwise (and in lists)',
     }),
     dir: nullable(pathString(), { description: "The VM's directory (disks, sockets, console log)" }),
     consoleLogPath: nullable(pathString()),

@@ -68,6 +68,8 @@ t.test('a busybox VM: create, reach, stop, start, delete', async (t) => {
   });
   t.ok(vm.accel === 'tcg' || vm.accel === 'kvm', `accel ${vm.accel}`);
   t.ok(Number.isInteger(vm.pid) && isAlive(vm.pid), 'the hypervisor runs under the recorded pid');
+  t.ok(Number.isInteger(vm.hostOverheadBytes) && vm.hostOverheadBytes > 0, `the hypervisor's memory beyond guest RAM: ${vm.hostOverheadBytes} bytes`);
+  t.equal((await daemon.http('GET', '/vms/alpha')).body.hostOverheadBytes, vm.hostOverheadBytes, 'asked again within 5 s: the same reading, not another read of smaps');
   t.same(vm.ports.map((p: any) => [p.guestPort, p.hostAddress, p.wait]), [[22, '127.0.0.1', false], [8080, '127.0.0.1', true]]);
   t.match(vm.ssh, { host: '127.0.0.1', port: hostPortOf(vm, 22), user: 'root', privateKeyPath: join(daemon.stateDir, 'ssh', 'id_ed25519') });
   t.match(vm.ssh.command, `-p ${hostPortOf(vm, 22)}`);

@@ -27,6 +27,7 @@ import { VmRecords, type StateReason, type VmDeps } from './vm-records.js';
 import { parseLabelSelector, type CreateVmInput, type LabelSelector } from './vm-request.js';
 import { imageWarmJob, vmCreateJob, vmDeleteJob, vmRestoreJob, vmSnapshotJob, vmDeleteSelectedJob, vmPauseJob, vmRestartJob, vmResumeJob, vmStartJob, vmStopJob } from './vm-jobs.js';
 import { VmTeardown } from './vm-teardown.js';
+import { HostOverheadReadings } from './host-overhead.js';
 import type { Vm, VmState } from './vm-view.js';
 
 export type { VmDeps } from './vm-records.js';
@@ -53,6 +54,7 @@ export class VmService {
   private readonly restoreJob: VmRestoreJob;
   private readonly snapshotJob: VmSnapshotJob;
   private readonly warmJob: VmWarmJob;
+  private readonly hostOverhead = new HostOverheadReadings();
 
   constructor(
     private readonly options: VmDeps,
@@ -95,9 +97,10 @@ export class VmService {
     const view = this.records.view(row);
     if (!row.process || (row.state !== 'running' && row.state !== 'paused')) return view;
     const driver = this.records.driverOf(row);
+    const { process } = row;
     // Reading /proc is best effort: a process that just went away simply has no figure.
-    const usage = await driver.memoryUsage(row.process).catch(() => null);
-    return usage ? { ...view, hostOverheadBytes: Math.max(0, usage.rssBytes - usage.guestRamRssBytes) } : view;
+    const hostOverheadBytes = await this.hostOverhead.of(process, () => driver.memoryUsage(process));
+    return hostOverheadBytes === null ? view : { ...view, hostOverheadBytes };
   }
 
   /**
