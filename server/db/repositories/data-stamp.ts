@@ -10,17 +10,16 @@ const stamps = new WeakMap<object, DataStamp>();
  * that an answer made from it can be kept until then: `total_changes()` counts every row an insert,
  * update or delete on this connection touched (a write rolled back too, which only costs a
  * rebuild), and `data_version` moves when another connection commits. Nothing here can tell
- * which table changed: any write ends every kept answer. One statement per connection.
+ * which table changed: any write ends every kept answer. Prepared once per connection.
  */
 export function dataStamp(db: Db): DataStamp {
   const connection = db.$client;
   let stamp = stamps.get(connection);
   if (!stamp) {
-    const statement = connection.prepare('select total_changes(), data_version from pragma_data_version').raw(true);
-    stamp = () => {
-      const [changes, version] = statement.get() as [number, number];
-      return `${changes}.${version}`;
-    };
+    // Two statements: PRAGMA itself is ~1 µs cheaper than the pragma_data_version table in one select.
+    const changes = connection.prepare('select total_changes()').pluck(true);
+    const version = connection.prepare('pragma data_version').pluck(true);
+    stamp = () => `${changes.get() as number}.${version.get() as number}`;
     stamps.set(connection, stamp);
   }
   return stamp;
