@@ -842,7 +842,7 @@ export interface components {
             name: string;
             state: components["schemas"]["VmState"];
             stateReason: {
-                /** @description e.g. hypervisor_exited, kernel_panic, agent_timeout, port_timeout, interrupted, ttl_expired, stop_requested, created_stopped */
+                /** @description e.g. hypervisor_exited, kernel_panic, agent_timeout, port_timeout, interrupted, ttl_expired, stop_requested, created_stopped, host_disk_full (the hypervisor stopped the guest when its disk write met a full host disk; resumed once there is room) */
                 code: string;
                 /** @description Cut in the middle when very long */
                 message: string;

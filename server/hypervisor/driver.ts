@@ -140,6 +140,11 @@ export interface HypervisorDriver {
   resume(vm: VmProcess): Promise<void>;
   /** Whether the guest's vCPUs are stopped (paused, or loaded from a snapshot and not yet resumed). */
   isPaused(vm: VmProcess): Promise<boolean>;
+  /**
+   * Whether the hypervisor stopped the guest because a write to one of its disks failed (a full
+   * host filesystem); resume() retries the write and lets the guest go on.
+   */
+  isStoppedOnDiskError(vm: VmProcess): Promise<boolean>;
   /** The process's resident memory, and how much of it is guest RAM. */
   memoryUsage(vm: VmProcess): Promise<MemoryUsage>;
   /** CPU time the VM's process has used so far (user + system), or null once it is gone. */

@@ -65,7 +65,7 @@ export const VmPortSchema = Type.Object(
 // Named for their static types only: without an $id they stay inline in the contract.
 export const VmStateReasonSchema = Type.Object(
   {
-    code: text(64, { description: 'e.g. hypervisor_exited, kernel_panic, agent_timeout, port_timeout, interrupted, ttl_expired, stop_requested, created_stopped' }),
+    code: text(64, { description: 'e.g. hypervisor_exited, kernel_panic, agent_timeout, port_timeout, interrupted, ttl_expired, stop_requested, created_stopped, host_disk_full (the hypervisor stopped the guest when its disk write met a full host disk; resumed once there is room)' }),
     message: message({ description: 'Cut in the middle when very long' }),
     at: nullable(time()),
   },

@@ -2,8 +2,9 @@
 // makes in a file, loop-mounts and fills. New work is refused up front with 507 insufficient-storage
 // (free and needed bytes named), /healthz says degraded and why, stops and deletes still work with
 // not one byte free (the daemon gives up its space reserve for them), an image build that meets
-// ENOSPC half-way fails as insufficient-storage with nothing left behind and the daemon alive, and
-// once space is freed everything is as before, the reserve held again.
+// ENOSPC half-way fails as insufficient-storage with nothing left behind and the daemon alive,
+// once space is freed everything is as before, the reserve held again; and a running guest whose
+// writes fill the host is shown paused (host_disk_full) and goes on by itself once there is room.
 import { execFileSync } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, rmSync, statSync, statfsSync, writeSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
@@ -12,6 +13,7 @@ import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { assertProblem, imagesDirEntries, MiB, pollUntil } from '../helpers/api.js';
 import { waitForJob, type TestDaemon } from '../helpers/daemon.js';
+import { execIn } from '../helpers/exec.js';
 import { buildBusybox, createRunningVm, postVm, reapGuests, runVmJob, startVmDaemon, vmsDirEntries } from '../helpers/vms.js';
 
 const minFree = 48 * MiB;
@@ -174,4 +176,38 @@ t.test('ENOSPC half-way through a build: insufficient-storage, nothing left, the
   t.equal(daemon.child.exitCode, null, 'the daemon is still running');
   t.equal((await daemon.http('GET', '/healthz')).status, 200);
   t.equal((await daemon.http('DELETE', '/images/bb')).status, 200, 'and still deletes');
+});
+
+t.test('a guest whose writes fill the host disk: paused with host_disk_full, and on again once there is room', async (t) => {
+  // The last test's daemon went with its teardown.
+  daemon = await startVmDaemon(t, { stateDir, env: spaceEnv });
+  await buildBusybox(daemon, 'bb');
+  await createRunningVm(daemon, { name: 'writer', image: 'bb', memoryMiB: 256 });
+  const filler = fillDiskLeaving(mountPoint, 24 * MiB);
+  t.teardown(() => rmSync(filler, { recursive: true, force: true }));
+  const vmNow = async () => (await daemon.http('GET', '/vms/writer')).body;
+
+  // 64 MiB through the guest's page cache, then fsync: the host has 24 MiB for the VM's disk to grow into.
+  const writing = execIn(daemon, 'writer', { command: ['sh', '-c', 'dd if=/dev/zero of=/root/fill bs=1M count=64 conv=fsync 2>&1 && echo written'] });
+  const paused = await pollUntil('the VM shown paused by the full disk', async () => {
+    const vm = await vmNow();
+    return vm.state === 'paused' ? vm : undefined;
+  }, 180_000, 250).catch((error: Error) => {
+    throw new Error(`${error.message}; ${freeBytes(mountPoint)} bytes free; the daemon's last lines:\n${daemon.output().split('\n').slice(-15).join('\n')}`);
+  });
+  t.match(paused.stateReason, { code: 'host_disk_full', message: /a write to its disk met a full host filesystem .*goes on by itself once 64 MiB are free again/ });
+  t.ok(freeBytes(mountPoint) <= reserve, `the host filesystem is full but for the reserve given up to record it (${freeBytes(mountPoint)} bytes free)`);
+  t.equal((await daemon.http('POST', '/vms', { name: 'more', image: 'bb', memoryMiB: 256 })).status, 507, 'new work is refused meanwhile');
+  t.equal((await daemon.http('GET', '/healthz')).body.status, 'degraded');
+
+  rmSync(filler, { recursive: true, force: true });
+  const resumed = await pollUntil('the VM running again', async () => {
+    const vm = await vmNow();
+    return vm.state === 'running' ? vm : undefined;
+  }, 60_000, 250);
+  t.equal(resumed.stateReason, null, 'running, no reason left');
+  const written = await writing;
+  t.equal(written.exit?.exitCode, 0, `the write went on where it stopped: ${written.stdout.toString()}`);
+  t.match(written.stdout.toString(), /written\n$/);
+  await runVmJob(daemon, 'DELETE', '/vms/writer');
 });

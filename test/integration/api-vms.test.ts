@@ -319,9 +319,10 @@ t.test('conflicts with a running VM are refused before any job or row exists', a
   });
   const jobsBefore = (await daemon.http('GET', '/jobs?limit=500')).body.items.length;
   assertProblem(t, await daemon.http('POST', '/vms/held/start'), { status: 409, code: 'vm-state-conflict' });
-  const stop = await daemon.http('POST', '/vms/held/stop?graceSeconds=0');
+  // With a grace the stop waits for the guest to power off (seconds under emulation, at most 5):
+  // without one it ended within ~0.1 s, sometimes before the deletes below reached a loaded daemon.
+  const stop = await daemon.http('POST', '/vms/held/stop?graceSeconds=5');
   t.equal(stop.status, 202);
-  // At once: a stop without grace ends within ~0.1 s, and a delete sent after it would be accepted.
   const [deleteOne, deleteSelected] = await Promise.all([daemon.http('DELETE', '/vms/held'), daemon.http('DELETE', '/vms?label=suite=bad')]);
   assertProblem(t, deleteOne, { status: 409, code: 'resource-busy' });
   assertProblem(t, deleteSelected, { status: 409, code: 'resource-busy' });

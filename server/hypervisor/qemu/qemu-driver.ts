@@ -194,8 +194,16 @@ export class QemuDriver implements HypervisorDriver {
   }
 
   async isPaused(vm: VmProcess): Promise<boolean> {
-    const status = await withQmp(vm.controlSocket, (client) => client.execute<{ running: boolean }>('query-status'), { timeoutMs: QMP_CONNECT_MS });
-    return !status.running;
+    return !(await this.runStatus(vm)).running;
+  }
+
+  // QEMU's default werror=enospc stops the guest on a write that meets ENOSPC, status io-error; cont retries it.
+  async isStoppedOnDiskError(vm: VmProcess): Promise<boolean> {
+    return (await this.runStatus(vm)).status === 'io-error';
+  }
+
+  private runStatus(vm: VmProcess): Promise<{ running: boolean; status: string }> {
+    return withQmp(vm.controlSocket, (client) => client.execute<{ running: boolean; status: string }>('query-status'), { timeoutMs: QMP_CONNECT_MS });
   }
 
   killStrays(vmDir: string): Promise<number> {

@@ -57,6 +57,11 @@ export class StorageGuard {
     return this.options.settings;
   }
 
+  /** The dir whose filesystem is watched: the state dir. */
+  get dir(): string {
+    return this.options.dir;
+  }
+
   freeBytes(): number {
     return availableBytes(this.options.dir);
   }

@@ -10,6 +10,7 @@ import type { StateReason, VmDeps, VmRecords } from './vm-records.js';
 import type { VmTeardown } from './vm-teardown.js';
 import type { SnapshotStore } from '../snapshots/snapshot-store.js';
 import { continuedDisks } from './vm-snapshot-job.js';
+import { DiskStallWatch } from './disk-stall-watch.js';
 
 export interface ReconcilerHooks {
   /** Whether a job is working on the VM: the reconciler leaves such VMs to it. */
@@ -26,6 +27,7 @@ export interface ReconcilerHooks {
 export class VmReconciler {
   private monitorTimer: NodeJS.Timeout | undefined;
   private monitorRun: Promise<void> | undefined;
+  private readonly diskStalls: DiskStallWatch;
 
   constructor(
     private readonly deps: VmDeps,
@@ -33,7 +35,9 @@ export class VmReconciler {
     private readonly teardown: VmTeardown,
     private readonly store: SnapshotStore,
     private readonly hooks: ReconcilerHooks,
-  ) {}
+  ) {
+    this.diskStalls = new DiskStallWatch(deps, records, hooks.isBusy);
+  }
 
   /** At daemon start, before any job. */
   async recover(): Promise<void> {
@@ -157,7 +161,7 @@ export class VmReconciler {
     await this.records.services.settle();
   }
 
-  /** One look: dead hypervisors, unfinished transitions, expired TTLs, failed VMs kept long enough; and the services' watch is started. */
+  /** One look: dead hypervisors, guests a full disk stopped, unfinished transitions, expired TTLs, failed VMs kept long enough; and the services' watch is started. */
   async monitorOnce(): Promise<void> {
     const { vms, logger } = this.deps;
     for (const vm of vms.withStates(['running', 'paused'])) {
@@ -170,6 +174,7 @@ export class VmReconciler {
       this.records.setState(vm.id, 'stopped', { code: 'hypervisor_exited', message }, { process: null });
       logger.warn({ vmId: vm.id, name: vm.name, pid: current.process.pid }, 'vm hypervisor exited; marked stopped');
     }
+    await this.diskStalls.look();
     this.records.services.poll((vmId) => this.hooks.isBusy(vmId));
     for (const vm of vms.withStates(['creating', 'starting', 'stopping', 'deleting'])) {
       if (this.hooks.isBusy(vm.id)) continue;
