@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { projectRoot } from '../project-root.js';
 import { byteCount, message, pathString, text } from '../schemas/bounds.js';
 import type { StorageConcern, StorageGuard } from '../services/storage/storage-guard.js';
+import { publicContractPath } from '../http/auth.js';
 
 export const version: string = JSON.parse(readFileSync(join(projectRoot, 'package.json'), 'utf8')).version;
 
@@ -70,7 +71,7 @@ export const systemRoutes = (storage: StorageGuard): FastifyPluginAsyncTypebox =
     },
   }, async () => ({ version, node: process.version }));
 
-  app.get('/openapi.json', {
+  app.get(publicContractPath, {
     schema: {
       tags: ['system'],
       operationId: 'openapi',
