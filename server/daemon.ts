@@ -121,7 +121,7 @@ export async function openDaemon(config: Config, logger: Logger): Promise<Daemon
     settings: { jobRetentionSeconds: config.jobRetentionSeconds, idempotencyKeySeconds: idempotencyKeyLifetimeSeconds },
     logger: logger.child({ component: 'housekeeping' }),
   });
-  await housekeeping.start();
+  housekeeping.start();
   await storage.holdReserve();
 
   return {

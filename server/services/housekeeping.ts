@@ -36,9 +36,9 @@ export class Housekeeping {
     return Math.min(MAX_INTERVAL_MS, Math.max(MIN_INTERVAL_MS, shortest / 4));
   }
 
-  /** Runs once now, then every intervalMs. */
-  async start(): Promise<void> {
-    await this.tick();
+  /** Runs once now, in the background (a long backlog must not hold up the daemon's start), then every intervalMs. */
+  start(): void {
+    void this.tick();
     this.timer = setInterval(() => void this.tick(), this.intervalMs);
     this.timer.unref();
   }

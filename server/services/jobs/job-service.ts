@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { rm } from 'node:fs/promises';
-import { isAbsolute, relative, sep } from 'node:path';
+import { dirname } from 'node:path';
 import type { Logger } from 'pino';
 import type { Database } from '../../db/database.js';
 import type { JobListFilter, JobPosition, JobRepository, JobRow, NewJobTarget } from '../../db/repositories/jobs.js';
@@ -50,18 +50,22 @@ export class JobService {
   private readonly logger: Logger;
   private readonly storage: StorageGuard;
   private readonly maxConcurrent: number;
+  private readonly ownedLogDir: string | undefined;
+  private readonly observer: JobObserver | undefined;
   private readonly events = new EventEmitter();
   private readonly active = new Map<string, ActiveJob>();
   private readonly waiting: Array<() => void> = [];
   private running = 0;
   private closing = false;
 
-  constructor(private readonly options: JobServiceOptions) {
+  constructor(options: JobServiceOptions) {
     this.database = options.database;
     this.jobs = options.jobs;
     this.logger = options.logger;
     this.storage = options.storage;
     this.maxConcurrent = options.maxConcurrent ?? 4;
+    this.ownedLogDir = options.ownedLogDir;
+    this.observer = options.observer;
     this.events.setMaxListeners(0);
   }
 
@@ -130,16 +134,10 @@ export class JobService {
       this.jobs.remove(batch.map((job) => job.id));
       removed += batch.length;
       for (const { logPath } of batch) {
-        if (logPath && this.ownsLog(logPath)) await rm(logPath, { force: true });
+        // The daemon names these paths itself (a build's is <ownedLogDir>/<image id>.log).
+        if (logPath && this.ownedLogDir && dirname(logPath) === this.ownedLogDir) await rm(logPath, { force: true });
       }
     }
-  }
-
-  private ownsLog(logPath: string): boolean {
-    const dir = this.options.ownedLogDir;
-    if (!dir) return false;
-    const inside = relative(dir, logPath);
-    return inside !== '' && !inside.startsWith('..') && !isAbsolute(inside) && !inside.includes(sep);
   }
 
   /** Moves whenever a page of list() may show something else (any write to the database). */
@@ -393,7 +391,7 @@ export class JobService {
     if (JSON.stringify(stages) === JSON.stringify(row.stages)) return;
     this.storage.withRoom(() => this.jobs.update(id, { stages, progress: progressOf(stages) }));
     this.publish(id, 'stage');
-    const observer = this.options.observer;
+    const observer = this.observer;
     if (!observer || !observed) return;
     this.report(() => {
       for (const ended of endedStages(observed, row.stages, stages)) observer.stageEnded(observed.name, ended.stage, ended.status, ended.seconds);
@@ -402,7 +400,7 @@ export class JobService {
 
   /** A job that ran, from its start to its end; one cancelled while queued took no time worth a sample. */
   private observeEnd(id: string, kind: JobKind): void {
-    const observer = this.options.observer;
+    const observer = this.observer;
     if (!observer) return;
     const row = this.jobs.get(id);
     const seconds = row && secondsBetween(row.startedAt, row.finishedAt);
