@@ -1,5 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { Readable } from 'node:stream';
+import { promisify } from 'node:util';
+import { brotliDecompress, gunzip } from 'node:zlib';
 import { Agent, request, type Dispatcher } from 'undici';
 import { explainConnectionError, problemFromResponse, ProblemError } from './errors.js';
 
@@ -68,8 +70,11 @@ export class Transport {
   }
 
   async json<T>(method: Method, path: string, options: CallOptions = {}): Promise<JsonResponse<T>> {
-    const response = await this.send(method, path, options, 'application/json');
-    const text = await response.body.text();
+    // Over TCP a daemon may be far away: its list pages (~58 KiB for 50 VMs) come compressed (~4 KiB).
+    // On the unix socket the copy is cheaper than the decompression.
+    const compressed = this.endpoint.baseUrl !== undefined ? { headers: { 'accept-encoding': 'br, gzip', ...options.headers } } : {};
+    const response = await this.send(method, path, { ...options, ...compressed }, 'application/json');
+    const text = await decodedText(response);
     return { status: response.statusCode, body: (text === '' ? undefined : JSON.parse(text)) as T };
   }
 
@@ -130,6 +135,19 @@ function requestPayload(options: CallOptions): { payload?: string | Uint8Array |
 function streamable(source: ByteSource): Uint8Array | Readable {
   if (source instanceof Uint8Array || source instanceof Readable) return source;
   return Readable.from(source, { objectMode: false });
+}
+
+const decoders: Record<string, (bytes: Buffer) => Promise<Buffer>> = { br: promisify(brotliDecompress), gzip: promisify(gunzip) };
+
+async function decodedText(response: Dispatcher.ResponseData): Promise<string> {
+  const coding = response.headers['content-encoding'];
+  if (coding === undefined) return response.body.text();
+  const decode = typeof coding === 'string' ? decoders[coding] : undefined;
+  if (!decode) {
+    await response.body.dump();
+    throw new TypeError(`the daemon answered in a content coding this client does not read: ${String(coding)}`);
+  }
+  return (await decode(Buffer.from(await response.body.arrayBuffer()))).toString('utf8');
 }
 
 function queryString(query: CallOptions['query']): string {

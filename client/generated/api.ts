@@ -1248,8 +1248,12 @@ export interface components {
         RetryAfter: number;
         /** @description Always Bearer realm="banger" */
         WwwAuthenticate: string;
-        /** @description A strong tag of this page (a hash of its bytes): send it back in If-None-Match to get 304 while the page is unchanged */
+        /** @description A strong tag of this page as sent (a hash of its bytes, with -br or -gzip when compressed): send it back in If-None-Match to get 304 while the page is unchanged */
         ETag: string;
+        /** @description Always accept-encoding: the page is sent plain or compressed as Accept-Encoding asks */
+        Vary: "accept-encoding";
+        /** @description br or gzip when Accept-Encoding asked for it and the page is over 1 KiB; absent for plain JSON */
+        ContentEncoding: "br" | "gzip";
         /** @description The job to poll: /jobs/{id} */
         JobLocation: string;
         /** @description The new resource */
@@ -1419,6 +1423,8 @@ export interface operations {
                 cursor?: string;
             };
             header?: {
+                /** @description br or gzip (by q-value, br when both are equally welcome) gets a page over 1 KiB compressed, about a fifteenth of its size; each compressed page is made once and kept while the page is unchanged. Without it, or with neither, the page is plain JSON. */
+                "accept-encoding"?: string;
                 /** @description The ETag of an earlier answer (or several, comma-separated, or *): while the page is still that answer, the reply is 304 with no body. A poller that sends back the last ETag pays for a page only when it changed. */
                 "if-none-match"?: string;
             };
@@ -1434,6 +1440,8 @@ export interface operations {
                     "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
                     "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
                     ETag: components["headers"]["ETag"];
+                    Vary: components["headers"]["Vary"];
+                    "Content-Encoding": components["headers"]["ContentEncoding"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1447,6 +1455,7 @@ export interface operations {
                     "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
                     "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
                     ETag: components["headers"]["ETag"];
+                    Vary: components["headers"]["Vary"];
                     [name: string]: unknown;
                 };
                 content?: never;
@@ -1891,6 +1900,8 @@ export interface operations {
                 label?: string[];
             };
             header?: {
+                /** @description br or gzip (by q-value, br when both are equally welcome) gets a page over 1 KiB compressed, about a fifteenth of its size; each compressed page is made once and kept while the page is unchanged. Without it, or with neither, the page is plain JSON. */
+                "accept-encoding"?: string;
                 /** @description The ETag of an earlier answer (or several, comma-separated, or *): while the page is still that answer, the reply is 304 with no body. A poller that sends back the last ETag pays for a page only when it changed. */
                 "if-none-match"?: string;
             };
@@ -1906,6 +1917,8 @@ export interface operations {
                     "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
                     "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
                     ETag: components["headers"]["ETag"];
+                    Vary: components["headers"]["Vary"];
+                    "Content-Encoding": components["headers"]["ContentEncoding"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1919,6 +1932,7 @@ export interface operations {
                     "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
                     "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
                     ETag: components["headers"]["ETag"];
+                    Vary: components["headers"]["Vary"];
                     [name: string]: unknown;
                 };
                 content?: never;
@@ -3183,6 +3197,8 @@ export interface operations {
                 cursor?: string;
             };
             header?: {
+                /** @description br or gzip (by q-value, br when both are equally welcome) gets a page over 1 KiB compressed, about a fifteenth of its size; each compressed page is made once and kept while the page is unchanged. Without it, or with neither, the page is plain JSON. */
+                "accept-encoding"?: string;
                 /** @description The ETag of an earlier answer (or several, comma-separated, or *): while the page is still that answer, the reply is 304 with no body. A poller that sends back the last ETag pays for a page only when it changed. */
                 "if-none-match"?: string;
             };
@@ -3198,6 +3214,8 @@ export interface operations {
                     "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
                     "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
                     ETag: components["headers"]["ETag"];
+                    Vary: components["headers"]["Vary"];
+                    "Content-Encoding": components["headers"]["ContentEncoding"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3211,6 +3229,7 @@ export interface operations {
                     "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
                     "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
                     ETag: components["headers"]["ETag"];
+                    Vary: components["headers"]["Vary"];
                     [name: string]: unknown;
                 };
                 content?: never;
@@ -3346,6 +3365,8 @@ export interface operations {
                 targetId?: string;
             };
             header?: {
+                /** @description br or gzip (by q-value, br when both are equally welcome) gets a page over 1 KiB compressed, about a fifteenth of its size; each compressed page is made once and kept while the page is unchanged. Without it, or with neither, the page is plain JSON. */
+                "accept-encoding"?: string;
                 /** @description The ETag of an earlier answer (or several, comma-separated, or *): while the page is still that answer, the reply is 304 with no body. A poller that sends back the last ETag pays for a page only when it changed. */
                 "if-none-match"?: string;
             };
@@ -3361,6 +3382,8 @@ export interface operations {
                     "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
                     "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
                     ETag: components["headers"]["ETag"];
+                    Vary: components["headers"]["Vary"];
+                    "Content-Encoding": components["headers"]["ContentEncoding"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3374,6 +3397,7 @@ export interface operations {
                     "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
                     "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
                     ETag: components["headers"]["ETag"];
+                    Vary: components["headers"]["Vary"];
                     [name: string]: unknown;
                 };
                 content?: never;

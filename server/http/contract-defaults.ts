@@ -24,7 +24,17 @@ const headers = {
   RateLimitReset: { name: 'X-RateLimit-Reset', description: `${tcpOnly}seconds until the minute is over`, schema: { type: 'integer', format: 'int32', minimum: 0, maximum: 60 } },
   RetryAfter: { name: 'Retry-After', description: 'Seconds to wait before trying again (every 429 carries it)', schema: { type: 'integer', format: 'int32', minimum: 0, maximum: 60 } },
   WwwAuthenticate: { name: 'WWW-Authenticate', description: 'Always Bearer realm="banger"', schema: { type: 'string', maxLength: 64 } },
-  ETag: { name: 'ETag', description: 'A strong tag of this page (a hash of its bytes): send it back in If-None-Match to get 304 while the page is unchanged', schema: { type: 'string', maxLength: 64 } },
+  ETag: {
+    name: 'ETag',
+    description: 'A strong tag of this page as sent (a hash of its bytes, with -br or -gzip when compressed): send it back in If-None-Match to get 304 while the page is unchanged',
+    schema: { type: 'string', maxLength: 64 },
+  },
+  Vary: { name: 'Vary', description: 'Always accept-encoding: the page is sent plain or compressed as Accept-Encoding asks', schema: { type: 'string', enum: ['accept-encoding'] } },
+  ContentEncoding: {
+    name: 'Content-Encoding',
+    description: 'br or gzip when Accept-Encoding asked for it and the page is over 1 KiB; absent for plain JSON',
+    schema: { type: 'string', enum: ['br', 'gzip'] },
+  },
   JobLocation: { name: 'Location', description: 'The job to poll: /jobs/{id}', schema: { type: 'string', format: 'uri-reference', maxLength: 64 } },
   CreatedLocation: { name: 'Location', description: 'The new resource', schema: { type: 'string', format: 'uri-reference', maxLength: 300 } },
   IdempotentReplayed: {
@@ -118,15 +128,16 @@ export function withContractDefaults(documentObject: { openapiObject: object } |
 
 /**
  * The headers the routes and hooks set on an operation's own answers: Location on 201 and 202
- * (routes/*), Idempotent-Replayed on a POST's replayed 2xx (http/idempotency.ts), ETag on a
- * conditional list's 200 and 304 (http/kept-answers.ts).
+ * (routes/*), Idempotent-Replayed on a POST's replayed 2xx (http/idempotency.ts), ETag and Vary on a
+ * conditional list's 200 and 304, and Content-Encoding on its 200 (http/kept-answers.ts).
  */
 function answerHeaders(status: number, { idempotent, conditional }: { idempotent: boolean; conditional: boolean }): HeaderName[] {
   const names: HeaderName[] = [];
   if (status === 202) names.push('JobLocation');
   if (status === 201) names.push('CreatedLocation');
   if (idempotent && status >= 200 && status < 300) names.push('IdempotentReplayed');
-  if (conditional && (status === 200 || status === 304)) names.push('ETag');
+  if (conditional && (status === 200 || status === 304)) names.push('ETag', 'Vary');
+  if (conditional && status === 200) names.push('ContentEncoding');
   return names;
 }
 

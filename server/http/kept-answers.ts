@@ -1,13 +1,30 @@
 import { createHash } from 'node:crypto';
+import { brotliCompressSync, constants as zlibConstants, gzipSync } from 'node:zlib';
+import { negotiate } from '@fastify/accept-negotiator';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 
 /** What one list endpoint keeps at most: ~25 pages of 50 VMs, and no more than 64 answers however small. */
 const defaultLimits = { maxBytes: 2 * 1024 * 1024, maxAnswers: 64 };
 
-/** A serialized answer and its entity tag (a hash of the bytes: equal answers, equal tags). */
-export interface KeptAnswer {
+/** The content codings a kept answer is offered in besides identity, the server's preference first. */
+export const contentCodings = ['br', 'gzip'] as const;
+export type ContentCoding = (typeof contentCodings)[number];
+
+/** Below this an answer goes as it is: compressing a near-empty page saves less than it costs. */
+export const minCompressedBytes = 1024;
+
+/** One representation of an answer: its bytes and its entity tag. */
+export interface Representation {
   body: Buffer;
   etag: string;
+}
+
+/**
+ * A serialized answer and its entity tag (a hash of the bytes: equal answers, equal tags), with
+ * its compressed forms as they were asked for.
+ */
+export interface KeptAnswer extends Representation {
+  coded: Partial<Record<ContentCoding, Buffer>>;
 }
 
 /**
@@ -37,18 +54,53 @@ export class KeptAnswers {
     const kept = this.answers.get(key);
     if (kept) return kept;
     const body = bufferOf(make());
-    const made = { body, etag: entityTag(body) };
-    const { maxBytes, maxAnswers } = this.limits;
-    if (body.length > maxBytes) return made;
-    for (const [oldKey, old] of this.answers) {
-      if (this.bytes + body.length <= maxBytes && this.answers.size < maxAnswers) break;
-      this.answers.delete(oldKey);
-      this.bytes -= old.body.length;
-    }
+    const made: KeptAnswer = { body, etag: entityTag(body), coded: {} };
+    if (body.length > this.limits.maxBytes) return made;
+    this.makeRoom(body.length, 1);
     this.answers.set(key, made);
     this.bytes += body.length;
     return made;
   }
+
+  /**
+   * `answer` in `coding`: compressed once, the first time a client asks for it, and kept with it
+   * (its bytes count towards the limit). A fresh compression of 60 KiB of JSON is ~0.1 ms (br)
+   * to ~0.3 ms (gzip); sent kept, the answer is a tenth of the bytes.
+   */
+  coded(answer: KeptAnswer, coding: ContentCoding): Representation {
+    const etag = codedEntityTag(answer.etag, coding);
+    const kept = answer.coded[coding];
+    if (kept) return { body: kept, etag };
+    const body = compress(answer.body, coding);
+    if ([...this.answers.values()].includes(answer) && body.length <= this.limits.maxBytes) {
+      this.makeRoom(body.length, 0, answer);
+      answer.coded[coding] = body;
+      this.bytes += body.length;
+    }
+    return { body, etag };
+  }
+
+  /** Drops the oldest answers (never `keep`) until `bytes` more and `answers` more fit. */
+  private makeRoom(bytes: number, answers: number, keep?: KeptAnswer): void {
+    const { maxBytes, maxAnswers } = this.limits;
+    for (const [oldKey, old] of this.answers) {
+      if (this.bytes + bytes <= maxBytes && this.answers.size + answers <= maxAnswers) break;
+      if (old === keep) continue;
+      this.answers.delete(oldKey);
+      this.bytes -= sizeOf(old);
+    }
+  }
+}
+
+const sizeOf = (answer: KeptAnswer) => Object.values(answer.coded).reduce((sum, coded) => sum + coded.length, answer.body.length);
+
+// The fastest settings of each: ~15x smaller for a page of VMs either way, and a page is
+// compressed again after every change.
+function compress(body: Buffer, coding: ContentCoding): Buffer {
+  if (coding === 'gzip') return gzipSync(body, { level: 1 });
+  return brotliCompressSync(body, {
+    params: { [zlibConstants.BROTLI_PARAM_QUALITY]: 1, [zlibConstants.BROTLI_PARAM_SIZE_HINT]: body.length },
+  });
 }
 
 /** What reply.serialize returns: a string for every JSON schema. */
@@ -63,6 +115,22 @@ function bufferOf(body: Serialized): Buffer {
 // If-None-Match still hits after writes that left its page as it was.
 function entityTag(body: Buffer): string {
   return `"${createHash('sha1').update(body).digest('base64url')}"`;
+}
+
+// Another representation, another strong tag (RFC 9110 8.8.3), derived from the identity's as
+// Apache's mod_deflate does: the same page compressed the same way keeps its tag.
+function codedEntityTag(etag: string, coding: ContentCoding): string {
+  return `${etag.slice(0, -1)}-${coding}"`;
+}
+
+// identity is offered last, so that a client that prefers it by q-value gets it.
+const offeredCodings = [...contentCodings, 'identity'];
+
+/** The coding Accept-Encoding asks for among contentCodings (by its q-values, then ours), or undefined for identity. */
+export function negotiateCoding(acceptEncoding: string | undefined): ContentCoding | undefined {
+  // Codings are case-insensitive (RFC 9110 8.4.1).
+  const chosen = acceptEncoding ? negotiate(acceptEncoding.toLowerCase(), offeredCodings) : null;
+  return chosen === 'identity' || chosen === null ? undefined : (chosen as ContentCoding);
 }
 
 /**
@@ -80,14 +148,21 @@ export function matchesIfNoneMatch(header: string | undefined, etag: string): bo
 
 /**
  * Answers a list request with its page as of `stamp`: the kept answer to this query, or the page
- * makePage returns, serialized by the route's own response schema and kept. A client that sends
- * the answer's ETag back in If-None-Match gets 304 with no body while the page is unchanged.
+ * makePage returns, serialized by the route's own response schema and kept. The page goes
+ * compressed (br or gzip) when Accept-Encoding asks for it and it is over minCompressedBytes. A
+ * client that sends the answer's ETag back in If-None-Match gets 304 with no body while the page
+ * is unchanged.
  */
 export function sendKeptPage(pages: KeptAnswers, request: FastifyRequest, reply: FastifyReply, stamp: string, makePage: () => unknown): FastifyReply {
-  const { body, etag } = pages.answer(stamp, JSON.stringify(request.query), () => reply.serialize(makePage()));
-  reply.header('etag', etag);
-  const ifNoneMatch = request.headers['if-none-match'];
-  if (matchesIfNoneMatch(typeof ifNoneMatch === 'string' ? ifNoneMatch : undefined, etag)) return reply.code(304).send();
+  const answer = pages.answer(stamp, JSON.stringify(request.query), () => reply.serialize(makePage()));
+  const coding = answer.body.length >= minCompressedBytes ? negotiateCoding(headerText(request.headers['accept-encoding'])) : undefined;
+  const etag = coding ? codedEntityTag(answer.etag, coding) : answer.etag;
+  reply.header('etag', etag).header('vary', 'accept-encoding');
+  if (matchesIfNoneMatch(headerText(request.headers['if-none-match']), etag)) return reply.code(304).send();
   // Serialized already: sent as the JSON it is.
-  return reply.type('application/json; charset=utf-8').send(body);
+  reply.type('application/json; charset=utf-8');
+  if (!coding) return reply.send(answer.body);
+  return reply.header('content-encoding', coding).send(pages.coded(answer, coding).body);
 }
+
+const headerText = (value: string | string[] | undefined) => (typeof value === 'string' ? value : undefined);

@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { ConditionalGetHeadersSchema, IdempotencyHeadersSchema, IdOrNameParamsSchema, notModifiedResponse, PageQuerySchema, problemResponses, ref } from '../schemas/common.js';
+import { ListRequestHeadersSchema, IdempotencyHeadersSchema, IdOrNameParamsSchema, notModifiedResponse, PageQuerySchema, problemResponses, ref } from '../schemas/common.js';
 import { ImageListSchema, ImageSchema, RegisterImageBodySchema } from '../schemas/image.js';
 import { BuildImageBodySchema } from '../schemas/image-build.js';
 import { JobSchema } from '../schemas/job.js';
@@ -25,7 +25,7 @@ export function imageRoutes(images: ImageService, origin: RequestOrigin): Fastif
           'One page of the image catalogue, managed and unmanaged, ordered by name: `limit` items (default 50, at most 500) and a ' +
           '`nextCursor` to pass as ?cursor= for the next page, null on the last.',
         querystring: PageQuerySchema,
-        headers: ConditionalGetHeadersSchema,
+        headers: ListRequestHeadersSchema,
         response: { 200: ref(ImageListSchema), ...notModifiedResponse, ...problemResponses(422) },
       },
     }, async (request, reply) => {

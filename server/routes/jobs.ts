@@ -2,7 +2,7 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { maxSafeCount } from '../domain/limits.js';
 import { text } from '../schemas/bounds.js';
-import { ConditionalGetHeadersSchema, IdempotencyHeadersSchema, IdParamsSchema, notModifiedResponse, problemResponses, ref } from '../schemas/common.js';
+import { ListRequestHeadersSchema, IdempotencyHeadersSchema, IdParamsSchema, notModifiedResponse, problemResponses, ref } from '../schemas/common.js';
 import { JobEventsQuerySchema, JobListQuerySchema, JobListSchema, JobSchema, JobWaitQuerySchema } from '../schemas/job.js';
 import type { JobService } from '../services/jobs/job-service.js';
 import type { JobEvent } from '../services/jobs/types.js';
@@ -31,7 +31,7 @@ export function jobRoutes(jobs: JobService): FastifyPluginAsyncTypebox {
           'status, kind and target: targetId matches any of a job’s targets, targetType alone also matches selections. Jobs are kept ' +
           'across daemon restarts.',
         querystring: JobListQuerySchema,
-        headers: ConditionalGetHeadersSchema,
+        headers: ListRequestHeadersSchema,
         response: { 200: ref(JobListSchema), ...notModifiedResponse, ...problemResponses(422) },
       },
     }, async (request, reply) => {

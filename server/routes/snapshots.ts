@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { ConditionalGetHeadersSchema, IdempotencyHeadersSchema, IdOrNameParamsSchema, notModifiedResponse, PageQuerySchema, problemResponses, ref } from '../schemas/common.js';
+import { ListRequestHeadersSchema, IdempotencyHeadersSchema, IdOrNameParamsSchema, notModifiedResponse, PageQuerySchema, problemResponses, ref } from '../schemas/common.js';
 import { JobSchema } from '../schemas/job.js';
 import { CreateSnapshotBodySchema, SnapshotListSchema, SnapshotSchema, WarmImageBodySchema } from '../schemas/snapshot.js';
 import { describeStages } from '../services/jobs/job-kind.js';
@@ -53,7 +53,7 @@ export function snapshotRoutes(snapshots: SnapshotService, vms: VmService): Fast
         summary: 'List snapshots, ordered by name',
         description: 'Snapshots are taken with POST /vms/{idOrName}/snapshots, or made by POST /images/{idOrName}/warm.',
         querystring: PageQuerySchema,
-        headers: ConditionalGetHeadersSchema,
+        headers: ListRequestHeadersSchema,
         response: { 200: ref(SnapshotListSchema), ...notModifiedResponse, ...problemResponses(422) },
       },
     }, async (request, reply) => {

@@ -1,6 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { ConditionalGetHeadersSchema, IdempotencyHeadersSchema, IdOrNameParamsSchema, notModifiedResponse, problemResponses, ref } from '../schemas/common.js';
+import { ListRequestHeadersSchema, IdempotencyHeadersSchema, IdOrNameParamsSchema, notModifiedResponse, problemResponses, ref } from '../schemas/common.js';
 import { JobSchema } from '../schemas/job.js';
 import {
   CreateVmBodySchema,
@@ -35,7 +35,7 @@ export function vmRoutes(vms: VmService): FastifyPluginAsyncTypebox {
           'every label given. Services show what the guest agent last said (asked every few seconds); hostOverheadBytes is null here, ' +
           'measured only by GET /vms/{idOrName}.',
         querystring: VmListQuerySchema,
-        headers: ConditionalGetHeadersSchema,
+        headers: ListRequestHeadersSchema,
         response: { 200: ref(VmListSchema), ...notModifiedResponse, ...problemResponses(422) },
       },
     }, async (request, reply) => {

@@ -79,7 +79,15 @@ const problemDescriptions: Record<number, string> = {
 
 /** Problem responses for the given statuses, described as application/problem+json. */
 /** The request headers of a list that answers conditional GETs (http/kept-answers.ts). */
-export const ConditionalGetHeadersSchema = Type.Object({
+export const ListRequestHeadersSchema = Type.Object({
+  'accept-encoding': Type.Optional(
+    Type.String({
+      maxLength: 1024,
+      description:
+        'br or gzip (by q-value, br when both are equally welcome) gets a page over 1 KiB compressed, about a fifteenth of its size; ' +
+        'each compressed page is made once and kept while the page is unchanged. Without it, or with neither, the page is plain JSON.',
+    }),
+  ),
   'if-none-match': Type.Optional(
     Type.String({
       minLength: 1,
@@ -91,7 +99,7 @@ export const ConditionalGetHeadersSchema = Type.Object({
   ),
 });
 
-/** 304 to a conditional GET; its ETag header is added to the contract with the 200's (http/contract-defaults.ts). */
+/** 304 to a conditional GET; its ETag and Vary headers are added to the contract with the 200's (http/contract-defaults.ts). */
 export const notModifiedResponse = {
   304: Type.Unsafe<void>({ description: 'Not modified: the page is still the one whose ETag came in If-None-Match; no body' }),
 };

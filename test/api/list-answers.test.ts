@@ -2,6 +2,7 @@
 // made by the daemon's own connection or behind its back by another, shows in the very next GET,
 // and a kept answer is the same JSON a fresh one would be. In-process, rows written directly.
 import Sqlite from 'better-sqlite3';
+import { brotliDecompressSync, gunzipSync } from 'node:zlib';
 import t from 'tap';
 import { stateLayout } from '../../server/config.js';
 import { ImageRepository, type ImageRow } from '../../server/db/repositories/images.js';
@@ -99,4 +100,39 @@ t.test('a poller that sends back the ETag gets 304 while its page is unchanged, 
   t.equal(changed.body.items[0].name, 'renamed-again');
   const tooLong = await app.inject('GET', '/vms', undefined, { 'if-none-match': 'x'.repeat(1025) });
   t.equal(tooLong.status, 422, 'an If-None-Match over 1024 characters is refused');
+});
+
+t.test('a page over 1 KiB goes compressed when Accept-Encoding asks, under its own ETag, with Vary', async (t) => {
+  for (const [i, name] of ['three', 'four', 'five'].entries()) insertVmRow(app, { id: `d${i}b2c3d4e5f60718`, name, imageId: 'a1b2c3d4e5f60718', state: 'stopped' });
+  const get = async (headers: Record<string, string>) => {
+    const res = await app.app.inject({ method: 'GET', url: '/vms', headers });
+    return { status: res.statusCode, headers: res.headers, raw: res.rawPayload };
+  };
+  const plain = await get({});
+  t.ok(plain.raw.length > 1024, `the page is ${plain.raw.length} bytes`);
+  t.same([plain.headers['content-encoding'], plain.headers.vary], [undefined, 'accept-encoding'], 'plain JSON without Accept-Encoding, and Vary');
+  const plainTag = String(plain.headers.etag);
+  const decoders = { br: brotliDecompressSync, gzip: gunzipSync };
+  for (const [header, coding] of [['gzip, deflate, br', 'br'], ['gzip', 'gzip'], ['br;q=0, gzip;q=0.5', 'gzip'], ['GZIP', 'gzip']] as const) {
+    const coded = await get({ 'accept-encoding': header });
+    t.equal(coded.headers['content-encoding'], coding, `Accept-Encoding: ${header}`);
+    t.equal(Number(coded.headers['content-length']), coded.raw.length, 'its length is of the compressed bytes');
+    t.ok(decoders[coding](coded.raw).equals(plain.raw), 'which hold the same page');
+    t.equal(coded.headers.etag, `${plainTag.slice(0, -1)}-${coding}"`, 'under a tag of its own');
+    t.equal(coded.headers.vary, 'accept-encoding');
+  }
+  for (const header of ['identity;q=1, br;q=0.5', 'deflate', 'br;q=0']) {
+    const res = await get({ 'accept-encoding': header });
+    t.same([res.headers['content-encoding'], res.headers.etag], [undefined, plainTag], `Accept-Encoding: ${header}: plain`);
+  }
+  const brTag = `${plainTag.slice(0, -1)}-br"`;
+  const notModified = await get({ 'accept-encoding': 'br', 'if-none-match': brTag });
+  t.same([notModified.status, notModified.raw.length, notModified.headers.etag, notModified.headers.vary, notModified.headers['content-encoding']], [304, 0, brTag, 'accept-encoding', undefined], 'the br tag back: 304');
+  t.equal((await get({ 'accept-encoding': 'br', 'if-none-match': plainTag })).status, 200, 'the plain tag asking for br: the br page');
+  t.equal((await get({ 'if-none-match': brTag })).status, 200, 'the br tag asking for plain: the plain page');
+  const small = await get({ 'accept-encoding': 'br' });
+  const empty = await app.app.inject({ method: 'GET', url: '/snapshots', headers: { 'accept-encoding': 'br' } });
+  t.same([empty.headers['content-encoding'], empty.headers.vary, empty.body], [undefined, 'accept-encoding', '{"items":[],"nextCursor":null}'], 'a page under 1 KiB goes plain');
+  t.equal(small.headers['content-encoding'], 'br');
+  t.equal((await app.inject('GET', '/vms', undefined, { 'accept-encoding': 'x'.repeat(1025) })).status, 422, 'an Accept-Encoding over 1024 characters is refused');
 });

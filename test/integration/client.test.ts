@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
+import { request } from 'undici';
 import { createClient, DaemonUnreachableError, ProblemError, WaitTimeoutError, type BangerClient, type Job, type JobEvent } from '../../client/index.js';
 import { makeTempDir, startDaemon, type TestDaemon, tcpUrlOf } from '../helpers/daemon.js';
 import { makeExt4Image, makeKernelFile } from '../helpers/ext4.js';
@@ -252,6 +253,16 @@ t.test('over TCP with a bearer token', async (t) => {
   t.teardown(() => client.close());
   t.match(await client.health(), { status: 'ok', reasons: [] });
   t.same((await client.listImages()).items, []);
+  // Over TCP the client asks for compressed JSON: a page over 1 KiB comes as br, and reads the same.
+  const files = await imageFiles(await makeTempDir(t));
+  const names = ['tcp-a', 'tcp-b', 'tcp-c', 'tcp-d'];
+  // Registered over the socket: over TCP a client may not name the daemon's files.
+  const local = clientFor(t, daemon);
+  for (const name of names) await local.registerImage({ name, rootfsPath: files.rootfs, kernelPath: files.kernel });
+  t.same((await client.listImages()).items.map((image) => image.name), names, 'a compressed page, read');
+  const raw = await request(`${baseUrl}/images`, { headers: { authorization: `Bearer ${token}`, 'accept-encoding': 'br, gzip' } });
+  t.equal(raw.headers['content-encoding'], 'br', 'the page the client got was compressed');
+  await raw.body.dump();
 
   const intruder = createClient({ baseUrl, token: randomBytes(16).toString('hex') });
   t.teardown(() => intruder.close());

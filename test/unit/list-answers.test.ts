@@ -5,11 +5,12 @@ import Sqlite from 'better-sqlite3';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { brotliDecompressSync, gunzipSync } from 'node:zlib';
 import t, { type Test } from 'tap';
 import { openDatabase } from '../../server/db/database.js';
 import { dataStamp } from '../../server/db/repositories/data-stamp.js';
 import { JobRepository, type JobRow } from '../../server/db/repositories/jobs.js';
-import { KeptAnswers, matchesIfNoneMatch } from '../../server/http/kept-answers.js';
+import { KeptAnswers, matchesIfNoneMatch, negotiateCoding } from '../../server/http/kept-answers.js';
 
 async function openTemporary(t: Test) {
   const dir = await mkdtemp(join(tmpdir(), 'banger-list-answers-'));
@@ -128,4 +129,50 @@ t.test('an answer’s ETag is a hash of its bytes; If-None-Match is compared wea
   t.ok(matchesIfNoneMatch(`"x" , ${first.etag}`, first.etag), 'one of a list');
   t.ok(matchesIfNoneMatch(' * ', first.etag));
   for (const header of [undefined, '', '"x"', first.etag.slice(1, -1), `${first.etag}x`]) t.notOk(matchesIfNoneMatch(header, first.etag), `not ${header}`);
+});
+
+t.test('Accept-Encoding picks br or gzip by q-value, then br; identity when asked for or nothing offered fits', async (t) => {
+  const cases: Array<[string | undefined, string | undefined]> = [
+    [undefined, undefined],
+    ['', undefined],
+    ['gzip, deflate, br', 'br'],
+    ['gzip, deflate', 'gzip'],
+    ['GZIP', 'gzip'],
+    ['*', 'br'],
+    ['br;q=0, gzip', 'gzip'],
+    ['gzip;q=0.5, br;q=0.4', 'gzip'],
+    ['identity;q=1, br;q=0.5', undefined],
+    ['deflate', undefined],
+    ['br;q=0', undefined],
+    ['zstd, x;q=abc', undefined],
+  ];
+  for (const [header, coding] of cases) t.equal(negotiateCoding(header), coding, `${JSON.stringify(header)}: ${coding ?? 'identity'}`);
+});
+
+t.test('a compressed answer is made once, kept with its answer and counted in its limits, under a tag of its own', async (t) => {
+  const page = (n: number) => JSON.stringify(Array.from({ length: 200 }, (_, i) => ({ n, i, name: `vm-${i}` })));
+  const plain = page(1);
+  const kept = new KeptAnswers({ maxBytes: 2 * plain.length, maxAnswers: 10 });
+  const answer = kept.answer('s1', 'a', () => plain);
+  const br = kept.coded(answer, 'br');
+  const gzip = kept.coded(answer, 'gzip');
+  t.equal(brotliDecompressSync(br.body).toString(), plain, 'br holds the page');
+  t.equal(gunzipSync(gzip.body).toString(), plain, 'gzip holds the page');
+  t.ok(br.body.length < plain.length / 5 && gzip.body.length < plain.length / 5, `smaller: ${plain.length} → br ${br.body.length}, gzip ${gzip.body.length}`);
+  t.same([br.etag, gzip.etag], [`${answer.etag.slice(0, -1)}-br"`, `${answer.etag.slice(0, -1)}-gzip"`], 'a tag for each coding, from the page’s');
+  t.equal(kept.coded(answer, 'br').body, br.body, 'asked again: the kept bytes, not compressed again');
+  t.equal(kept.answer('s1', 'a', () => '[]'), answer, 'the answer is still kept with its codings');
+
+  // A second page fills the limit together with the first one's codings: the first goes, the new one stays.
+  const second = kept.answer('s1', 'b', () => page(2));
+  t.equal(kept.answer('s1', 'a', () => page(3)).body.toString(), page(3), 'the oldest answer made room');
+  t.equal(kept.answer('s1', 'b', () => '[]'), second, 'the newer one is kept');
+  const secondBr = kept.coded(second, 'br');
+  t.equal(brotliDecompressSync(secondBr.body).toString(), page(2), 'the second page in br');
+  t.equal(kept.answer('s1', 'b', () => '[]'), second, 'coding an answer never drops that answer');
+  const dropped = kept.answer('s2', 'c', () => page(4));
+  kept.answer('s2', 'd', () => page(5));
+  kept.answer('s2', 'e', () => page(6));
+  t.equal(brotliDecompressSync(kept.coded(dropped, 'br').body).toString(), page(4), 'an answer no longer kept can still be coded');
+  t.same(dropped.coded, {}, 'and its coding is not kept');
 });
