@@ -8,6 +8,14 @@ import { openDaemon, stopBackgroundWork } from './daemon.js';
 import { capToolDeadlines } from './host/runner.js';
 import { DAEMON_UMASK, secureStateDir } from './host/state-dir.js';
 import { acquireStateLock } from './host/state-lock.js';
+import { closeListeners } from './http/close-listeners.js';
+
+/**
+ * How long a shutdown waits for requests under way once jobs and guest connections have ended:
+ * a request can hang on a client that stopped sending its body, or on a guest, and must not hold
+ * the daemon up for ever (a service manager would kill it with everything half done).
+ */
+const requestGraceMs = 10_000;
 
 export interface RunningDaemon {
   socketPath: string;
@@ -78,7 +86,8 @@ export async function serve(flags: ConfigFlags): Promise<RunningDaemon> {
       draining = true;
       logger.info('shutting down: finishing in-flight requests, interrupting running jobs');
       await stopBackgroundWork(daemon);
-      await Promise.all(apps.map((app) => app.close()));
+      const cut = await closeListeners(apps, requestGraceMs);
+      if (cut > 0) logger.warn({ connections: cut, graceMs: requestGraceMs }, 'requests still unanswered after the grace period were cut off');
       daemon.database.close();
       lock.release();
       logger.info('banger stopped');

@@ -32,6 +32,9 @@ export class GuestShellError extends Error {
  */
 const acceptOwnGuest = (): boolean => true;
 
+/** How long a request can sit unread in the guest before the next ping wakes it; an idle guest wakes as often. */
+export const stallNudgeMs = 3000;
+
 /** An open SSH connection to a guest, and which server answers it (the command line differs). */
 export interface GuestShell {
   client: ssh2.Client;
@@ -67,8 +70,13 @@ export async function openGuestShell(options: GuestShellOptions): Promise<GuestS
         privateKey: options.privateKey,
         hostVerifier: acceptOwnGuest,
         readyTimeout: Math.max(1000, deadline - Date.now()),
-        // The hypervisor socket does not drop silently, and a keepalive would wake an idle guest.
-        keepaliveInterval: 0,
+        // Not to find a dropped connection (the hypervisor socket does not drop silently) but to
+        // end a stall: now and then a request the daemon sent sat in the guest unread (an SFTP
+        // rename, the first write of an upload) until more bytes came down the port, for minutes
+        // (bench/upload-stall.ts). A ping every few seconds is those bytes. No count: a paused
+        // guest answers its pings once it runs again.
+        keepaliveInterval: stallNudgeMs,
+        keepaliveCountMax: Number.POSITIVE_INFINITY,
       });
     });
     return { client, server, channelsInUse: 0, endedCommands: [] };

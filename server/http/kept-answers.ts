@@ -65,7 +65,7 @@ export class KeptAnswers {
   /**
    * `answer` in `coding`: compressed once, the first time a client asks for it, and kept with it
    * (its bytes count towards the limit). A fresh compression of 60 KiB of JSON is ~0.1 ms (br)
-   * to ~0.3 ms (gzip); sent kept, the answer is a tenth of the bytes.
+   * to ~0.3 ms (gzip); sent kept, the answer is about a fifteenth of the bytes.
    */
   coded(answer: KeptAnswer, coding: ContentCoding): Representation {
     const etag = codedEntityTag(answer.etag, coding);

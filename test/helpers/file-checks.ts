@@ -83,6 +83,26 @@ export async function checkFiles(t: Test, daemon: TestDaemon, vm: string, option
   t.ok(growth < 96 * MiB, `the daemon's memory grew by ${(growth / MiB).toFixed(0)} MiB, not by the file`);
   await sh('rm -f /root/big.bin');
 
+  // Uploads one after another do not stall. A request could sit in the guest unread until more
+  // bytes came down its port (one 64 MiB upload in three to five stopped, for minutes, at its start
+  // or its end; bench/upload-stall.ts); the guest shell's pings end such a wait within seconds.
+  const stallBoundMs = 30_000;
+  const uploadMs: number[] = [];
+  for (let round = 0; round < 12; round++) {
+    const began = Date.now();
+    let timer: NodeJS.Timeout | undefined;
+    const stalled = new Promise<'stalled'>((resolve) => (timer = setTimeout(() => resolve('stalled'), stallBoundMs)));
+    const written = await Promise.race([put(`/root/round-${round % 2}.bin`, randomBytes(2 * MiB)), stalled]);
+    clearTimeout(timer);
+    if (written === 'stalled' || written.status !== 200) {
+      t.fail(`upload ${round + 1} of 12 (2 MiB): ${written === 'stalled' ? `no answer within ${stallBoundMs / 1000} s` : JSON.stringify(written.body)}`);
+      break;
+    }
+    uploadMs.push(Date.now() - began);
+  }
+  t.equal(uploadMs.length, 12, `12 uploads of 2 MiB one after another, each within ${stallBoundMs / 1000} s (slowest ${Math.max(...uploadMs)} ms)`);
+  await sh('rm -f /root/round-0.bin /root/round-1.bin');
+
   // A directory goes in as tar and comes back as tar, with modes and links.
   const local = mkdtempSync(join(tmpdir(), 'banger-files-'));
   t.teardown(() => rmSync(local, { recursive: true, force: true }));

@@ -3,6 +3,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { connect } from 'node:net';
 import t, { type Test } from 'tap';
 import {
   GiB,
@@ -151,4 +152,23 @@ t.test('a second daemon on a state dir in use is refused and disturbs nothing', 
   t.ok(['cancelled', 'succeeded'].includes(end.status), `ends ${end.status}`);
   t.same(stagingDirs(daemon.stateDir), []);
   t.equal(await daemon.stop(), 0, 'the first daemon still stops cleanly');
+});
+
+t.test('SIGTERM with a request whose body never comes: the daemon stops after its grace, not never', async (t) => {
+  const daemon = await startDaemon(t);
+  // Headers promise 100 bytes of JSON; 10 come, then nothing. The request stays under way.
+  const client = connect(daemon.socketPath);
+  t.teardown(() => client.destroy());
+  await new Promise<void>((resolve, reject) => client.once('connect', resolve).once('error', reject));
+  client.write('POST /images HTTP/1.1\r\nHost: banger\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"name":"x');
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  const cutOff = new Promise<void>((resolve) => client.once('close', () => resolve()));
+
+  const started = Date.now();
+  t.equal(await daemon.stop(), 0, 'SIGTERM exits 0');
+  const seconds = (Date.now() - started) / 1000;
+  t.ok(seconds >= 9 && seconds < 30, `it waited for the request's grace (10 s) and no longer: ${seconds.toFixed(1)} s`);
+  await cutOff;
+  t.match(daemon.output(), /requests still unanswered after the grace period were cut off/);
+  t.match(daemon.output(), /banger stopped/);
 });
