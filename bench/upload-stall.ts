@@ -8,19 +8,24 @@
  *
  * Prints each upload's MB/s and the longest time the client's bytes did not move, then the
  * median and the slowest. With the pings no upload should wait much longer than stallNudgeMs.
+ * In Debian guests each upload is followed by the baseline: scp of as many bytes to the guest's
+ * sshd on its published port 22, and the ratio of the two (busybox guests have no network SSH).
  *
- *   npm run build && npx tsx bench/upload-stall.ts [--recipe debian-bookworm|busybox] [--rounds 30] [--mib 64]
+ *   npm run build && npx tsx bench/upload-stall.ts [--recipe debian-bookworm|busybox] [--rounds 20] [--mib 64]
  */
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { parseArgs } from 'node:util';
+import { parseArgs, promisify } from 'node:util';
 import { median } from './bench-daemon.js';
 import { benchScratch } from './bench-scratch.js';
 
 const { values: flags } = parseArgs({
   options: {
     recipe: { type: 'string', default: 'debian-bookworm' },
-    rounds: { type: 'string', default: '30' },
+    rounds: { type: 'string', default: '20' },
     mib: { type: 'string', default: '64' },
   },
 });
@@ -51,9 +56,20 @@ try {
   const create = await client.waitJob((await client.createVm({ name: 'vm', image: 'image', cpus: 2, memoryMiB: 512, workDiskSize: '2G' })).id, { timeoutMs: 10 * 60_000 });
   if (create.status !== 'succeeded') throw new Error(`create: ${create.error?.detail ?? create.status}`);
   console.log(`# upload-stall: ${recipe}, ${rounds} uploads of ${flags.mib} MiB; image and VM ready in ${((performance.now() - started) / 1000).toFixed(0)} s\n`);
-  console.log('| upload | MB/s | seconds | longest wait, s |\n| --- | --- | --- | --- |');
+  const { ssh } = await client.getVm('vm');
+  const scpFile = join(scratch.work, 'scp.bin');
+  await writeFile(scpFile, randomBytes(uploadBytes));
+  const scpSeconds = async (): Promise<number | undefined> => {
+    if (recipe !== 'debian-bookworm' || !ssh) return undefined;
+    const options = ['-i', ssh.privateKeyPath, '-P', String(ssh.port), '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'BatchMode=yes', '-o', 'LogLevel=ERROR'];
+    const began = performance.now();
+    await promisify(execFile)('scp', [...options, scpFile, `${ssh.user}@${ssh.host}:/root/scp.bin`], { timeout: 600_000 });
+    return (performance.now() - began) / 1000;
+  };
+  console.log('| upload | MB/s | seconds | longest wait, s | scp MB/s | × scp |\n| --- | --- | --- | --- | --- | --- |');
   const rates: number[] = [];
   const waits: number[] = [];
+  const ratios: number[] = [];
   for (let round = 0; round < rounds && !scratch.interrupted.aborted; round++) {
     const upload = randomUpload(uploadBytes);
     let lastTaken = 0;
@@ -75,9 +91,13 @@ try {
     longestWait = Math.max(longestWait, performance.now() - lastMove) / 1000;
     rates.push(uploadBytes / 1e6 / seconds);
     waits.push(longestWait);
-    console.log(`| ${round} | ${(uploadBytes / 1e6 / seconds).toFixed(1)} | ${seconds.toFixed(1)} | ${longestWait.toFixed(1)} |`);
+    const baseline = await scpSeconds();
+    if (baseline !== undefined) ratios.push(baseline / seconds);
+    const scpCells = baseline === undefined ? '- | -' : `${(uploadBytes / 1e6 / baseline).toFixed(1)} | ${(baseline / seconds).toFixed(2)}`;
+    console.log(`| ${round} | ${(uploadBytes / 1e6 / seconds).toFixed(1)} | ${seconds.toFixed(1)} | ${longestWait.toFixed(1)} | ${scpCells} |`);
   }
-  console.log(`\nmedian ${median(rates).toFixed(1)} MB/s, slowest ${Math.min(...rates).toFixed(1)} MB/s; longest wait ${Math.max(...waits).toFixed(1)} s (median ${median(waits).toFixed(1)} s)`);
+  const versusScp = ratios.length > 0 ? `; × scp median ${median(ratios).toFixed(2)}, lowest ${Math.min(...ratios).toFixed(2)}` : '';
+  console.log(`\nmedian ${median(rates).toFixed(1)} MB/s, slowest ${Math.min(...rates).toFixed(1)} MB/s; longest wait ${Math.max(...waits).toFixed(1)} s (median ${median(waits).toFixed(1)} s)${versusScp}`);
 } finally {
   await scratch.cleanUp();
 }

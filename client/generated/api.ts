@@ -1252,7 +1252,7 @@ export interface components {
         ETag: string;
         /** @description Always accept-encoding: the page is sent plain or compressed as Accept-Encoding asks */
         Vary: "accept-encoding";
-        /** @description br or gzip when Accept-Encoding asked for it and the page is over 1 KiB; absent for plain JSON */
+        /** @description br or gzip when Accept-Encoding asked for it and the page is 1 KiB or more; absent for plain JSON */
         ContentEncoding: "br" | "gzip";
         /** @description The job to poll: /jobs/{id} */
         JobLocation: string;
@@ -1423,7 +1423,7 @@ export interface operations {
                 cursor?: string;
             };
             header?: {
-                /** @description br or gzip (by q-value, br when both are equally welcome) gets a page over 1 KiB compressed, about a fifteenth of its size; each compressed page is made once and kept while the page is unchanged. Without it, or with neither, the page is plain JSON. */
+                /** @description br or gzip (by q-value, br when both are equally welcome) gets a page of 1 KiB or more compressed, about a fifteenth of its size; each compressed page is made once and kept while the page is unchanged. Without it, or with neither, the page is plain JSON. */
                 "accept-encoding"?: string;
                 /** @description The ETag of an earlier answer (or several, comma-separated, or *): while the page is still that answer, the reply is 304 with no body. A poller that sends back the last ETag pays for a page only when it changed. */
                 "if-none-match"?: string;
@@ -1900,7 +1900,7 @@ export interface operations {
                 label?: string[];
             };
             header?: {
-                /** @description br or gzip (by q-value, br when both are equally welcome) gets a page over 1 KiB compressed, about a fifteenth of its size; each compressed page is made once and kept while the page is unchanged. Without it, or with neither, the page is plain JSON. */
+                /** @description br or gzip (by q-value, br when both are equally welcome) gets a page of 1 KiB or more compressed, about a fifteenth of its size; each compressed page is made once and kept while the page is unchanged. Without it, or with neither, the page is plain JSON. */
                 "accept-encoding"?: string;
                 /** @description The ETag of an earlier answer (or several, comma-separated, or *): while the page is still that answer, the reply is 304 with no body. A poller that sends back the last ETag pays for a page only when it changed. */
                 "if-none-match"?: string;
@@ -3197,7 +3197,7 @@ export interface operations {
                 cursor?: string;
             };
             header?: {
-                /** @description br or gzip (by q-value, br when both are equally welcome) gets a page over 1 KiB compressed, about a fifteenth of its size; each compressed page is made once and kept while the page is unchanged. Without it, or with neither, the page is plain JSON. */
+                /** @description br or gzip (by q-value, br when both are equally welcome) gets a page of 1 KiB or more compressed, about a fifteenth of its size; each compressed page is made once and kept while the page is unchanged. Without it, or with neither, the page is plain JSON. */
                 "accept-encoding"?: string;
                 /** @description The ETag of an earlier answer (or several, comma-separated, or *): while the page is still that answer, the reply is 304 with no body. A poller that sends back the last ETag pays for a page only when it changed. */
                 "if-none-match"?: string;
@@ -3365,7 +3365,7 @@ export interface operations {
                 targetId?: string;
             };
             header?: {
-                /** @description br or gzip (by q-value, br when both are equally welcome) gets a page over 1 KiB compressed, about a fifteenth of its size; each compressed page is made once and kept while the page is unchanged. Without it, or with neither, the page is plain JSON. */
+                /** @description br or gzip (by q-value, br when both are equally welcome) gets a page of 1 KiB or more compressed, about a fifteenth of its size; each compressed page is made once and kept while the page is unchanged. Without it, or with neither, the page is plain JSON. */
                 "accept-encoding"?: string;
                 /** @description The ETag of an earlier answer (or several, comma-separated, or *): while the page is still that answer, the reply is 304 with no body. A poller that sends back the last ETag pays for a page only when it changed. */
                 "if-none-match"?: string;

@@ -33,7 +33,7 @@ export class GuestShellError extends Error {
 const acceptOwnGuest = (): boolean => true;
 
 /** How long a request can sit unread in the guest before the next ping wakes it; an idle guest wakes as often. */
-export const stallNudgeMs = 3000;
+const stallNudgeMs = 3000;
 
 /** An open SSH connection to a guest, and which server answers it (the command line differs). */
 export interface GuestShell {

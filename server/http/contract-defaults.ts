@@ -1,5 +1,6 @@
 import { problemCatalogue, type ProblemCode } from '../services/errors.js';
 import { docsPrefix, publicContractPath } from './auth.js';
+import { minCompressedBytes } from './kept-answers.js';
 
 /**
  * What every operation answers beyond its own statuses, written into the OpenAPI document from
@@ -32,7 +33,7 @@ const headers = {
   Vary: { name: 'Vary', description: 'Always accept-encoding: the page is sent plain or compressed as Accept-Encoding asks', schema: { type: 'string', enum: ['accept-encoding'] } },
   ContentEncoding: {
     name: 'Content-Encoding',
-    description: 'br or gzip when Accept-Encoding asked for it and the page is over 1 KiB; absent for plain JSON',
+    description: `br or gzip when Accept-Encoding asked for it and the page is ${minCompressedBytes / 1024} KiB or more; absent for plain JSON`,
     schema: { type: 'string', enum: ['br', 'gzip'] },
   },
   JobLocation: { name: 'Location', description: 'The job to poll: /jobs/{id}', schema: { type: 'string', format: 'uri-reference', maxLength: 64 } },

@@ -149,7 +149,7 @@ export function matchesIfNoneMatch(header: string | undefined, etag: string): bo
 /**
  * Answers a list request with its page as of `stamp`: the kept answer to this query, or the page
  * makePage returns, serialized by the route's own response schema and kept. The page goes
- * compressed (br or gzip) when Accept-Encoding asks for it and it is over minCompressedBytes. A
+ * compressed (br or gzip) when Accept-Encoding asks for it and it is minCompressedBytes or more. A
  * client that sends the answer's ETag back in If-None-Match gets 304 with no body while the page
  * is unchanged.
  */

@@ -1,6 +1,7 @@
 import { Type, type SchemaOptions, type Static, type TSchema, type TUnsafe } from '@sinclair/typebox';
 import { maxFieldErrors, maxFieldLength, maxHintLength, maxMessageLength } from '../domain/limits.js';
 import { byteCount, cursorString, integer, maxPageSize, message, pathString, text } from './bounds.js';
+import { minCompressedBytes } from '../http/kept-answers.js';
 
 /** A reference to a shared schema (one $id, one OpenAPI component) that keeps its static type. */
 export function ref<T extends TSchema>(schema: T, options: SchemaOptions = {}): TUnsafe<Static<T>> {
@@ -84,7 +85,7 @@ export const ListRequestHeadersSchema = Type.Object({
     Type.String({
       maxLength: 1024,
       description:
-        'br or gzip (by q-value, br when both are equally welcome) gets a page over 1 KiB compressed, about a fifteenth of its size; ' +
+        `br or gzip (by q-value, br when both are equally welcome) gets a page of ${minCompressedBytes / 1024} KiB or more compressed, about a fifteenth of its size; ` +
         'each compressed page is made once and kept while the page is unchanged. Without it, or with neither, the page is plain JSON.',
     }),
   ),
